@@ -1,0 +1,119 @@
+//! Command-line types (clap derive). Doc comments are the help text. Nothing else lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::graph::select::IndirectSelection;
+
+/// strata: a declarative SQL pipeline compiler. SQL models with YAML metadata, compiled to
+/// DuckDB or Postgres and run as a DAG with tests, contracts, freshness and lineage.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How output is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line, for CI.
+    Json,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The project directory (the one holding project.yml).
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+    /// Output format of diagnostics and progress.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Options of commands that compile the project.
+#[derive(Debug, Args, Clone)]
+pub struct CompileArgs {
+    /// Target to use (default: `target:` in project.yml).
+    #[arg(short = 't', long)]
+    pub target: Option<String>,
+    /// Vars as YAML or JSON, overriding project.yml: --vars '{as_of_date: 2024-07-31}'.
+    #[arg(long, value_name = "YAML")]
+    pub vars: Option<String>,
+}
+
+/// Node selection, as in dbt.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Nodes to include: name, +name, name+, 2+name, @name, tag:x, path:models/marts,
+    /// config.materialized:table, source:odoo, resource_type:model, unions (space), intersections (comma).
+    #[arg(short = 's', long = "select", num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out (same syntax).
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// How tests of selected nodes are added.
+    #[arg(long, value_enum, default_value_t = IndirectSelection::Eager)]
+    pub indirect_selection: IndirectSelection,
+}
+
+/// What `strata ls` prints per node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LsOutput {
+    /// Dotted fully qualified name (`ofitec.marts.mart_ar_aging`).
+    #[default]
+    Selector,
+    /// Node name.
+    Name,
+    /// Unique id (`model.ofitec.mart_ar_aging`).
+    Id,
+    /// Defining file.
+    Path,
+    /// One JSON object per node.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the project and write the manifest (no SQL analysis output, no database).
+    Parse {
+        #[command(flatten)]
+        compile: CompileArgs,
+    },
+    /// Compile models and tests to SQL for the target, under the artifacts directory.
+    Compile {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// List the selected nodes.
+    #[command(alias = "list")]
+    Ls {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// What to print for each node.
+        #[arg(short = 'o', long, value_enum, default_value_t = LsOutput::Selector)]
+        output: LsOutput,
+        /// Only nodes of these types (model, seed, source, test, exposure).
+        #[arg(long, num_args = 1.., value_name = "TYPE")]
+        resource_type: Vec<String>,
+    },
+    /// Create a new project in directory NAME that compiles and builds as it is.
+    Init {
+        /// Project name (an identifier); also the directory created.
+        name: String,
+    },
+}

@@ -1,0 +1,38 @@
+//! `strata compile`: compiled SQL per selected model and test, and the manifest.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::{ExitStatus, Output, compile_project, select_nodes};
+use crate::cli::{CompileArgs, GlobalArgs, SelectArgs};
+
+/// Runs `strata compile`.
+pub fn run(global: &GlobalArgs, args: &CompileArgs, sel: &SelectArgs) -> Result<ExitStatus> {
+    let out = Output::new(global);
+    let start = Instant::now();
+    let Some(c) = compile_project(global, args, &out)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let Some(selected) = select_nodes(&c, sel, &out) else {
+        return Ok(ExitStatus::Error);
+    };
+    let written = crate::artifacts::write_compiled(&c, &selected)?;
+    let manifest = crate::artifacts::write_manifest(&c, true)?;
+    let dir = crate::artifacts::artifacts_dir(&c)
+        .join("compiled")
+        .join(&c.target.info.name);
+    let shown = crate::artifacts::shown(&c.project.root, &dir);
+    out.event(
+        &format!(
+            "compiled {written} of {} nodes for target `{}` ({}) in {:.2}s into {shown}; manifest: {}",
+            c.nodes.len(),
+            c.target.info.name,
+            c.target.info.kind.as_str(),
+            start.elapsed().as_secs_f64(),
+            crate::artifacts::shown(&c.project.root, &manifest)
+        ),
+        serde_json::json!({"event": "compiled", "files": written, "nodes": c.nodes.len(), "target": c.target.info.name, "dir": shown}),
+    );
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,172 @@
+//! One file per verb; each wires the stages together and reports through [`Output`].
+
+pub mod compile;
+pub mod init;
+pub mod ls;
+pub mod parse;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{CompileArgs, GlobalArgs, LogFormat};
+use crate::compiler::{self, Compiled};
+use crate::diagnostics::{self, Code, Diagnostic, Diagnostics};
+use crate::project::LoadOptions;
+
+/// How a command ended: success, a model/test/check failed, or the input was invalid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything worked (exit 0).
+    Success,
+    /// A model, test or check failed (exit 1).
+    Failure,
+    /// The project or the invocation is invalid (exit 2).
+    Error,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        }
+    }
+}
+
+/// Writes diagnostics and results in the chosen format.
+pub struct Output {
+    format: LogFormat,
+}
+
+impl Output {
+    /// Output for the global options.
+    pub fn new(global: &GlobalArgs) -> Output {
+        Output {
+            format: global.log_format,
+        }
+    }
+
+    /// Prints diagnostics to stderr (text) or stdout (JSON lines).
+    pub fn diagnostics(&self, diags: &Diagnostics, root: &Path) {
+        if diags.is_empty() {
+            return;
+        }
+        match self.format {
+            LogFormat::Text => {
+                let mut text = diagnostics::render_text(diags, root);
+                let (e, w) = (diags.error_count(), diags.warning_count());
+                if e > 0 {
+                    text.push_str(&format!(
+                        "{e} error{}{}\n",
+                        if e == 1 { "" } else { "s" },
+                        if w > 0 {
+                            format!(", {w} warning{}", if w == 1 { "" } else { "s" })
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+            LogFormat::Json => {
+                let _ = std::io::stdout().write_all(diagnostics::render_json(diags).as_bytes());
+            }
+        }
+    }
+
+    /// Prints a line of progress or result: plain text, or a JSON event.
+    pub fn event(&self, text: &str, json: serde_json::Value) {
+        match self.format {
+            LogFormat::Text => println!("{text}"),
+            LogFormat::Json => println!("{json}"),
+        }
+    }
+
+    /// True for JSON output.
+    pub fn is_json(&self) -> bool {
+        self.format == LogFormat::Json
+    }
+}
+
+/// Parses `--vars` (YAML or JSON mapping).
+fn parse_vars(text: &Option<String>) -> Result<BTreeMap<String, serde_json::Value>, Diagnostic> {
+    let Some(text) = text else {
+        return Ok(BTreeMap::new());
+    };
+    let node = crate::project::yaml::parse(text, Path::new("--vars")).map_err(|mut d| {
+        d.span = None;
+        d.message = format!("--vars: {}", d.message);
+        d
+    })?;
+    match node.to_json() {
+        serde_json::Value::Object(m) => Ok(m.into_iter().collect()),
+        _ => Err(Diagnostic::error(
+            Code::InvalidValue,
+            "--vars must be a mapping, e.g. --vars '{as_of_date: 2024-07-31}'",
+        )),
+    }
+}
+
+/// Compiles the project, printing diagnostics. `None` means the project is invalid (exit 2).
+pub fn compile_project(
+    global: &GlobalArgs,
+    args: &CompileArgs,
+    out: &Output,
+) -> Result<Option<Compiled>> {
+    let root = global.project_dir.as_path();
+    let vars = match parse_vars(&args.vars) {
+        Ok(v) => v,
+        Err(d) => {
+            let mut diags = Diagnostics::new();
+            diags.push(d);
+            out.diagnostics(&diags, root);
+            return Ok(None);
+        }
+    };
+    let opts = LoadOptions {
+        target: args.target.clone(),
+        vars,
+    };
+    std::fs::metadata(root)
+        .with_context(|| format!("project directory {} does not exist", root.display()))?;
+    match compiler::compile(root, &opts) {
+        Ok(c) => {
+            out.diagnostics(&c.warnings, root);
+            for n in &c.nodes {
+                for line in &n.logs {
+                    out.event(
+                        &format!("[{}] {line}", n.name),
+                        serde_json::json!({"event": "log", "node": n.unique_id, "message": line}),
+                    );
+                }
+            }
+            Ok(Some(c))
+        }
+        Err(diags) => {
+            out.diagnostics(&diags, root);
+            Ok(None)
+        }
+    }
+}
+
+/// Applies `--select`/`--exclude`, printing a bad selector as a diagnostic.
+pub fn select_nodes(
+    c: &Compiled,
+    sel: &crate::cli::SelectArgs,
+    out: &Output,
+) -> Option<Vec<usize>> {
+    match crate::graph::select::select(&c.dag, &sel.select, &sel.exclude, sel.indirect_selection) {
+        Ok(s) => Some(s),
+        Err(d) => {
+            let mut diags = Diagnostics::new();
+            diags.push(d);
+            out.diagnostics(&diags, &c.project.root);
+            None
+        }
+    }
+}

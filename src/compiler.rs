@@ -1,0 +1,1683 @@
+//! The offline pipeline shared by `parse`, `compile`, `ls` and every later command:
+//! load → render → resolve relations → build the DAG → analyze SQL → compiled nodes.
+//! Needs no database; deterministic for the same files, target and vars.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::OutputSpan;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value as J;
+use sha2::{Digest, Sha256};
+
+use crate::checks;
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
+use crate::graph::{Dag, Edge, GraphNode, ResourceType};
+use crate::jinja::{self, RelationCall, Renderer, THIS_TOKEN, TargetInfo, relation_token};
+use crate::project::config::{ConfigScope, Materialized, NodeConfig};
+use crate::project::properties::{ColumnProps, DependsOn, ModelProps, TestDef};
+use crate::project::{self, AdapterKind, LoadOptions, Project};
+use crate::sql;
+
+/// A resolved target: what the adapter will connect to. The DSN stays out of every output.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// What templates see.
+    pub info: TargetInfo,
+    /// DuckDB database file, relative to the project or absolute.
+    pub path: Option<PathBuf>,
+    /// Postgres connection string (secret).
+    pub dsn: Option<String>,
+}
+
+/// A relation in the database: schema and name, quoted for SQL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Relation {
+    /// Schema.
+    pub schema: String,
+    /// Relation name.
+    pub identifier: String,
+}
+
+impl Relation {
+    /// `"schema"."identifier"`.
+    pub fn quoted(&self) -> String {
+        format!(
+            "{}.{}",
+            sql::quote_ident(&self.schema),
+            sql::quote_ident(&self.identifier)
+        )
+    }
+}
+
+/// A documented or discovered column.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Declared data type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    /// Metadata (pii, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, J>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// Test-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestInfo {
+    /// `not_null`, ..., or `singular`.
+    pub test_name: String,
+    /// `generic` or `singular`.
+    pub test_type: &'static str,
+    /// Arguments as written.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kwargs: BTreeMap<String, J>,
+    /// Tested column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_name: Option<String>,
+    /// The node the test is declared on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_node: Option<String>,
+}
+
+/// Source-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceInfo {
+    /// Source name.
+    pub source_name: String,
+    /// Column holding the load time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at_field: Option<String>,
+    /// Freshness rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<crate::project::properties::Freshness>,
+}
+
+/// Exposure-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExposureInfo {
+    /// dashboard, application, ...
+    #[serde(rename = "type")]
+    pub exposure_type: String,
+    /// Owner name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    /// Owner e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
+    /// Link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Maturity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<String>,
+    /// Label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// One node after compilation.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompiledNode {
+    /// Unique id (`model.ofitec.mart_ar_aging`).
+    pub unique_id: String,
+    /// Kind.
+    pub resource_type: ResourceType,
+    /// Name.
+    pub name: String,
+    /// Defining file, relative to the project.
+    #[serde(serialize_with = "ser_path")]
+    pub original_file_path: PathBuf,
+    /// Project, folders, name.
+    pub fqn: Vec<String>,
+    /// Resolved config.
+    pub config: NodeConfig,
+    /// Description (doc blocks resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Columns: documented ones first, then the ones analysis found.
+    pub columns: Vec<ColumnInfo>,
+    /// Ids of the nodes this one reads, sorted.
+    pub depends_on: Vec<String>,
+    /// The relation it builds or reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<Relation>,
+    /// SQL as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_code: Option<String>,
+    /// SQL ready to run on the target (ephemeral parents inlined as CTEs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_code: Option<String>,
+    /// sha256 of the defining file.
+    pub checksum: String,
+    /// sha256 of the compiled SQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_checksum: Option<String>,
+    /// Test facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestInfo>,
+    /// Source facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceInfo>,
+    /// Exposure facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<ExposureInfo>,
+    /// `log()` output of the render.
+    #[serde(skip)]
+    pub logs: Vec<String>,
+}
+
+fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&display_path(p))
+}
+
+impl CompiledNode {
+    /// The materialization, with the resource type's default.
+    pub fn materialized(&self) -> Materialized {
+        match self.resource_type {
+            ResourceType::Seed => Materialized::Seed,
+            ResourceType::Test => Materialized::Test,
+            _ => self.config.materialized.unwrap_or(Materialized::View),
+        }
+    }
+}
+
+/// The result of compiling a project.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The loaded project.
+    pub project: Project,
+    /// The target in use.
+    pub target: Target,
+    /// Every enabled node; indices match the DAG's.
+    pub nodes: Vec<CompiledNode>,
+    /// The dependency graph.
+    pub dag: Dag,
+    /// Warnings found on the way.
+    pub warnings: Diagnostics,
+}
+
+fn sha256(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Renders one target field (`dsn`, `path`, `schema`) with `env_var` and `var`.
+fn render_target_field(
+    text: &str,
+    vars: &BTreeMap<String, J>,
+    span: &Span,
+) -> Result<String, Diagnostic> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(text.to_string());
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let vars = vars.clone();
+    env.add_function(
+        "var",
+        move |name: String,
+              default: Option<minijinja::Value>|
+              -> Result<minijinja::Value, minijinja::Error> {
+            match vars.get(&name) {
+                Some(v) => Ok(crate::jinja::to_value(v)),
+                None => default.ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("var `{name}` is not defined and has no default"),
+                    )
+                }),
+            }
+        },
+    );
+    env.add_function(
+        "env_var",
+        |name: String, default: Option<String>| -> Result<String, minijinja::Error> {
+            match std::env::var(&name) {
+                Ok(v) => Ok(v),
+                Err(_) => default.ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("environment variable `{name}` is not set and has no default"),
+                    )
+                }),
+            }
+        },
+    );
+    env.render_str(text, ()).map_err(|e| {
+        let detail = e.detail().unwrap_or("cannot render").to_string();
+        let code = if detail.starts_with("environment variable") {
+            Code::MissingEnvVar
+        } else {
+            Code::JinjaError
+        };
+        Diagnostic::error(code, detail).at(span.clone())
+    })
+}
+
+fn resolve_target(p: &Project) -> Result<Target, Diagnostic> {
+    let def = p.target_def();
+    let get = |k: &str| -> Result<Option<String>, Diagnostic> {
+        match def.fields.get(k) {
+            Some((text, span)) => render_target_field(text, &p.vars, span).map(Some),
+            None => Ok(None),
+        }
+    };
+    let schema = get("schema")?.unwrap_or_else(|| match def.kind {
+        AdapterKind::Duckdb => "main".into(),
+        AdapterKind::Postgres => "public".into(),
+    });
+    let threads = match get("threads")? {
+        Some(t) => t
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| {
+                Diagnostic::error(Code::InvalidValue, "`threads` must be a positive integer")
+                    .at(def.fields["threads"].1.clone())
+            })?,
+        None => 4,
+    };
+    Ok(Target {
+        info: TargetInfo {
+            name: def.name.clone(),
+            kind: def.kind,
+            schema,
+            threads,
+        },
+        path: get("path")?.map(PathBuf::from),
+        dsn: get("dsn")?,
+    })
+}
+
+/// A node before rendering.
+struct Pending {
+    id: String,
+    resource_type: ResourceType,
+    name: String,
+    path: PathBuf,
+    fqn: Vec<String>,
+    config: NodeConfig,
+    description: Option<String>,
+    description_span: Option<Span>,
+    columns: Vec<ColumnProps>,
+    template: Option<Arc<str>>,
+    checksum: String,
+    seed_columns: Vec<String>,
+}
+
+/// Maps positions in rendered output back to the template source.
+struct SourceMap<'a> {
+    spans: &'a [OutputSpan],
+    rendered: &'a str,
+    source: &'a str,
+    file: &'a Path,
+}
+
+impl SourceMap<'_> {
+    /// The source position of byte `offset` of the rendered output.
+    fn at_offset(&self, offset: usize) -> Span {
+        let idx = self
+            .spans
+            .partition_point(|s| s.output_range().start <= offset);
+        let Some(span) = idx.checked_sub(1).map(|i| &self.spans[i]) else {
+            return Span::line(self.file, 1);
+        };
+        if span.name() != display_path(self.file) {
+            return Span::line(self.file, span.line());
+        }
+        let src = span.source_range();
+        let source_offset = match span.kind() {
+            minijinja::OutputSpanKind::Raw => {
+                (src.start + offset.saturating_sub(span.output_range().start)).min(src.end)
+            }
+            _ => src.start,
+        };
+        let mut s = jinja::span_of_range(self.file, self.source, source_offset..source_offset + 1);
+        s.len = 1;
+        s
+    }
+
+    /// The source position of `line:col` (1-based) of the rendered output.
+    fn at_line_col(&self, line: usize, col: usize) -> Span {
+        let mut offset = 0;
+        for (i, l) in self.rendered.split_inclusive('\n').enumerate() {
+            if i + 1 == line {
+                let within = l
+                    .char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map(|(b, _)| b)
+                    .unwrap_or(0);
+                return self.at_offset(offset + within);
+            }
+            offset += l.len();
+        }
+        self.at_offset(self.rendered.len().saturating_sub(1))
+    }
+}
+
+/// A node name that ref() can reach.
+#[derive(Clone)]
+struct Refable {
+    index: usize,
+    relation: Option<Relation>,
+    ephemeral: bool,
+}
+
+/// Compiles the project in `root`. All problems are collected; warnings are returned with the
+/// result, errors instead of it.
+pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics> {
+    let (project, mut diags) = project::load(root, opts)?;
+    let target = match resolve_target(&project) {
+        Ok(t) => t,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+
+    // Template sources, for error positions.
+    let mut sources: BTreeMap<PathBuf, Arc<str>> = BTreeMap::new();
+    for f in project
+        .models
+        .iter()
+        .chain(&project.singular_tests)
+        .chain(&project.macro_files)
+    {
+        sources.insert(f.path.clone(), f.text.clone());
+    }
+    let sources = Arc::new(sources);
+    jinja::set_sources(sources.clone());
+    let macro_sources: Vec<(String, String)> = project
+        .macro_files
+        .iter()
+        .map(|f| (display_path(&f.path), jinja::rewrite_test_blocks(&f.text)))
+        .collect();
+    let renderer = Renderer::new(&project, &target.info, &macro_sources, &mut diags);
+
+    let mut pending: Vec<Pending> = Vec::new();
+    let pname = project.name.clone();
+
+    // Properties by name, with duplicate and unknown entries reported.
+    let model_props = index_props(&project.properties.models, "model", &mut diags);
+    let seed_props = index_props(&project.properties.seeds, "seed", &mut diags);
+
+    for s in &project.seeds {
+        let mut config = project.seed_configs.resolve(&s.folders, &s.name);
+        let props = seed_props.get(s.name.as_str());
+        if let Some(p) = props {
+            config.merge(&p.config);
+        }
+        pending.push(Pending {
+            id: format!("seed.{pname}.{}", s.name),
+            resource_type: ResourceType::Seed,
+            name: s.name.clone(),
+            path: s.path.clone(),
+            fqn: fqn(&pname, &s.folders, &s.name),
+            config,
+            description: props.and_then(|p| p.description.clone()),
+            description_span: props.map(|p| p.span.clone()),
+            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+            template: None,
+            checksum: s.checksum.clone(),
+            seed_columns: s.columns.clone(),
+        });
+    }
+    for m in &project.models {
+        let mut config = project.model_configs.resolve(&m.folders, &m.name);
+        let props = model_props.get(m.name.as_str());
+        if let Some(p) = props {
+            config.merge(&p.config);
+        }
+        pending.push(Pending {
+            id: format!("model.{pname}.{}", m.name),
+            resource_type: ResourceType::Model,
+            name: m.name.clone(),
+            path: m.path.clone(),
+            fqn: fqn(&pname, &m.folders, &m.name),
+            config,
+            description: props.and_then(|p| p.description.clone()),
+            description_span: props.map(|p| p.span.clone()),
+            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+            template: Some(m.text.clone()),
+            checksum: m.checksum.clone(),
+            seed_columns: Vec::new(),
+        });
+    }
+    for t in &project.singular_tests {
+        pending.push(Pending {
+            id: format!("test.{pname}.{}", t.name),
+            resource_type: ResourceType::Test,
+            name: t.name.clone(),
+            path: t.path.clone(),
+            fqn: fqn(&pname, &t.folders, &t.name),
+            config: NodeConfig::default(),
+            description: None,
+            description_span: None,
+            columns: Vec::new(),
+            template: Some(t.text.clone()),
+            checksum: t.checksum.clone(),
+            seed_columns: Vec::new(),
+        });
+    }
+
+    // Properties for files that do not exist.
+    let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    for p in &project.properties.models {
+        if !model_names.contains(&p.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownResource,
+                    format!(
+                        "properties describe model `{}`, but there is no models/**/{}.sql",
+                        p.name, p.name
+                    ),
+                )
+                .at(p.span.clone())
+                .with_help_opt(suggest(&p.name, model_names.iter().copied())),
+            );
+        }
+    }
+    let seed_names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+    for p in &project.properties.seeds {
+        if !seed_names.contains(&p.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownResource,
+                    format!(
+                        "properties describe seed `{}`, but there is no seeds/**/{}.csv",
+                        p.name, p.name
+                    ),
+                )
+                .at(p.span.clone())
+                .with_help_opt(suggest(&p.name, seed_names.iter().copied())),
+            );
+        }
+    }
+
+    // Duplicate names among ref()-able nodes and among singular tests.
+    let mut first_by_name: HashMap<(bool, &str), &Pending> = HashMap::new();
+    for p in &pending {
+        let key = (p.resource_type == ResourceType::Test, p.name.as_str());
+        if let Some(first) = first_by_name.get(&key) {
+            let what = |r: ResourceType| r.as_str();
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("two {}s are named `{}`: {} and {}", if key.0 { "test" } else { "node" }, p.name, display_path(&first.path), display_path(&p.path)),
+                )
+                .at(Span::file(&p.path))
+                .with_label(format!("this {} is named `{}`", what(p.resource_type), p.name))
+                .with_related(Span::file(&first.path), format!("and so is this {}", what(first.resource_type)))
+                .with_help("names must be unique across models and seeds: rename one file or give it an alias"),
+            );
+        } else {
+            first_by_name.insert(key, p);
+        }
+    }
+
+    // Render every model and singular test once, in parallel.
+    let rendered: Vec<Option<Result<jinja::Rendered, Diagnostic>>> = pending
+        .par_iter()
+        .map(|p| {
+            jinja::set_sources(sources.clone());
+            let text = p.template.as_ref()?;
+            let scope = if p.resource_type == ResourceType::Test {
+                ConfigScope::Test
+            } else {
+                ConfigScope::Model
+            };
+            let name = display_path(&p.path);
+            Some(
+                renderer
+                    .render_node(&name, text, scope, &p.config, false)
+                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path))),
+            )
+        })
+        .collect();
+    let mut rendered_ok: Vec<Option<jinja::Rendered>> = Vec::with_capacity(pending.len());
+    for (p, r) in pending.iter_mut().zip(rendered) {
+        match r {
+            None => rendered_ok.push(None),
+            Some(Ok(r)) => {
+                p.config.merge(&r.recorded.config);
+                rendered_ok.push(Some(r));
+            }
+            Some(Err(d)) => {
+                diags.push(d);
+                rendered_ok.push(None);
+            }
+        }
+    }
+
+    // Drop disabled nodes, remembering their names for clearer ref errors.
+    let mut disabled: BTreeSet<String> = BTreeSet::new();
+    let mut keep_pending = Vec::new();
+    let mut keep_rendered = Vec::new();
+    for (p, r) in pending.into_iter().zip(rendered_ok) {
+        if p.config.is_enabled() {
+            keep_pending.push(p);
+            keep_rendered.push(r);
+        } else {
+            disabled.insert(p.name.clone());
+        }
+    }
+    let pending = keep_pending;
+    let rendered = keep_rendered;
+
+    // Relations of models and seeds (generate_schema_name may be a project macro).
+    let has_schema_macro = renderer.has_macro("generate_schema_name");
+    let relations: Vec<Result<Option<Relation>, Diagnostic>> = pending
+        .par_iter()
+        .map(|p| {
+            if p.resource_type == ResourceType::Test
+                || p.config.materialized == Some(Materialized::Ephemeral)
+            {
+                return Ok(None);
+            }
+            let schema = if has_schema_macro {
+                let node = crate::jinja::to_value(&serde_json::json!({
+                    "name": p.name, "resource_type": p.resource_type.as_str(), "fqn": p.fqn,
+                    "original_file_path": display_path(&p.path),
+                }));
+                let custom = match &p.config.schema {
+                    Some(s) => minijinja::Value::from(s.clone()),
+                    None => minijinja::Value::from(()),
+                };
+                renderer
+                    .call_macro("generate_schema_name", &[custom, node])
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path)))?
+            } else {
+                match &p.config.schema {
+                    Some(custom) => format!("{}_{}", target.info.schema, custom.trim()),
+                    None => target.info.schema.clone(),
+                }
+            };
+            Ok(Some(Relation {
+                schema,
+                identifier: p.config.alias.clone().unwrap_or_else(|| p.name.clone()),
+            }))
+        })
+        .collect();
+    let mut node_relations: Vec<Option<Relation>> = Vec::with_capacity(pending.len());
+    for r in relations {
+        match r {
+            Ok(rel) => node_relations.push(rel),
+            Err(d) => {
+                diags.push(d);
+                node_relations.push(None);
+            }
+        }
+    }
+
+    let mut refable: HashMap<&str, Refable> = HashMap::new();
+    for (i, p) in pending.iter().enumerate() {
+        if p.resource_type != ResourceType::Test {
+            refable.entry(p.name.as_str()).or_insert(Refable {
+                index: i,
+                relation: node_relations[i].clone(),
+                ephemeral: p.config.materialized == Some(Materialized::Ephemeral),
+            });
+        }
+    }
+
+    // Sources: each table is a node.
+    let mut source_nodes: Vec<CompiledNode> = Vec::new();
+    let mut source_index: BTreeMap<(String, String), (usize, Relation)> = BTreeMap::new();
+    let mut seen_sources: BTreeMap<(String, String), Span> = BTreeMap::new();
+    let base = pending.len();
+    for s in &project.properties.sources {
+        for t in &s.tables {
+            let key = (s.name.clone(), t.name.clone());
+            if let Some(first) = seen_sources.get(&key) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        format!("source table `{}.{}` is declared twice", s.name, t.name),
+                    )
+                    .at(t.span.clone())
+                    .with_related(first.clone(), "first declared here"),
+                );
+                continue;
+            }
+            seen_sources.insert(key.clone(), t.span.clone());
+            let relation = Relation {
+                schema: s.schema.clone(),
+                identifier: t.identifier.clone(),
+            };
+            let mut config = NodeConfig::default();
+            let mut tags = s.tags.clone();
+            for tag in &t.tags {
+                if !tags.contains(tag) {
+                    tags.push(tag.clone());
+                }
+            }
+            config.tags = tags;
+            config.meta = s.meta.clone();
+            config.meta.extend(t.meta.clone());
+            source_index.insert(key, (base + source_nodes.len(), relation.clone()));
+            source_nodes.push(CompiledNode {
+                unique_id: format!("source.{pname}.{}.{}", s.name, t.name),
+                resource_type: ResourceType::Source,
+                name: t.name.clone(),
+                original_file_path: t.span.file.clone(),
+                fqn: vec![pname.clone(), s.name.clone(), t.name.clone()],
+                config,
+                description: t.description.clone().or_else(|| s.description.clone()),
+                columns: t.columns.iter().map(column_info).collect(),
+                depends_on: Vec::new(),
+                relation: Some(relation),
+                raw_code: None,
+                compiled_code: None,
+                checksum: sha256(&format!("{}.{}", s.name, t.name)),
+                compiled_checksum: None,
+                test: None,
+                source: Some(SourceInfo {
+                    source_name: s.name.clone(),
+                    loaded_at_field: t
+                        .loaded_at_field
+                        .clone()
+                        .or_else(|| s.loaded_at_field.clone()),
+                    freshness: t.freshness.clone().or_else(|| s.freshness.clone()),
+                }),
+                exposure: None,
+                logs: Vec::new(),
+            });
+        }
+    }
+
+    // Resolve each rendered node's relation calls.
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut substituted: Vec<Option<String>> = vec![None; pending.len()];
+    for (i, (p, r)) in pending.iter().zip(&rendered).enumerate() {
+        let Some(r) = r else { continue };
+        let src = p.template.as_deref().unwrap_or("");
+        let map = SourceMap {
+            spans: &r.spans,
+            rendered: &r.text,
+            source: src,
+            file: &p.path,
+        };
+        let mut text = r.text.replace(
+            THIS_TOKEN,
+            &node_relations[i]
+                .as_ref()
+                .map(Relation::quoted)
+                .unwrap_or_else(|| sql::quote_ident(&p.name)),
+        );
+        let mut ok = true;
+        for (n, call) in r.recorded.relations.iter().enumerate() {
+            let token = relation_token(n);
+            let span = r
+                .text
+                .find(&token)
+                .map(|o| map.at_offset(o))
+                .unwrap_or_else(|| call_span(src, &p.path, call));
+            let resolved = resolve_call(
+                call,
+                &pname,
+                &refable,
+                &source_index,
+                &disabled,
+                &span,
+                &mut diags,
+            );
+            match resolved {
+                Some((parent, replacement)) => {
+                    edges.push(Edge {
+                        parent,
+                        child: i,
+                        span: Some(span),
+                    });
+                    text = text.replace(&token, &replacement);
+                }
+                None => ok = false,
+            }
+        }
+        if ok {
+            substituted[i] = Some(text);
+        }
+    }
+
+    // A source table whose relation a seed builds depends on that seed.
+    let seed_by_relation: HashMap<(String, String), usize> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.resource_type == ResourceType::Seed)
+        .filter_map(|(i, _)| {
+            node_relations[i]
+                .as_ref()
+                .map(|r| ((r.schema.to_lowercase(), r.identifier.to_lowercase()), i))
+        })
+        .collect();
+    for (idx, rel) in source_index.values() {
+        if let Some(&seed) =
+            seed_by_relation.get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
+        {
+            edges.push(Edge {
+                parent: seed,
+                child: *idx,
+                span: None,
+            });
+        }
+    }
+
+    // Generic tests from properties.
+    let mut test_nodes: Vec<CompiledNode> = Vec::new();
+    let custom_tests: BTreeSet<String> = renderer
+        .macros()
+        .keys()
+        .filter_map(|m| m.strip_prefix("test_").map(str::to_string))
+        .collect();
+    let mut attachments: Vec<(String, ResourceType, Option<&ModelProps>, Option<usize>)> =
+        Vec::new();
+    for p in &project.properties.models {
+        attachments.push((
+            p.name.clone(),
+            ResourceType::Model,
+            Some(p),
+            refable.get(p.name.as_str()).map(|r| r.index),
+        ));
+    }
+    for p in &project.properties.seeds {
+        attachments.push((
+            p.name.clone(),
+            ResourceType::Seed,
+            Some(p),
+            refable.get(p.name.as_str()).map(|r| r.index),
+        ));
+    }
+    let mut test_defs: Vec<(TestDef, usize, String, Relation)> = Vec::new();
+    for (name, _, props, index) in &attachments {
+        let (Some(props), Some(index)) = (props, index) else {
+            continue;
+        };
+        let Some(rel) = node_relations[*index].clone() else {
+            continue;
+        };
+        for t in props
+            .tests
+            .iter()
+            .chain(props.columns.iter().flat_map(|c| c.tests.iter()))
+        {
+            test_defs.push((t.clone(), *index, name.clone(), rel.clone()));
+        }
+    }
+    for s in &project.properties.sources {
+        for t in &s.tables {
+            let Some((index, rel)) = source_index.get(&(s.name.clone(), t.name.clone())) else {
+                continue;
+            };
+            for td in t
+                .tests
+                .iter()
+                .chain(t.columns.iter().flat_map(|c| c.tests.iter()))
+            {
+                test_defs.push((
+                    td.clone(),
+                    *index,
+                    format!("{}_{}", s.name, t.name),
+                    rel.clone(),
+                ));
+            }
+        }
+    }
+    let test_base = base + source_nodes.len();
+    let mut test_names: HashMap<String, usize> = HashMap::new();
+    let all_node_ids: Vec<String> = pending
+        .iter()
+        .map(|p| p.id.clone())
+        .chain(source_nodes.iter().map(|s| s.unique_id.clone()))
+        .collect();
+    for (def, attached, attached_name, rel) in test_defs {
+        let is_builtin = checks::BUILTIN_TESTS.contains(&def.test_name.as_str());
+        if !is_builtin && !custom_tests.contains(&def.test_name) {
+            let candidates: Vec<&str> = checks::BUILTIN_TESTS
+                .iter()
+                .copied()
+                .chain(custom_tests.iter().map(String::as_str))
+                .collect();
+            diags.push(
+                Diagnostic::error(Code::UnknownTest, format!("unknown test `{}`", def.test_name))
+                    .at(def.span.clone())
+                    .with_help_opt(suggest(&def.test_name, candidates.iter().copied()).or_else(|| {
+                        Some(format!("built-in tests: {}; custom tests are macros defined with {{% test name(model, column_name) %}}", checks::BUILTIN_TESTS.join(", ")))
+                    })),
+            );
+            continue;
+        }
+        if is_builtin {
+            let allowed = checks::builtin_args(&def.test_name);
+            let mut bad = false;
+            for arg in def.args.keys() {
+                if !allowed.contains(&arg.as_str()) {
+                    let span = def
+                        .arg_spans
+                        .get(arg)
+                        .cloned()
+                        .unwrap_or_else(|| def.span.clone());
+                    let mut keys: Vec<&str> = allowed.to_vec();
+                    keys.extend([
+                        "config",
+                        "arguments",
+                        "name",
+                        "severity",
+                        "where",
+                        "warn_if",
+                        "error_if",
+                        "store_failures",
+                        "limit",
+                        "tags",
+                        "enabled",
+                        "meta",
+                    ]);
+                    diags.push(crate::project::yaml::unknown_key(
+                        arg,
+                        &format!("test `{}`", def.test_name),
+                        &keys,
+                        span,
+                    ));
+                    bad = true;
+                }
+            }
+            for req in checks::builtin_required(&def.test_name) {
+                if !def.args.contains_key(*req) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::MissingKey,
+                            format!("test `{}` needs `{req}`", def.test_name),
+                        )
+                        .at(def.span.clone()),
+                    );
+                    bad = true;
+                }
+            }
+            if checks::needs_column(&def.test_name) && def.column.is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!(
+                            "test `{}` must be declared on a column (under `columns:`)",
+                            def.test_name
+                        ),
+                    )
+                    .at(def.span.clone()),
+                );
+                bad = true;
+            }
+            if bad {
+                continue;
+            }
+        }
+        // Relations named in arguments (`to`, `compare_model`).
+        let mut extra_parents = Vec::new();
+        let mut resolve_arg = |key: &str, diags: &mut Diagnostics| -> Result<Option<String>, ()> {
+            let Some(J::String(text)) = def.args.get(key) else {
+                return Ok(None);
+            };
+            let span = def
+                .arg_spans
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| def.span.clone());
+            let call = match crate::project::properties::parse_depends_on(text) {
+                Some(DependsOn::Ref(name)) => RelationCall::Ref {
+                    project: None,
+                    name,
+                },
+                Some(DependsOn::Source(source, table)) => RelationCall::Source { source, table },
+                None => {
+                    diags.push(
+                        Diagnostic::error(Code::InvalidValue, format!("`{key}` must be ref('model') or source('source', 'table'), found `{text}`"))
+                            .at(span),
+                    );
+                    return Err(());
+                }
+            };
+            match resolve_call(
+                &call,
+                &pname,
+                &refable,
+                &source_index,
+                &disabled,
+                &span,
+                diags,
+            ) {
+                Some((parent, replacement)) => {
+                    extra_parents.push(parent);
+                    Ok(Some(replacement))
+                }
+                None => Err(()),
+            }
+        };
+        let Ok(to) = resolve_arg("to", &mut diags) else {
+            continue;
+        };
+        let Ok(compare) = resolve_arg("compare_model", &mut diags) else {
+            continue;
+        };
+        let model_rel = match &def.config.where_clause {
+            Some(w) => format!(
+                "(select * from {} where {w}) as strata_subquery",
+                rel.quoted()
+            ),
+            None => rel.quoted(),
+        };
+        let column_sql = def.column.as_deref().map(sql::quote_ident);
+        let sql_text = if is_builtin {
+            match checks::builtin_sql(
+                &def.test_name,
+                &model_rel,
+                column_sql.as_deref(),
+                &def.args,
+                to.as_deref(),
+                compare.as_deref(),
+            ) {
+                Ok(s) => s,
+                Err(msg) => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("test `{}`: {msg}", def.test_name),
+                        )
+                        .at(def.span.clone()),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            let mut kwargs: Vec<(String, minijinja::Value)> =
+                vec![("model".into(), minijinja::Value::from(model_rel.clone()))];
+            if let Some(c) = &column_sql {
+                kwargs.push(("column_name".into(), minijinja::Value::from(c.clone())));
+            }
+            for (k, v) in &def.args {
+                kwargs.push((k.clone(), crate::jinja::to_value(v)));
+            }
+            let kw = minijinja::value::Kwargs::from_iter(kwargs);
+            match renderer.call_macro(
+                &format!("test_{}", def.test_name),
+                &[minijinja::Value::from(kw)],
+            ) {
+                Ok(s) => s.trim().to_string(),
+                Err(e) => {
+                    diags.push(jinja::jinja_diagnostic(&e, &def.span.file, None).with_note(
+                        format!(
+                            "while compiling test `{}` declared at {}",
+                            def.test_name, def.span
+                        ),
+                    ));
+                    continue;
+                }
+            }
+        };
+        let base_name = def.custom_name.clone().unwrap_or_else(|| {
+            checks::test_name(
+                &def.test_name,
+                &attached_name,
+                def.column.as_deref(),
+                &def.args,
+            )
+        });
+        let count = test_names.entry(base_name.clone()).or_insert(0);
+        *count += 1;
+        let name = if *count == 1 {
+            base_name
+        } else {
+            format!("{base_name}_{}", *count)
+        };
+        let index = test_base + test_nodes.len();
+        edges.push(Edge {
+            parent: attached,
+            child: index,
+            span: Some(def.span.clone()),
+        });
+        for parent in &extra_parents {
+            edges.push(Edge {
+                parent: *parent,
+                child: index,
+                span: Some(def.span.clone()),
+            });
+        }
+        let mut config = def.config.clone();
+        if config.severity.is_none() {
+            config.severity = Some(crate::project::config::TestSeverity::Error);
+        }
+        test_nodes.push(CompiledNode {
+            unique_id: format!("test.{pname}.{name}"),
+            resource_type: ResourceType::Test,
+            name,
+            original_file_path: def.span.file.clone(),
+            fqn: vec![pname.clone(), attached_name.clone(), def.test_name.clone()],
+            config,
+            description: None,
+            columns: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            raw_code: None,
+            compiled_checksum: Some(sha256(&sql_text)),
+            compiled_code: Some(sql_text),
+            checksum: sha256(&format!(
+                "{}:{}:{:?}",
+                def.test_name, all_node_ids[attached], def.args
+            )),
+            test: Some(TestInfo {
+                test_name: def.test_name.clone(),
+                test_type: "generic",
+                kwargs: def.args.clone(),
+                column_name: def.column.clone(),
+                attached_node: Some(all_node_ids[attached].clone()),
+            }),
+            source: None,
+            exposure: None,
+            logs: Vec::new(),
+        });
+    }
+
+    // Exposures.
+    let mut exposure_nodes: Vec<CompiledNode> = Vec::new();
+    let exposure_base = test_base + test_nodes.len();
+    let mut seen_exposures: BTreeMap<String, Span> = BTreeMap::new();
+    for e in &project.properties.exposures {
+        if let Some(first) = seen_exposures.get(&e.name) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("exposure `{}` is declared twice", e.name),
+                )
+                .at(e.span.clone())
+                .with_related(first.clone(), "first declared here"),
+            );
+            continue;
+        }
+        seen_exposures.insert(e.name.clone(), e.span.clone());
+        let index = exposure_base + exposure_nodes.len();
+        for (dep, span) in &e.depends_on {
+            let call = match dep {
+                DependsOn::Ref(name) => RelationCall::Ref {
+                    project: None,
+                    name: name.clone(),
+                },
+                DependsOn::Source(source, table) => RelationCall::Source {
+                    source: source.clone(),
+                    table: table.clone(),
+                },
+            };
+            if let Some((parent, _)) = resolve_call(
+                &call,
+                &pname,
+                &refable,
+                &source_index,
+                &disabled,
+                span,
+                &mut diags,
+            ) {
+                edges.push(Edge {
+                    parent,
+                    child: index,
+                    span: Some(span.clone()),
+                });
+            }
+        }
+        let mut config = NodeConfig {
+            tags: e.tags.clone(),
+            meta: e.meta.clone(),
+            ..Default::default()
+        };
+        config.owner = e.owner_email.clone().or_else(|| e.owner_name.clone());
+        exposure_nodes.push(CompiledNode {
+            unique_id: format!("exposure.{pname}.{}", e.name),
+            resource_type: ResourceType::Exposure,
+            name: e.name.clone(),
+            original_file_path: e.span.file.clone(),
+            fqn: vec![pname.clone(), e.name.clone()],
+            config,
+            description: e.description.clone(),
+            columns: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            raw_code: None,
+            compiled_code: None,
+            checksum: sha256(&format!("{e:?}")),
+            compiled_checksum: None,
+            test: None,
+            source: None,
+            exposure: Some(ExposureInfo {
+                exposure_type: e.exposure_type.clone(),
+                owner_name: e.owner_name.clone(),
+                owner_email: e.owner_email.clone(),
+                url: e.url.clone(),
+                maturity: e.maturity.clone(),
+                label: e.label.clone(),
+            }),
+            logs: Vec::new(),
+        });
+    }
+
+    if diags.has_errors() {
+        // Cycles are only meaningful once every ref resolved; report what we have.
+        diags.sort();
+        return Err(diags);
+    }
+
+    // Assemble model/seed/singular-test nodes.
+    let mut nodes: Vec<CompiledNode> = Vec::with_capacity(exposure_base + exposure_nodes.len());
+    for (i, p) in pending.iter().enumerate() {
+        let description = match &p.description {
+            Some(d) => match renderer.render_str(
+                &display_path(
+                    p.description_span
+                        .as_ref()
+                        .map(|s| s.file.as_path())
+                        .unwrap_or(&p.path),
+                ),
+                d,
+            ) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let file = p
+                        .description_span
+                        .as_ref()
+                        .map(|s| s.file.clone())
+                        .unwrap_or_else(|| p.path.clone());
+                    let mut d = jinja::jinja_diagnostic(&e, &file, None);
+                    if let Some(span) = &p.description_span {
+                        d.span = Some(span.clone());
+                    }
+                    diags.push(d);
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut columns: Vec<ColumnInfo> = p.columns.iter().map(column_info).collect();
+        for c in &p.seed_columns {
+            if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
+                columns.push(ColumnInfo {
+                    name: c.clone(),
+                    data_type: p.config.column_types.get(c).cloned(),
+                    ..Default::default()
+                });
+            }
+        }
+        for c in &mut columns {
+            if c.data_type.is_none() {
+                c.data_type = p.config.column_types.get(&c.name).cloned();
+            }
+        }
+        let r = &rendered[i];
+        nodes.push(CompiledNode {
+            unique_id: p.id.clone(),
+            resource_type: p.resource_type,
+            name: p.name.clone(),
+            original_file_path: p.path.clone(),
+            fqn: p.fqn.clone(),
+            config: p.config.clone(),
+            description,
+            columns,
+            depends_on: Vec::new(),
+            relation: node_relations[i].clone(),
+            raw_code: p.template.as_ref().map(|t| t.to_string()),
+            compiled_code: substituted[i].clone(),
+            checksum: p.checksum.clone(),
+            compiled_checksum: None,
+            test: (p.resource_type == ResourceType::Test).then(|| TestInfo {
+                test_name: "singular".into(),
+                test_type: "singular",
+                kwargs: BTreeMap::new(),
+                column_name: None,
+                attached_node: None,
+            }),
+            source: None,
+            exposure: None,
+            logs: r
+                .as_ref()
+                .map(|r| r.recorded.logs.clone())
+                .unwrap_or_default(),
+        });
+    }
+    if p_has_errors(&diags) {
+        diags.sort();
+        return Err(diags);
+    }
+    nodes.extend(source_nodes);
+    nodes.extend(test_nodes);
+    nodes.extend(exposure_nodes);
+
+    // The DAG.
+    let graph_nodes: Vec<GraphNode> = nodes
+        .iter()
+        .map(|n| {
+            let mut config = serde_json::to_value(&n.config).unwrap_or(J::Null);
+            if let J::Object(m) = &mut config {
+                m.insert(
+                    "materialized".into(),
+                    J::String(n.materialized().as_str().into()),
+                );
+                if let Some(t) = &n.test {
+                    m.insert("test_type".into(), J::String(t.test_type.into()));
+                }
+            }
+            GraphNode {
+                id: n.unique_id.clone(),
+                resource_type: n.resource_type,
+                name: n.name.clone(),
+                path: Some(n.original_file_path.clone()),
+                fqn: n.fqn.clone(),
+                tags: n.config.tags.clone(),
+                config,
+                source_name: n.source.as_ref().map(|s| s.source_name.clone()),
+            }
+        })
+        .collect();
+    let dag = match Dag::build(graph_nodes, &edges) {
+        Ok(d) => d,
+        Err(cycles) => {
+            diags.extend(cycles);
+            diags.sort();
+            return Err(diags);
+        }
+    };
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let mut deps: Vec<String> = dag
+            .parents(i)
+            .iter()
+            .map(|p| dag.nodes()[*p].id.clone())
+            .collect();
+        deps.sort();
+        n.depends_on = deps;
+    }
+
+    // SQL analysis in the target dialect, in parallel; lines mapped back to the model files.
+    let kind = target.info.kind;
+    let known_relations: BTreeSet<(String, String)> = nodes
+        .iter()
+        .filter_map(|n| n.relation.as_ref())
+        .map(|r| (r.schema.to_lowercase(), r.identifier.to_lowercase()))
+        .collect();
+    let ephemeral_names: BTreeSet<String> = nodes
+        .iter()
+        .filter(|n| n.materialized() == Materialized::Ephemeral)
+        .map(|n| ephemeral_cte_name(&n.name))
+        .collect();
+    let analyses: Vec<Option<(Result<sql::Analysis, Diagnostic>, Vec<Diagnostic>)>> = nodes
+        .par_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let code = n.compiled_code.as_ref()?;
+            if n.resource_type != ResourceType::Model && n.resource_type != ResourceType::Test {
+                return None;
+            }
+            let r = rendered.get(i).and_then(|r| r.as_ref());
+            let map = r.map(|r| SourceMap {
+                spans: &r.spans,
+                rendered: &r.text,
+                source: nodes[i].raw_code.as_deref().unwrap_or(""),
+                file: &nodes[i].original_file_path,
+            });
+            let locate = |line: usize, col: usize| match &map {
+                Some(m) => m.at_line_col(line, col),
+                None => Span::line(&n.original_file_path, line),
+            };
+            match sql::analyze(code, kind) {
+                Ok(a) => {
+                    let mut warnings = Vec::new();
+                    let own: BTreeSet<(String, String)> = n
+                        .depends_on
+                        .iter()
+                        .filter_map(|d| dag.index_of(d))
+                        .filter_map(|d| nodes[d].relation.as_ref())
+                        .map(|r| (r.schema.to_lowercase(), r.identifier.to_lowercase()))
+                        .collect();
+                    for rel in &a.relations {
+                        let parts: Vec<String> = rel.parts.iter().map(|p| p.to_lowercase()).collect();
+                        if parts.len() == 1 && ephemeral_names.contains(&parts[0]) {
+                            continue;
+                        }
+                        let key = match parts.as_slice() {
+                            [.., s, t] => (s.clone(), t.clone()),
+                            [t] => (target.info.schema.to_lowercase(), t.clone()),
+                            [] => continue,
+                        };
+                        if own.contains(&key) {
+                            continue;
+                        }
+                        let help = if known_relations.contains(&key) {
+                            nodes
+                                .iter()
+                                .find(|m| m.relation.as_ref().is_some_and(|r| r.schema.to_lowercase() == key.0 && r.identifier.to_lowercase() == key.1))
+                                .map(|m| match &m.source {
+                                    Some(s) => format!("write {{{{ source('{}', '{}') }}}} so strata knows the dependency", s.source_name, m.name),
+                                    None => format!("write {{{{ ref('{}') }}}} so strata knows the dependency", m.name),
+                                })
+                        } else {
+                            Some("declare it as a source in a properties file and read it with source()".to_string())
+                        };
+                        warnings.push(
+                            Diagnostic::warning(
+                                Code::HardCodedRelation,
+                                format!("`{}` reads `{}`, which is neither a ref() nor a source()", n.name, rel.text),
+                            )
+                            .at(locate(rel.line, rel.col))
+                            .with_label("hard-coded relation")
+                            .with_help_opt(help),
+                        );
+                    }
+                    Some((Ok(a), warnings))
+                }
+                Err(e) => Some((
+                    Err(Diagnostic::error(Code::SqlSyntax, format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message))
+                        .at(locate(e.line, e.col))
+                        .with_label("the rendered SQL does not parse here")
+                        .with_note(format!("line {} of the rendered SQL; see it with `strata compile -s {}`", e.line, n.name))),
+                    Vec::new(),
+                )),
+            }
+        })
+        .collect();
+    let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
+    for (i, a) in analyses.into_iter().enumerate() {
+        let Some((a, warnings)) = a else { continue };
+        diags.extend(warnings);
+        match a {
+            Ok(a) => output_columns[i] = a.columns,
+            Err(d) => diags.push(d),
+        }
+    }
+    if diags.has_errors() {
+        diags.sort();
+        return Err(diags);
+    }
+
+    // Wildcards: expand `*` from the parent's columns when exactly one parent is read.
+    for &i in dag.topo_order() {
+        if nodes[i].resource_type != ResourceType::Model {
+            continue;
+        }
+        let mut cols = Vec::new();
+        for c in std::mem::take(&mut output_columns[i]) {
+            if c == "*" || c.ends_with(".*") {
+                let parents: Vec<usize> = dag.parents(i).to_vec();
+                if parents.len() == 1 {
+                    cols.extend(nodes[parents[0]].columns.iter().map(|c| c.name.clone()));
+                    continue;
+                }
+            }
+            cols.push(c);
+        }
+        for c in cols {
+            if c.contains('*') {
+                continue;
+            }
+            if !nodes[i]
+                .columns
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&c))
+            {
+                nodes[i].columns.push(ColumnInfo {
+                    name: c,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    // Inline ephemeral parents as CTEs, in dependency order.
+    let mut final_sql: Vec<Option<String>> =
+        nodes.iter().map(|n| n.compiled_code.clone()).collect();
+    for &i in dag.topo_order() {
+        let Some(code) = final_sql[i].clone() else {
+            continue;
+        };
+        let mut eph: Vec<usize> = Vec::new();
+        collect_ephemeral(&dag, &nodes, i, &mut eph, &mut BTreeSet::new());
+        if eph.is_empty() {
+            continue;
+        }
+        let order: Vec<usize> = dag
+            .topo_order()
+            .iter()
+            .copied()
+            .filter(|x| eph.contains(x))
+            .collect();
+        let ctes: Vec<String> = order
+            .iter()
+            .map(|e| {
+                let body = nodes[*e].compiled_code.clone().unwrap_or_default();
+                format!(
+                    "{} as (\n{}\n)",
+                    ephemeral_cte_name(&nodes[*e].name),
+                    body.trim().trim_end_matches(';')
+                )
+            })
+            .collect();
+        final_sql[i] = Some(inject_ctes(&code, &ctes));
+    }
+    for (n, s) in nodes.iter_mut().zip(final_sql) {
+        if n.resource_type == ResourceType::Model || n.resource_type == ResourceType::Test {
+            n.compiled_checksum = s.as_deref().map(sha256);
+            n.compiled_code = s;
+        }
+    }
+
+    diags.sort();
+    Ok(Compiled {
+        project,
+        target,
+        nodes,
+        dag,
+        warnings: diags,
+    })
+}
+
+fn p_has_errors(d: &Diagnostics) -> bool {
+    d.has_errors()
+}
+
+/// The CTE name an ephemeral model is inlined under.
+pub fn ephemeral_cte_name(name: &str) -> String {
+    format!("__strata_ephemeral__{name}")
+}
+
+fn collect_ephemeral(
+    dag: &Dag,
+    nodes: &[CompiledNode],
+    i: usize,
+    out: &mut Vec<usize>,
+    seen: &mut BTreeSet<usize>,
+) {
+    for &p in dag.parents(i) {
+        if nodes[p].materialized() == Materialized::Ephemeral
+            && nodes[p].resource_type == ResourceType::Model
+            && seen.insert(p)
+        {
+            out.push(p);
+            collect_ephemeral(dag, nodes, p, out, seen);
+        }
+    }
+}
+
+/// Prepends CTEs to a query, merging with its own `WITH` when it has one.
+fn inject_ctes(sql_text: &str, ctes: &[String]) -> String {
+    let list = ctes.join(",\n");
+    match sql::leading_with(sql_text) {
+        Some(at) => format!("{} {list},{}", &sql_text[..at], &sql_text[at..]),
+        None => format!("with {list}\n{sql_text}"),
+    }
+}
+
+fn fqn(project: &str, folders: &[String], name: &str) -> Vec<String> {
+    std::iter::once(project.to_string())
+        .chain(folders.iter().cloned())
+        .chain(std::iter::once(name.to_string()))
+        .collect()
+}
+
+fn column_info(c: &ColumnProps) -> ColumnInfo {
+    ColumnInfo {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        data_type: c.data_type.clone(),
+        meta: c.meta.clone(),
+        tags: c.tags.clone(),
+    }
+}
+
+fn index_props<'a>(
+    props: &'a [ModelProps],
+    what: &str,
+    diags: &mut Diagnostics,
+) -> HashMap<&'a str, &'a ModelProps> {
+    let mut out: HashMap<&str, &ModelProps> = HashMap::new();
+    for p in props {
+        if let Some(first) = out.get(p.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("{what} `{}` is described twice in properties files", p.name),
+                )
+                .at(p.span.clone())
+                .with_related(first.span.clone(), "first described here"),
+            );
+        } else {
+            out.insert(&p.name, p);
+        }
+    }
+    out
+}
+
+/// Where a relation call is written, when its token never reached the output.
+fn call_span(src: &str, file: &Path, call: &RelationCall) -> Span {
+    let needle = match call {
+        RelationCall::Ref { name, .. } => name.as_str(),
+        RelationCall::Source { table, .. } => table.as_str(),
+    };
+    for (i, line) in src.lines().enumerate() {
+        if let Some(col) = line.find(needle)
+            && (line.contains("ref(") || line.contains("source("))
+        {
+            return Span::new(
+                file,
+                i + 1,
+                line[..col].chars().count() + 1,
+                needle.chars().count(),
+            );
+        }
+    }
+    Span::file(file)
+}
+
+/// Resolves a ref/source call to (parent index, SQL text), reporting what is missing.
+fn resolve_call(
+    call: &RelationCall,
+    project: &str,
+    refable: &HashMap<&str, Refable>,
+    sources: &BTreeMap<(String, String), (usize, Relation)>,
+    disabled: &BTreeSet<String>,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Option<(usize, String)> {
+    match call {
+        RelationCall::Ref { project: p, name } => {
+            if let Some(p) = p
+                && p != project
+            {
+                diags.push(
+                    Diagnostic::error(Code::MissingRef, format!("ref('{p}', '{name}') names project `{p}`, but this project is `{project}`"))
+                        .at(span.clone())
+                        .with_help("strata projects have no packages yet: use ref('name')"),
+                );
+                return None;
+            }
+            match refable.get(name.as_str()) {
+                Some(r) => {
+                    let text = if r.ephemeral {
+                        ephemeral_cte_name(name)
+                    } else {
+                        r.relation.as_ref().map(Relation::quoted)?
+                    };
+                    Some((r.index, text))
+                }
+                None if disabled.contains(name) => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::MissingRef,
+                            format!("ref('{name}') points at a disabled node"),
+                        )
+                        .at(span.clone())
+                        .with_label("disabled with `enabled: false`")
+                        .with_help(format!("enable `{name}` or remove this ref")),
+                    );
+                    None
+                }
+                None => {
+                    let names: Vec<&str> = refable.keys().copied().collect();
+                    let mut sorted = names.clone();
+                    sorted.sort_unstable();
+                    diags.push(
+                        Diagnostic::error(
+                            Code::MissingRef,
+                            format!("ref('{name}') names a model or seed that does not exist"),
+                        )
+                        .at(span.clone())
+                        .with_label("no such model or seed")
+                        .with_help_opt(suggest(name, sorted.iter().copied())),
+                    );
+                    None
+                }
+            }
+        }
+        RelationCall::Source { source, table } => {
+            match sources.get(&(source.clone(), table.clone())) {
+                Some((i, rel)) => Some((*i, rel.quoted())),
+                None => {
+                    let known: Vec<String> =
+                        sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();
+                    let wanted = format!("{source}.{table}");
+                    let help = suggest(&wanted, known.iter().map(String::as_str)).map(|h| {
+                        // Show the suggestion in the call's own syntax.
+                        let s = h
+                            .trim_start_matches("did you mean `")
+                            .trim_end_matches("`?");
+                        let (a, b) = s.split_once('.').unwrap_or((s, ""));
+                        format!("did you mean `source('{a}', '{b}')`?")
+                    });
+                    diags.push(
+                    Diagnostic::error(Code::MissingSource, format!("source('{source}', '{table}') is not declared in any properties file"))
+                        .at(span.clone())
+                        .with_label("no such source table")
+                        .with_help_opt(help.or_else(|| Some(format!("declare it under `sources:` (name: {source}, tables: [{table}])")))),
+                );
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_merge_with_an_existing_with() {
+        assert_eq!(
+            inject_ctes("with a as (select 1) select * from a", &["e as (x)".into()]),
+            "with e as (x), a as (select 1) select * from a"
+        );
+        assert_eq!(
+            inject_ctes("select 1", &["e as (x)".into()]),
+            "with e as (x)\nselect 1"
+        );
+    }
+}

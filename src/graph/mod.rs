@@ -1,0 +1,344 @@
+//! The dependency DAG over seeds, sources, models, tests and exposures: acyclic by construction
+//! (cycles are reported with their full path), topological order, and node selection.
+
+pub mod select;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
+
+/// The kind of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    /// A SQL model.
+    Model,
+    /// A CSV seed.
+    Seed,
+    /// A table of a source.
+    Source,
+    /// A data test (generic or singular).
+    Test,
+    /// A dashboard or application.
+    Exposure,
+}
+
+impl ResourceType {
+    /// The name used in ids and selectors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Source => "source",
+            ResourceType::Test => "test",
+            ResourceType::Exposure => "exposure",
+        }
+    }
+
+    /// All types, for did-you-mean.
+    pub const ALL: [ResourceType; 5] = [
+        ResourceType::Model,
+        ResourceType::Seed,
+        ResourceType::Source,
+        ResourceType::Test,
+        ResourceType::Exposure,
+    ];
+}
+
+/// What selection and cycle reports need to know about a node.
+#[derive(Clone, Debug)]
+pub struct GraphNode {
+    /// Unique id, e.g. `model.ofitec.mart_ar_aging`.
+    pub id: String,
+    /// Kind.
+    pub resource_type: ResourceType,
+    /// Name (for sources: the table name).
+    pub name: String,
+    /// Defining file, relative to the project.
+    pub path: Option<PathBuf>,
+    /// Fully qualified name: project, folders, name.
+    pub fqn: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Resolved config as JSON, for `config.<key>:` selectors.
+    pub config: serde_json::Value,
+    /// For sources: the source name.
+    pub source_name: Option<String>,
+}
+
+/// A dependency: `parent` must be built before `child`; `span` is where the child asks for it.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// Upstream node index.
+    pub parent: usize,
+    /// Downstream node index.
+    pub child: usize,
+    /// Where the dependency is written.
+    pub span: Option<Span>,
+}
+
+/// An acyclic dependency graph with a deterministic topological order.
+#[derive(Debug)]
+pub struct Dag {
+    nodes: Vec<GraphNode>,
+    parents: Vec<Vec<usize>>,
+    children: Vec<Vec<usize>>,
+    order: Vec<usize>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Dag {
+    /// Builds the graph; a cycle is reported as the full path with the file of each step.
+    pub fn build(nodes: Vec<GraphNode>, edges: &[Edge]) -> Result<Dag, Diagnostics> {
+        let n = nodes.len();
+        let mut parents: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        let mut children: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, edges.len());
+        for i in 0..n {
+            g.add_node(i);
+        }
+        let mut edge_span: HashMap<(usize, usize), Option<Span>> = HashMap::new();
+        for e in edges {
+            if parents[e.child].insert(e.parent) {
+                children[e.parent].insert(e.child);
+                g.add_edge(NodeIndex::new(e.parent), NodeIndex::new(e.child), ());
+                edge_span.insert((e.parent, e.child), e.span.clone());
+            }
+        }
+        let mut diags = Diagnostics::new();
+        for scc in tarjan_scc(&g) {
+            let self_loop = scc.len() == 1 && parents[scc[0].index()].contains(&scc[0].index());
+            if scc.len() < 2 && !self_loop {
+                continue;
+            }
+            let members: BTreeSet<usize> = scc.iter().map(|i| i.index()).collect();
+            let start = *members
+                .iter()
+                .min_by_key(|i| &nodes[**i].id)
+                .expect("non-empty component");
+            let path = cycle_path(start, &members, &children);
+            diags.push(cycle_diagnostic(&path, &nodes, &edge_span));
+        }
+        if diags.has_errors() {
+            diags.sort();
+            return Err(diags);
+        }
+        let parents: Vec<Vec<usize>> = parents
+            .into_iter()
+            .map(|s| s.into_iter().collect())
+            .collect();
+        let children: Vec<Vec<usize>> = children
+            .into_iter()
+            .map(|s| s.into_iter().collect())
+            .collect();
+        let order = topo_order(&nodes, &parents, &children);
+        let by_id = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        Ok(Dag {
+            nodes,
+            parents,
+            children,
+            order,
+            by_id,
+        })
+    }
+
+    /// All nodes, by index.
+    pub fn nodes(&self) -> &[GraphNode] {
+        &self.nodes
+    }
+
+    /// Direct parents of a node.
+    pub fn parents(&self, i: usize) -> &[usize] {
+        &self.parents[i]
+    }
+
+    /// Direct children of a node.
+    pub fn children(&self, i: usize) -> &[usize] {
+        &self.children[i]
+    }
+
+    /// Every node in a topological order (parents first; ties broken by id).
+    pub fn topo_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The index of a node id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Ancestors of `i` up to `depth` steps (all when `None`), not including `i`.
+    pub fn ancestors(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+        walk(i, depth, &self.parents)
+    }
+
+    /// Descendants of `i` up to `depth` steps (all when `None`), not including `i`.
+    pub fn descendants(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+        walk(i, depth, &self.children)
+    }
+}
+
+fn walk(start: usize, depth: Option<usize>, next: &[Vec<usize>]) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut frontier = vec![start];
+    let mut level = 0;
+    while !frontier.is_empty() && depth.is_none_or(|d| level < d) {
+        let mut new = Vec::new();
+        for n in frontier {
+            for &m in &next[n] {
+                if m != start && seen.insert(m) {
+                    new.push(m);
+                }
+            }
+        }
+        frontier = new;
+        level += 1;
+    }
+    seen
+}
+
+/// Kahn's algorithm with a min-heap on ids, so the order is the same on every run.
+fn topo_order(nodes: &[GraphNode], parents: &[Vec<usize>], children: &[Vec<usize>]) -> Vec<usize> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut indegree: Vec<usize> = parents.iter().map(Vec::len).collect();
+    let mut heap: BinaryHeap<Reverse<(&str, usize)>> = indegree
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d == 0)
+        .map(|(i, _)| Reverse((nodes[i].id.as_str(), i)))
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(Reverse((_, i))) = heap.pop() {
+        order.push(i);
+        for &c in &children[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                heap.push(Reverse((nodes[c].id.as_str(), c)));
+            }
+        }
+    }
+    order
+}
+
+/// A shortest path from `start` back to itself inside one strongly connected component.
+fn cycle_path(start: usize, members: &BTreeSet<usize>, children: &[BTreeSet<usize>]) -> Vec<usize> {
+    let mut prev: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut seen = BTreeSet::from([start]);
+    while let Some(n) = queue.pop_front() {
+        for &c in &children[n] {
+            if !members.contains(&c) {
+                continue;
+            }
+            if c == start {
+                let mut path = vec![start];
+                let mut cur = n;
+                while cur != start {
+                    path.push(cur);
+                    cur = prev[&cur];
+                }
+                path.push(start);
+                let last = path.len() - 1;
+                path[1..last].reverse();
+                return path;
+            }
+            if seen.insert(c) {
+                prev.insert(c, n);
+                queue.push_back(c);
+            }
+        }
+    }
+    vec![start, start]
+}
+
+fn cycle_diagnostic(
+    path: &[usize],
+    nodes: &[GraphNode],
+    spans: &HashMap<(usize, usize), Option<Span>>,
+) -> Diagnostic {
+    let names: Vec<&str> = path.iter().map(|i| nodes[*i].name.as_str()).collect();
+    let mut d = Diagnostic::error(
+        Code::Cycle,
+        format!("dependency cycle: {}", names.join(" → ")),
+    )
+    .with_help(
+        "a model cannot depend on itself, directly or through others: remove one of these refs",
+    );
+    for w in path.windows(2) {
+        let (parent, child) = (w[0], w[1]);
+        // `child` reads `parent`: the ref is written in the child's file.
+        let label = format!("`{}` refers to `{}`", nodes[child].name, nodes[parent].name);
+        match spans.get(&(parent, child)).cloned().flatten() {
+            Some(span) if d.span.is_none() => d = d.at(span).with_label(label),
+            Some(span) => d = d.with_related(span, label),
+            None => {
+                let file = nodes[child]
+                    .path
+                    .as_ref()
+                    .map(|p| display_path(p))
+                    .unwrap_or_default();
+                d = d.with_note(format!("{label} ({file})"));
+            }
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> GraphNode {
+        GraphNode {
+            id: format!("model.p.{name}"),
+            resource_type: ResourceType::Model,
+            name: name.into(),
+            path: Some(PathBuf::from(format!("models/{name}.sql"))),
+            fqn: vec!["p".into(), name.into()],
+            tags: vec![],
+            config: serde_json::json!({}),
+            source_name: None,
+        }
+    }
+
+    fn edge(parent: usize, child: usize) -> Edge {
+        Edge {
+            parent,
+            child,
+            span: Some(Span::line(format!("models/{child}.sql"), 1)),
+        }
+    }
+
+    #[test]
+    fn cycle_is_reported_with_its_path() {
+        let nodes = vec![node("a"), node("b"), node("c"), node("d")];
+        // a -> b -> c -> a, d independent.
+        let err = Dag::build(nodes, &[edge(0, 1), edge(1, 2), edge(2, 0), edge(0, 3)]).unwrap_err();
+        let d = &err.items()[0];
+        assert_eq!(d.code, Code::Cycle);
+        assert_eq!(d.message, "dependency cycle: a → b → c → a");
+        assert_eq!(d.related.len(), 2);
+    }
+
+    #[test]
+    fn topo_order_puts_parents_first() {
+        let nodes = vec![node("c"), node("b"), node("a")];
+        let dag = Dag::build(nodes, &[edge(2, 1), edge(1, 0)]).unwrap();
+        let names: Vec<_> = dag
+            .topo_order()
+            .iter()
+            .map(|i| dag.nodes()[*i].name.clone())
+            .collect();
+        assert_eq!(names, vec!["a", "b", "c"]);
+    }
+}

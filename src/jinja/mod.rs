@@ -1,0 +1,906 @@
+//! The minijinja environment: dbt's context functions (`ref`, `source`, `config`, `var`,
+//! `env_var`, `this`, `is_incremental`, `target`, `doc`, `log`, `exceptions`, `adapter.dispatch`,
+//! `return`) and the project's macros as global functions.
+//!
+//! Rendering a node records what it asked for (relations, config) instead of resolving it:
+//! `ref()` writes a placeholder token that the compiler replaces once every node's config is
+//! known, so each template is rendered exactly once. Nothing here reads files or databases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Kwargs, Object, Rest, Value};
+use minijinja::{Environment, Error, ErrorKind, OutputSpan, State, UndefinedBehavior};
+use serde_json::Value as J;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
+use crate::project::config::{ConfigScope, NodeConfig};
+use crate::project::{AdapterKind, DocBlock, Project};
+
+/// The target a render is for: what `target` shows to templates.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TargetInfo {
+    /// Target name.
+    pub name: String,
+    /// Adapter type.
+    #[serde(rename = "type")]
+    pub kind: AdapterKind,
+    /// Default schema.
+    pub schema: String,
+    /// Worker threads.
+    pub threads: u64,
+}
+
+/// A relation a node asked for while rendering; its index is the placeholder's number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelationCall {
+    /// `ref('name')` or `ref('project', 'name')`.
+    Ref {
+        /// The project named in the two-argument form.
+        project: Option<String>,
+        /// The node name.
+        name: String,
+    },
+    /// `source('source', 'table')`.
+    Source {
+        /// Source name.
+        source: String,
+        /// Table name.
+        table: String,
+    },
+}
+
+/// Everything one render recorded.
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    /// Relations asked for, indexed by placeholder number.
+    pub relations: Vec<RelationCall>,
+    /// `config()` entries in call order (already validated).
+    pub config: NodeConfig,
+    /// `log()` messages in call order.
+    pub logs: Vec<String>,
+}
+
+/// Converts any serializable value for templates.
+pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// The placeholder written for relation number `n`.
+pub fn relation_token(n: usize) -> String {
+    format!("__strata_rel_{n}__")
+}
+
+/// The placeholder written for `this`.
+pub const THIS_TOKEN: &str = "__strata_this__";
+
+/// Per-render state visible to the context functions.
+#[derive(Debug)]
+struct RenderState {
+    scope: ConfigScope,
+    base_config: J,
+    recorded: Mutex<Recorded>,
+}
+
+impl Object for RenderState {}
+
+/// A relation placeholder; prints as its token.
+#[derive(Debug)]
+struct RelationToken(String);
+
+impl Object for RelationToken {
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A typed error raised by a context function, carried through minijinja as the error's source.
+#[derive(Debug, Clone)]
+pub struct ContextError {
+    /// Diagnostic code.
+    pub code: Code,
+    /// Message.
+    pub message: String,
+    /// Fix suggestion.
+    pub help: Option<String>,
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ContextError {}
+
+fn ctx_error(code: Code, message: String, help: Option<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.clone()).with_source(ContextError {
+        code,
+        message,
+        help,
+    })
+}
+
+/// `{{ return(x) }}` unwinds a macro with a value; the macro trampoline catches it.
+#[derive(Debug)]
+struct MacroReturn(Value);
+
+impl fmt::Display for MacroReturn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("return() outside of a macro")
+    }
+}
+
+impl std::error::Error for MacroReturn {}
+
+/// The output of rendering one node.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Rendered text, with placeholders.
+    pub text: String,
+    /// Which template source produced each piece of the output.
+    pub spans: Vec<OutputSpan>,
+    /// What the render asked for.
+    pub recorded: Recorded,
+}
+
+/// The environment shared by all renders of one compile.
+pub struct Renderer<'a> {
+    env: Environment<'a>,
+    macros: BTreeMap<String, PathBuf>,
+}
+
+/// Where each macro is defined, for error messages and dispatch.
+pub type MacroIndex = BTreeMap<String, PathBuf>;
+
+fn rec_of(state: &State) -> Option<Value> {
+    state
+        .get_temp("__strata__")
+        .or_else(|| state.lookup("__strata__"))
+        .filter(|v| !v.is_undefined())
+}
+
+fn with_rec<R>(state: &State, f: impl FnOnce(&RenderState) -> R) -> Option<R> {
+    let v = rec_of(state)?;
+    let rs = v.downcast_object_ref::<RenderState>()?;
+    Some(f(rs))
+}
+
+impl<'a> Renderer<'a> {
+    /// Builds the environment: context functions and the project's macros. Macro files that
+    /// do not parse are reported and left out.
+    pub fn new(
+        project: &'a Project,
+        target: &TargetInfo,
+        macro_sources: &'a [(String, String)],
+        diags: &mut Diagnostics,
+    ) -> Renderer<'a> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_recursion_limit(200);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.add_global("target", to_value(target));
+        let adapter_kind = target.kind;
+
+        let vars = Arc::new(project.vars.clone());
+        env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
+            match vars.get(&name) {
+                Some(v) => Ok(to_value(v)),
+                None => match default {
+                    Some(d) => Ok(d),
+                    None => Err(ctx_error(
+                        Code::MissingVar,
+                        format!("var `{name}` is not defined and has no default"),
+                        suggest(&name, vars.keys().map(String::as_str))
+                            .or_else(|| Some(format!("define it under `vars:` in project.yml or pass --vars '{{{name}: ...}}'"))),
+                    )),
+                },
+            }
+        });
+        env.add_function(
+            "env_var",
+            |name: String, default: Option<Value>| -> Result<Value, Error> {
+                match std::env::var(&name) {
+                    Ok(v) => Ok(Value::from(v)),
+                    Err(_) => match default {
+                        Some(d) => Ok(d),
+                        None => Err(ctx_error(
+                            Code::MissingEnvVar,
+                            format!("environment variable `{name}` is not set and has no default"),
+                            Some(format!(
+                                "set {name}, or give a default: env_var('{name}', '...')"
+                            )),
+                        )),
+                    },
+                }
+            },
+        );
+        env.add_function(
+            "ref",
+            |state: &State, args: Rest<Value>| -> Result<Value, Error> {
+                let (pos, kwargs) = split_kwargs(&args.0);
+                if let Some(kw) = kwargs {
+                    let names: Vec<&str> = kw.args().collect();
+                    if !names.is_empty() {
+                        return Err(ctx_error(
+                            Code::JinjaError,
+                            format!(
+                                "ref() does not take keyword arguments (got {})",
+                                names.join(", ")
+                            ),
+                            None,
+                        ));
+                    }
+                }
+                let strs: Vec<String> = pos
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::InvalidOperation, "ref() takes string arguments")
+                    })?;
+                let call = match strs.as_slice() {
+                    [name] => RelationCall::Ref {
+                        project: None,
+                        name: name.clone(),
+                    },
+                    [project, name] => RelationCall::Ref {
+                        project: Some(project.clone()),
+                        name: name.clone(),
+                    },
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "ref() takes one argument (a model name) or two (project, model)",
+                        ));
+                    }
+                };
+                Ok(record_relation(state, call))
+            },
+        );
+        env.add_function(
+            "source",
+            |state: &State, source: String, table: String| -> Result<Value, Error> {
+                Ok(record_relation(
+                    state,
+                    RelationCall::Source { source, table },
+                ))
+            },
+        );
+        env.add_global("config", Value::from_object(ConfigFn));
+        env.add_function("is_incremental", |state: &State| -> bool {
+            state
+                .lookup("__incremental__")
+                .map(|v| v.is_true())
+                .unwrap_or(false)
+        });
+        env.add_function(
+            "log",
+            |state: &State, msg: Value, _info: Option<bool>| -> String {
+                let text = msg.to_string();
+                if with_rec(state, |r| {
+                    r.recorded.lock().unwrap().logs.push(text.clone())
+                })
+                .is_none()
+                {
+                    eprintln!("{text}");
+                }
+                String::new()
+            },
+        );
+        env.add_function("return", |value: Value| -> Result<Value, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, "return").with_source(MacroReturn(value)))
+        });
+        env.add_global("exceptions", Value::from_object(Exceptions));
+        let docs: Arc<BTreeMap<String, DocBlock>> = Arc::new(project.docs.clone());
+        env.add_function("doc", move |name: String| -> Result<Value, Error> {
+            match docs.get(&name) {
+                Some(d) => Ok(Value::from(d.text.clone())),
+                None => Err(ctx_error(
+                    Code::UnknownResource,
+                    format!("doc block `{name}` is not defined"),
+                    suggest(&name, docs.keys().map(String::as_str)).or_else(|| {
+                        Some("define it in a .md file: {% docs name %}...{% enddocs %}".into())
+                    }),
+                )),
+            }
+        });
+
+        // Macros: each file becomes a template; each macro a global function.
+        let mut macros: MacroIndex = BTreeMap::new();
+        for (name, source) in macro_sources {
+            if let Err(e) = env.add_template(name, source) {
+                diags.push(jinja_diagnostic(&e, Path::new(name), None));
+                continue;
+            }
+            let exports = match env.get_template(name).and_then(|t| {
+                let c = t.render_captured(())?;
+                Ok(c.state()
+                    .exports()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>())
+            }) {
+                Ok(e) => e,
+                Err(e) => {
+                    diags.push(jinja_diagnostic(&e, Path::new(name), None));
+                    continue;
+                }
+            };
+            for m in exports {
+                if let Some(first) = macros.get(&m) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            format!("macro `{m}` is defined twice"),
+                        )
+                        .at(macro_span(macro_sources, name, &m))
+                        .with_related(
+                            macro_span(macro_sources, &crate::diagnostics::display_path(first), &m),
+                            "first defined here",
+                        ),
+                    );
+                    continue;
+                }
+                macros.insert(m, PathBuf::from(name));
+            }
+        }
+        for (m, file) in &macros {
+            let template = crate::diagnostics::display_path(file);
+            let macro_name = m.clone();
+            env.add_global(
+                m.clone(),
+                Value::from_object(MacroFn {
+                    template,
+                    name: macro_name,
+                }),
+            );
+        }
+        // A name with only adapter-specific variants dispatches by itself.
+        let mut auto: BTreeSet<String> = BTreeSet::new();
+        for m in macros.keys() {
+            for prefix in ["duckdb__", "postgres__", "default__"] {
+                if let Some(base) = m.strip_prefix(prefix)
+                    && !macros.contains_key(base)
+                {
+                    auto.insert(base.to_string());
+                }
+            }
+        }
+        let dispatch_names = Arc::new(macros.keys().cloned().collect::<BTreeSet<_>>());
+        for base in auto {
+            env.add_global(
+                base.clone(),
+                Value::from_object(Dispatcher {
+                    base,
+                    kind: adapter_kind,
+                    names: dispatch_names.clone(),
+                }),
+            );
+        }
+        env.add_global(
+            "adapter",
+            Value::from_object(Adapter {
+                kind: adapter_kind,
+                names: dispatch_names,
+            }),
+        );
+        Renderer { env, macros }
+    }
+
+    /// Where each macro is defined.
+    pub fn macros(&self) -> &MacroIndex {
+        &self.macros
+    }
+
+    /// Renders a node's template. `base_config` is what project.yml and properties set, visible
+    /// to `config.get`; `incremental` is what `is_incremental()` answers.
+    pub fn render_node(
+        &self,
+        name: &str,
+        source: &str,
+        scope: ConfigScope,
+        base_config: &NodeConfig,
+        incremental: bool,
+    ) -> Result<Rendered, Error> {
+        let tmpl = self.env.template_from_named_str(name, source)?;
+        let state = Arc::new(RenderState {
+            scope,
+            base_config: serde_json::to_value(base_config).unwrap_or(J::Null),
+            recorded: Mutex::new(Recorded::default()),
+        });
+        let ctx = minijinja::context! {
+            __strata__ => Value::from_dyn_object(state.clone()),
+            __incremental__ => incremental,
+            this => Value::from_object(RelationToken(THIS_TOKEN.to_string())),
+        };
+        let (text, spans) = tmpl.render_with_spans(ctx)?;
+        let recorded = std::mem::take(&mut *state.recorded.lock().unwrap());
+        Ok(Rendered {
+            text,
+            spans,
+            recorded,
+        })
+    }
+
+    /// Renders a short string (a description, a target field) with the global functions only.
+    pub fn render_str(&self, name: &str, source: &str) -> Result<String, Error> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(source.to_string());
+        }
+        self.env.template_from_named_str(name, source)?.render(())
+    }
+
+    /// True when the project defines (or overrides) a macro named `name`.
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.macros.contains_key(name)
+    }
+
+    /// Calls a project macro from Rust (e.g. `generate_schema_name`), returning its output or
+    /// its `return()` value as a string.
+    pub fn call_macro(&self, name: &str, args: &[Value]) -> Result<String, Error> {
+        let tmpl = self.env.template_from_str("")?;
+        let mut state = tmpl.new_state();
+        let f = state.lookup(name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownFunction,
+                format!("macro `{name}` is not defined"),
+            )
+        })?;
+        let v = f.call(&mut state, args)?;
+        Ok(v.to_string())
+    }
+}
+
+fn macro_span(sources: &[(String, String)], file: &str, name: &str) -> Span {
+    let line = sources
+        .iter()
+        .find(|(n, _)| n == file)
+        .and_then(|(_, src)| {
+            src.lines().position(|l| {
+                let t = l.trim_start();
+                (t.starts_with("{%") && t.contains("macro") && t.contains(&format!("{name}(")))
+                    || t.contains(&format!("macro {name}("))
+            })
+        })
+        .map(|i| i + 1)
+        .unwrap_or(1);
+    Span::line(file, line)
+}
+
+fn split_kwargs(args: &[Value]) -> (Vec<Value>, Option<Kwargs>) {
+    let mut pos = args.to_vec();
+    let kw = match pos.last() {
+        Some(v) if v.is_kwargs() => pos.pop().and_then(|v| Kwargs::try_from(v).ok()),
+        _ => None,
+    };
+    (pos, kw)
+}
+
+fn record_relation(state: &State, call: RelationCall) -> Value {
+    let token = with_rec(state, |r| {
+        let mut rec = r.recorded.lock().unwrap();
+        let n = match rec.relations.iter().position(|c| *c == call) {
+            Some(n) => n,
+            None => {
+                rec.relations.push(call.clone());
+                rec.relations.len() - 1
+            }
+        };
+        relation_token(n)
+    });
+    match token {
+        Some(t) => Value::from_object(RelationToken(t)),
+        // Outside of a node render (a description, a hook), the call has no node to record into.
+        None => Value::from(match call {
+            RelationCall::Ref { name, .. } => name,
+            RelationCall::Source { source, table } => format!("{source}.{table}"),
+        }),
+    }
+}
+
+/// `config(...)` records and validates config; `config.get(key, default)` reads it.
+#[derive(Debug)]
+struct ConfigFn;
+
+impl Object for ConfigFn {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        if let Some(first) = pos.first() {
+            if pos.len() > 1 {
+                return Err(Error::new(
+                    ErrorKind::TooManyArguments,
+                    "config() takes keyword arguments or one mapping",
+                ));
+            }
+            let Ok(iter) = first.try_iter() else {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "config() takes keyword arguments or one mapping",
+                ));
+            };
+            for k in iter {
+                let v = first.get_item(&k)?;
+                entries.push((k.to_string(), v));
+            }
+        }
+        if let Some(kw) = kwargs {
+            for k in kw.args().map(str::to_string).collect::<Vec<_>>() {
+                let v: Value = kw.get(&k)?;
+                entries.push((k, v));
+            }
+        }
+        let result = with_rec(state, |r| -> Result<(), Error> {
+            let mut rec = r.recorded.lock().unwrap();
+            for (k, v) in &entries {
+                let json = serde_json::to_value(v)
+                    .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+                rec.config.set(r.scope, k, &json).map_err(|e| {
+                    let code = match e {
+                        crate::project::config::ConfigError::UnknownKey { .. } => Code::UnknownKey,
+                        _ => Code::InvalidValue,
+                    };
+                    ctx_error(code, e.to_string(), e.help())
+                })?;
+            }
+            Ok(())
+        });
+        match result {
+            Some(r) => r.map(|_| Value::from("")),
+            None => Ok(Value::from("")),
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "get" | "require" => {
+                let key = args
+                    .first()
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::MissingArgument, "config.get(name, default)")
+                    })?
+                    .to_string();
+                let default = args.get(1).cloned();
+                let found = with_rec(state, |r| {
+                    let rec = r.recorded.lock().unwrap();
+                    let mut merged: NodeConfig = NodeConfig::default();
+                    if let J::Object(_) = &r.base_config {
+                        // The base config was serialized from a NodeConfig; re-read its keys.
+                        if let J::Object(m) = &r.base_config {
+                            for (k, v) in m {
+                                let _ = merged.set(r.scope, k, v);
+                            }
+                        }
+                    }
+                    merged.merge(&rec.config);
+                    serde_json::to_value(&merged)
+                        .ok()
+                        .and_then(|j| j.get(&key).cloned())
+                })
+                .flatten();
+                match (found, default) {
+                    (Some(v), _) => Ok(to_value(&v)),
+                    (None, Some(d)) => Ok(d),
+                    (None, None) if method == "require" => Err(ctx_error(
+                        Code::MissingKey,
+                        format!("config `{key}` is required but not set"),
+                        None,
+                    )),
+                    (None, None) => Ok(Value::from(())),
+                }
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let msg = args.first().map(|v| v.to_string()).unwrap_or_default();
+        match method {
+            "raise_compiler_error" => Err(ctx_error(Code::CompilerErrorRaised, msg, None)),
+            "warn" => {
+                let text = format!("warning: {msg}");
+                if with_rec(state, |r| {
+                    r.recorded.lock().unwrap().logs.push(text.clone())
+                })
+                .is_none()
+                {
+                    eprintln!("{text}");
+                }
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A project macro exposed as a global function: evaluates its file and calls it, passing the
+/// caller's node state along so that `ref()` inside a macro records into the calling node.
+#[derive(Debug)]
+struct MacroFn {
+    template: String,
+    name: String,
+}
+
+impl Object for MacroFn {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let rec = rec_of(state);
+        let incremental = state
+            .lookup("__incremental__")
+            .unwrap_or(Value::from(false));
+        let this = state.lookup("this").unwrap_or(Value::from(()));
+        let tmpl = state.env().get_template(&self.template)?;
+        let ctx = minijinja::context! {
+            __strata__ => rec.clone().unwrap_or(Value::from(())),
+            __incremental__ => incremental,
+            this => this,
+        };
+        let mut captured = tmpl.render_captured(ctx)?;
+        let name = self.name.clone();
+        let result = captured.with_state_mut(|s| {
+            if let Some(r) = &rec {
+                s.set_temp("__strata__", r.clone());
+            }
+            let f = s.lookup(&name).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownFunction,
+                    format!("macro `{name}` not found"),
+                )
+            })?;
+            f.call(s, args)
+        });
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<MacroReturn>()) {
+                    Some(MacroReturn(v)) => Ok(v.clone()),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn dispatch_target(
+    kind: AdapterKind,
+    names: &BTreeSet<String>,
+    base: &str,
+) -> Result<String, Error> {
+    for candidate in [
+        format!("{}__{base}", kind.as_str()),
+        format!("default__{base}"),
+    ] {
+        if names.contains(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(ctx_error(
+        Code::JinjaError,
+        format!(
+            "no implementation of macro `{base}` for {}: define `{}__{base}` or `default__{base}`",
+            kind.as_str(),
+            kind.as_str()
+        ),
+        None,
+    ))
+}
+
+/// `adapter.dispatch('name')` picks `<adapter>__name`, else `default__name`.
+#[derive(Debug)]
+struct Adapter {
+    kind: AdapterKind,
+    names: Arc<BTreeSet<String>>,
+}
+
+impl Object for Adapter {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "type" => Some(Value::from(self.kind.as_str())),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "dispatch" => {
+                let (pos, _kw) = split_kwargs(args);
+                let base = pos.first().and_then(|v| v.as_str()).ok_or_else(|| {
+                    Error::new(ErrorKind::MissingArgument, "adapter.dispatch(macro_name)")
+                })?;
+                let target = dispatch_target(self.kind, &self.names, base)?;
+                state.lookup(&target).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::UnknownFunction,
+                        format!("macro `{target}` not found"),
+                    )
+                })
+            }
+            "quote" => {
+                let s = args.first().map(|v| v.to_string()).unwrap_or_default();
+                Ok(Value::from(crate::sql::quote_ident(&s)))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A macro name defined only as `<adapter>__name` / `default__name`: calling it dispatches.
+#[derive(Debug)]
+struct Dispatcher {
+    base: String,
+    kind: AdapterKind,
+    names: Arc<BTreeSet<String>>,
+}
+
+impl Object for Dispatcher {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let target = dispatch_target(self.kind, &self.names, &self.base)?;
+        let f = state.lookup(&target).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownFunction,
+                format!("macro `{target}` not found"),
+            )
+        })?;
+        f.call(state, args)
+    }
+}
+
+/// Turns a minijinja error into a diagnostic at the template's file and line. `node_file` is the
+/// file being rendered, noted when the error is in a macro it called.
+pub fn jinja_diagnostic(e: &Error, fallback_file: &Path, node_file: Option<&Path>) -> Diagnostic {
+    let mut cause: Option<&ContextError> = None;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(c) = s.downcast_ref::<ContextError>() {
+            cause = Some(c);
+            break;
+        }
+        src = s.source();
+    }
+    let file = e
+        .name()
+        .filter(|n| *n != "<string>")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| fallback_file.to_path_buf());
+    let line = e.line().unwrap_or(1);
+    let (code, message, help) = match cause {
+        Some(c) => (c.code, c.message.clone(), c.help.clone()),
+        None => {
+            let detail = e
+                .detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.kind().to_string());
+            let msg = match e.kind() {
+                ErrorKind::SyntaxError => format!("Jinja syntax error: {detail}"),
+                ErrorKind::UnknownFunction => format!("unknown function: {detail}"),
+                ErrorKind::UndefinedError => format!("undefined value: {detail}"),
+                _ => format!("Jinja error: {detail}"),
+            };
+            (Code::JinjaError, msg, None)
+        }
+    };
+    let mut d = Diagnostic::error(code, message)
+        .at(Span::line(&file, line))
+        .with_help_opt(help);
+    if let (Some(range), Some(src)) = (e.range(), read_rel(&file)) {
+        d.span = Some(span_of_range(&file, &src, range));
+    }
+    if let Some(nf) = node_file
+        && nf != file
+    {
+        d = d.with_note(format!(
+            "while rendering {}",
+            crate::diagnostics::display_path(nf)
+        ));
+    }
+    d
+}
+
+thread_local! {
+    static SOURCES: std::cell::RefCell<Option<Arc<BTreeMap<PathBuf, Arc<str>>>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes template sources available to [`jinja_diagnostic`] for column positions.
+pub fn set_sources(sources: Arc<BTreeMap<PathBuf, Arc<str>>>) {
+    SOURCES.with(|s| *s.borrow_mut() = Some(sources));
+}
+
+fn read_rel(file: &Path) -> Option<Arc<str>> {
+    SOURCES.with(|s| s.borrow().as_ref().and_then(|m| m.get(file).cloned()))
+}
+
+/// A span for a byte range of `src`.
+pub fn span_of_range(file: &Path, src: &str, range: std::ops::Range<usize>) -> Span {
+    let start = range.start.min(src.len());
+    let before = &src[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = src[line_start..start].chars().count() + 1;
+    let end = range.end.min(src.len()).max(start);
+    let len = src[start..end]
+        .lines()
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(1);
+    Span::new(file, line, col, len)
+}
+
+/// Rewrites dbt's `{% test name(args) %}...{% endtest %}` blocks into macros named `test_name`,
+/// keeping every line where it was.
+pub fn rewrite_test_blocks(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(i) = rest.find("{%") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let Some(end) = after.find("%}") else {
+            out.push_str(after);
+            return out;
+        };
+        let tag = &after[..end + 2];
+        let inner = tag[2..tag.len() - 2].trim_start_matches('-').trim();
+        if let Some(def) = inner.strip_prefix("test ") {
+            out.push_str(&tag.replacen(
+                &format!("test {}", def.split('(').next().unwrap_or("")),
+                &format!("macro test_{}", def.split('(').next().unwrap_or("").trim()),
+                1,
+            ));
+        } else if inner.trim_end_matches('-').trim() == "endtest" {
+            out.push_str(&tag.replacen("endtest", "endmacro", 1));
+        } else {
+            out.push_str(tag);
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_blocks_become_macros() {
+        let src = "{% test positive(model, column_name) %}\nselect 1\n{% endtest %}\n";
+        assert_eq!(
+            rewrite_test_blocks(src),
+            "{% macro test_positive(model, column_name) %}\nselect 1\n{% endmacro %}\n"
+        );
+    }
+
+    #[test]
+    fn span_of_range_counts_lines() {
+        let s = span_of_range(Path::new("a.sql"), "ab\ncd {{ x }}\n", 6..13);
+        assert_eq!((s.line, s.col, s.len), (2, 4, 7));
+    }
+}

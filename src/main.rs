@@ -1,0 +1,32 @@
+//! The `strata` binary: parses the command line, runs the command, maps the outcome to an exit
+//! code (0 success, 1 a model/test/check failed, 2 invalid project or invocation).
+
+use clap::Parser;
+
+use strata::cli::{Cli, Command};
+use strata::commands::{self, ExitStatus};
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Parse { compile } => commands::parse::run(&cli.global, compile),
+        Command::Compile { compile, select } => {
+            commands::compile::run(&cli.global, compile, select)
+        }
+        Command::Ls {
+            compile,
+            select,
+            output,
+            resource_type,
+        } => commands::ls::run(&cli.global, compile, select, *output, resource_type),
+        Command::Init { name } => commands::init::run(&cli.global, name),
+    };
+    let status = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitStatus::Error
+        }
+    };
+    std::process::exit(status.code());
+}

@@ -1,0 +1,1025 @@
+//! Loading a project from disk: `project.yml`, discovery of models, seeds, macros, singular tests
+//! and properties files, doc blocks, and folder configs. Owns files and their positions; knows
+//! nothing about Jinja, SQL or databases.
+
+pub mod config;
+pub mod properties;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde_json::Value as J;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
+use config::{ConfigScope, NodeConfig};
+use properties::Properties;
+use yaml::{Kind, MapReader, Node};
+
+/// The name of the project file.
+pub const PROJECT_FILE: &str = "project.yml";
+
+/// What a caller can override when loading.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--target`: the target to use instead of the default one.
+    pub target: Option<String>,
+    /// `--vars`: values that override the project's vars.
+    pub vars: BTreeMap<String, J>,
+}
+
+/// A source file of the project (a model, a singular test or a macro file).
+#[derive(Clone, Debug)]
+pub struct SqlFile {
+    /// Node name: the file stem.
+    pub name: String,
+    /// Path relative to the project root.
+    pub path: PathBuf,
+    /// Folders between the resource path and the file (for folder configs and `path:` selection).
+    pub folders: Vec<String>,
+    /// File contents.
+    pub text: Arc<str>,
+    /// sha256 of the contents.
+    pub checksum: String,
+}
+
+/// A CSV seed: its header is read at load time, its rows when it is loaded into a database.
+#[derive(Clone, Debug)]
+pub struct SeedFile {
+    /// Seed name: the file stem.
+    pub name: String,
+    /// Path relative to the project root.
+    pub path: PathBuf,
+    /// Folders between the seed path and the file.
+    pub folders: Vec<String>,
+    /// Column names from the header row.
+    pub columns: Vec<String>,
+    /// sha256 of the contents.
+    pub checksum: String,
+}
+
+/// A `{% docs name %}` block.
+#[derive(Clone, Debug)]
+pub struct DocBlock {
+    /// Its text, trimmed.
+    pub text: String,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// The kind of database a target points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    /// Embedded DuckDB.
+    Duckdb,
+    /// A PostgreSQL server (or anything speaking its protocol and SQL).
+    Postgres,
+}
+
+impl AdapterKind {
+    /// The name used in `type:` and in dispatched macro prefixes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdapterKind::Duckdb => "duckdb",
+            AdapterKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// A target as written in project.yml: values may hold Jinja (`env_var`), rendered only for the
+/// target in use.
+#[derive(Clone, Debug)]
+pub struct TargetDef {
+    /// Target name.
+    pub name: String,
+    /// Adapter type.
+    pub kind: AdapterKind,
+    /// Raw field values (path, dsn, schema, threads), with their positions.
+    pub fields: BTreeMap<String, (String, Span)>,
+    /// Where the target is defined.
+    pub span: Span,
+}
+
+/// The folder config tree of `models:` / `seeds:` in project.yml.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigTree {
+    /// Config set at this level.
+    pub config: NodeConfig,
+    /// Sub-folders (or node names).
+    pub children: BTreeMap<String, ConfigTree>,
+    /// Where this level's key is written.
+    pub span: Option<Span>,
+}
+
+impl ConfigTree {
+    /// The merged config for a node in `folders` named `name`, from the root down.
+    pub fn resolve(&self, folders: &[String], name: &str) -> NodeConfig {
+        let mut out = self.config.clone();
+        let mut level = self;
+        for part in folders
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(name))
+        {
+            match level.children.get(part) {
+                Some(child) => {
+                    out.merge(&child.config);
+                    level = child;
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Reports folder paths that match no resource (dbt's most confusing silent no-op).
+    fn check_paths(
+        &self,
+        prefix: &mut Vec<String>,
+        known: &[Vec<String>],
+        diags: &mut Diagnostics,
+    ) {
+        for (name, child) in &self.children {
+            prefix.push(name.clone());
+            let matches = known.iter().any(|k| k.starts_with(prefix));
+            if !matches {
+                let candidates: Vec<String> = known
+                    .iter()
+                    .filter(|k| {
+                        k.len() >= prefix.len()
+                            && k[..prefix.len() - 1] == prefix[..prefix.len() - 1]
+                    })
+                    .map(|k| k[prefix.len() - 1].clone())
+                    .collect();
+                let help = suggest(name, candidates.iter().map(String::as_str));
+                let mut d = Diagnostic::warning(
+                    Code::UnusedConfigPath,
+                    format!("config path `{}` matches no resource", prefix.join(".")),
+                )
+                .with_help_opt(help);
+                if let Some(span) = &child.span {
+                    d = d.at(span.clone());
+                }
+                diags.push(d);
+            } else {
+                child.check_paths(prefix, known, diags);
+            }
+            prefix.pop();
+        }
+    }
+}
+
+/// Where each kind of file lives, relative to the project root.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// Model folders.
+    pub models: Vec<PathBuf>,
+    /// Seed folders.
+    pub seeds: Vec<PathBuf>,
+    /// Macro folders.
+    pub macros: Vec<PathBuf>,
+    /// Singular test folders.
+    pub tests: Vec<PathBuf>,
+    /// Data contract folders.
+    pub contracts: Vec<PathBuf>,
+    /// Folders searched for `{% docs %}` blocks.
+    pub docs: Vec<PathBuf>,
+    /// strata's own output (manifest, compiled SQL, run results).
+    pub artifacts: PathBuf,
+}
+
+/// A loaded project: every file read once, nothing rendered yet.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// The project directory.
+    pub root: PathBuf,
+    /// Project name.
+    pub name: String,
+    /// Project version.
+    pub version: Option<String>,
+    /// Folders.
+    pub paths: Paths,
+    /// Every target as written.
+    pub targets: BTreeMap<String, TargetDef>,
+    /// The target in use (default or `--target`).
+    pub target_name: String,
+    /// Project vars merged with `--vars`.
+    pub vars: BTreeMap<String, J>,
+    /// `models:` folder configs.
+    pub model_configs: ConfigTree,
+    /// `seeds:` folder configs.
+    pub seed_configs: ConfigTree,
+    /// `on-run-start` statements.
+    pub on_run_start: Vec<String>,
+    /// `on-run-end` statements.
+    pub on_run_end: Vec<String>,
+    /// Model files, sorted by path.
+    pub models: Vec<SqlFile>,
+    /// Seed files, sorted by path.
+    pub seeds: Vec<SeedFile>,
+    /// Singular test files, sorted by path.
+    pub singular_tests: Vec<SqlFile>,
+    /// Macro files, sorted by path.
+    pub macro_files: Vec<SqlFile>,
+    /// Properties from every YAML file.
+    pub properties: Properties,
+    /// `{% docs %}` blocks by name.
+    pub docs: BTreeMap<String, DocBlock>,
+    /// Contract files (JSON Schema) by path relative to the project.
+    pub contracts: BTreeMap<String, Arc<str>>,
+}
+
+impl Project {
+    /// The target definition in use.
+    pub fn target_def(&self) -> &TargetDef {
+        &self.targets[&self.target_name]
+    }
+}
+
+/// Loads the project in `root`. Every problem found is returned, not just the first.
+pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let project_path = root.join(PROJECT_FILE);
+    let text = match std::fs::read_to_string(&project_path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::ProjectMissing,
+                    format!("cannot read {}: {e}", project_path.display()),
+                )
+                .with_help("run strata in a project directory, pass --project-dir, or create one with `strata init NAME`"),
+            );
+            return Err(diags);
+        }
+    };
+    let file = Path::new(PROJECT_FILE);
+    let node = match yaml::parse(&text, file) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    let Some(mut project) = read_project_file(root, &node, file, opts, &mut diags) else {
+        return Err(diags);
+    };
+
+    discover(&mut project, &mut diags);
+    if diags.has_errors() {
+        diags.sort();
+        return Err(diags);
+    }
+    diags.sort();
+    Ok((project, diags))
+}
+
+fn read_project_file(
+    root: &Path,
+    node: &Node,
+    file: &Path,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> Option<Project> {
+    let mut r = MapReader::new(node, file, "project.yml", diags)?;
+    let name = r.required_string("name", node, diags);
+    let version = r.string(&["version"], diags);
+    let path_list =
+        |r: &mut MapReader, key: &'static str, default: &str, diags: &mut Diagnostics| {
+            let v = r.string_list(&[key], diags);
+            if v.is_empty() {
+                vec![PathBuf::from(default)]
+            } else {
+                v.into_iter().map(PathBuf::from).collect()
+            }
+        };
+    let models = path_list(&mut r, "model-paths", "models", diags);
+    let seeds = path_list(&mut r, "seed-paths", "seeds", diags);
+    let macros = path_list(&mut r, "macro-paths", "macros", diags);
+    let tests = path_list(&mut r, "test-paths", "tests", diags);
+    let contracts = path_list(&mut r, "contract-paths", "contracts", diags);
+    let docs = {
+        let v = r.string_list(&["docs-paths"], diags);
+        if v.is_empty() {
+            models.clone()
+        } else {
+            v.into_iter().map(PathBuf::from).collect()
+        }
+    };
+    let artifacts = r
+        .string(&["artifacts-path"], diags)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".strata"));
+    if artifacts == Path::new("target") {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                "`artifacts-path` must not be `target`: cargo and other tools own that folder",
+            )
+            .at(Span::file(file)),
+        );
+    }
+
+    let default_target_node = r.take(&["target"]);
+    let mut targets = BTreeMap::new();
+    if let Some(t) = r.take(&["targets"]) {
+        if let Some(mut tr) = MapReader::new(t, file, "targets", diags) {
+            for (k, v) in tr.rest() {
+                if let Some(def) = read_target(k, v, file, diags) {
+                    targets.insert(def.name.clone(), def);
+                }
+            }
+        }
+    } else {
+        diags.push(
+            Diagnostic::error(Code::MissingKey, "project.yml has no `targets`")
+                .at(Span::file(file))
+                .with_help("add e.g. `targets: {dev: {type: duckdb, path: warehouse.duckdb, schema: main}}`"),
+        );
+    }
+    let default_target = default_target_node
+        .and_then(|n| yaml::expect_string(n, file, "target", diags).map(|s| (s, n.span(file))));
+    let target_name = match (&opts.target, default_target) {
+        (Some(t), _) => {
+            if !targets.contains_key(t) && !targets.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("target `{t}` is not defined in project.yml"),
+                    )
+                    .with_help_opt(
+                        suggest(t, targets.keys().map(String::as_str)).or_else(|| {
+                            Some(format!(
+                                "defined targets: {}",
+                                targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ))
+                        }),
+                    ),
+                );
+            }
+            t.clone()
+        }
+        (None, Some((t, span))) => {
+            if !targets.contains_key(&t) && !targets.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("default target `{t}` is not defined under `targets`"),
+                    )
+                    .at(span)
+                    .with_help_opt(suggest(&t, targets.keys().map(String::as_str))),
+                );
+            }
+            t
+        }
+        (None, None) => match targets.keys().next() {
+            Some(first) if targets.len() == 1 => first.clone(),
+            _ => {
+                if !targets.is_empty() {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::MissingKey,
+                            "project.yml defines several targets but no default `target`",
+                        )
+                        .at(Span::file(file)),
+                    );
+                }
+                String::new()
+            }
+        },
+    };
+
+    let mut vars = BTreeMap::new();
+    if let Some(v) = r.take(&["vars"]) {
+        match v.to_json() {
+            J::Object(m) => vars.extend(m),
+            _ => diags.push(
+                Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
+            ),
+        }
+    }
+    vars.extend(opts.vars.clone());
+
+    let project_name = name.clone().unwrap_or_default();
+    let model_configs = match r.take(&["models"]) {
+        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Model, diags),
+        None => ConfigTree::default(),
+    };
+    let seed_configs = match r.take(&["seeds"]) {
+        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Seed, diags),
+        None => ConfigTree::default(),
+    };
+    let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
+    let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
+    r.take(&["config-version", "require-strata-version"]);
+    r.finish(diags);
+
+    if let Some(n) = &name
+        && !is_identifier(n)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("project name `{n}` must be an identifier (letters, digits, underscores)"),
+            )
+            .at(Span::file(file)),
+        );
+    }
+    if targets.is_empty() || name.is_none() || diags.has_errors() {
+        return None;
+    }
+    Some(Project {
+        root: root.to_path_buf(),
+        name: name?,
+        version,
+        paths: Paths {
+            models,
+            seeds,
+            macros,
+            tests,
+            contracts,
+            docs,
+            artifacts,
+        },
+        targets,
+        target_name,
+        vars,
+        model_configs,
+        seed_configs,
+        on_run_start,
+        on_run_end,
+        models: Vec::new(),
+        seeds: Vec::new(),
+        singular_tests: Vec::new(),
+        macro_files: Vec::new(),
+        properties: Properties::default(),
+        docs: BTreeMap::new(),
+        contracts: BTreeMap::new(),
+    })
+}
+
+/// True for names made of ASCII letters, digits and underscores, not starting with a digit.
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Option<TargetDef> {
+    let name = k.as_str()?.to_string();
+    let what = format!("target `{name}`");
+    let mut r = MapReader::new(v, file, &what, diags)?;
+    let type_node = r.take(&["type"]);
+    let kind = match type_node.and_then(Node::as_str) {
+        Some("duckdb") => Some(AdapterKind::Duckdb),
+        Some("postgres") | Some("postgresql") => Some(AdapterKind::Postgres),
+        Some(other) => {
+            diags.push(
+                Diagnostic::error(Code::InvalidValue, format!("unknown target type `{other}`"))
+                    .at(type_node.unwrap().span(file))
+                    .with_help_opt(
+                        suggest(other, ["duckdb", "postgres"])
+                            .or(Some("expected duckdb or postgres".into())),
+                    ),
+            );
+            None
+        }
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    format!("{what} is missing `type` (duckdb or postgres)"),
+                )
+                .at(k.span(file)),
+            );
+            None
+        }
+    };
+    let mut fields = BTreeMap::new();
+    let allowed: &[&'static str] = match kind {
+        Some(AdapterKind::Duckdb) => &["path", "schema", "threads", "extensions"],
+        Some(AdapterKind::Postgres) => {
+            &["dsn", "schema", "threads", "connect_timeout", "search_path"]
+        }
+        None => &[],
+    };
+    for key in allowed {
+        if let Some(n) = r.take(&[key]) {
+            let text = match &n.kind {
+                Kind::Scalar { text, .. } => text.clone(),
+                Kind::Seq(_) => n.to_json().to_string(),
+                _ => {
+                    diags.push(
+                        Diagnostic::error(Code::InvalidValue, format!("`{key}` must be a scalar"))
+                            .at(n.span(file)),
+                    );
+                    continue;
+                }
+            };
+            fields.insert(key.to_string(), (text, n.span(file)));
+        }
+    }
+    if kind.is_some() {
+        r.finish(diags);
+    } else {
+        r.rest();
+    }
+    let kind = kind?;
+    let required: &[&str] = match kind {
+        AdapterKind::Duckdb => &["path"],
+        AdapterKind::Postgres => &["dsn"],
+    };
+    for req in required {
+        if !fields.contains_key(*req) {
+            diags.push(
+                Diagnostic::error(Code::MissingKey, format!("{what} is missing `{req}`"))
+                    .at(k.span(file)),
+            );
+        }
+    }
+    Some(TargetDef {
+        name,
+        kind,
+        fields,
+        span: k.span(file),
+    })
+}
+
+fn read_config_root(
+    node: &Node,
+    file: &Path,
+    project: &str,
+    scope: ConfigScope,
+    diags: &mut Diagnostics,
+) -> ConfigTree {
+    let mut tree = ConfigTree::default();
+    let Some(entries) = node.as_map() else {
+        diags.push(
+            Diagnostic::error(Code::InvalidValue, "folder configs must be a mapping")
+                .at(node.span(file)),
+        );
+        return tree;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        let bare = key.trim_start_matches('+');
+        if key.starts_with('+') || (scope.accepts(bare) && v.as_map().is_none()) {
+            properties::apply_config(&mut tree.config, scope, bare, v, k, file, diags);
+        } else if key == project {
+            read_config_level(v, file, scope, &mut tree, diags);
+        } else {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownKey,
+                    format!(
+                        "`{key}` is neither a config key nor this project's name (`{project}`)"
+                    ),
+                )
+                .at(k.span(file))
+                .with_help_opt(suggest(key, [project]).or_else(|| {
+                    Some(format!(
+                        "folder configs go under the project name: `{}: {{{project}: {{...}}}}`",
+                        match scope {
+                            ConfigScope::Seed => "seeds",
+                            _ => "models",
+                        }
+                    ))
+                })),
+            );
+        }
+    }
+    tree
+}
+
+fn read_config_level(
+    node: &Node,
+    file: &Path,
+    scope: ConfigScope,
+    level: &mut ConfigTree,
+    diags: &mut Diagnostics,
+) {
+    let Some(entries) = node.as_map() else {
+        if !node.is_null() {
+            diags.push(
+                Diagnostic::error(Code::InvalidValue, "a config folder must be a mapping")
+                    .at(node.span(file)),
+            );
+        }
+        return;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        let bare = key.trim_start_matches('+');
+        let is_config = key.starts_with('+')
+            || (scope.accepts(bare) && v.as_map().is_none())
+            || (scope.accepts(bare)
+                && matches!(
+                    bare,
+                    "meta" | "grants" | "docs" | "contract" | "column_types"
+                ));
+        if is_config {
+            properties::apply_config(&mut level.config, scope, bare, v, k, file, diags);
+        } else if v.as_map().is_some() || v.is_null() {
+            let child = level.children.entry(key.to_string()).or_default();
+            child.span = Some(k.span(file));
+            read_config_level(v, file, scope, child, diags);
+        } else {
+            let keys = scope.keys();
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownKey,
+                    format!("unknown {} key `{key}`", scope.noun()),
+                )
+                .at(k.span(file))
+                .with_label("not a config key, and not a folder (a folder's value is a mapping)")
+                .with_help_opt(suggest(bare, keys.iter().copied())),
+            );
+        }
+    }
+}
+
+/// Folders never searched: hidden ones, cargo's and node's build output.
+fn skip_dir(name: &str) -> bool {
+    name.starts_with('.') || name == "target" || name == "node_modules"
+}
+
+/// Files under `dir` (relative to `root`) with one of `exts`, skipping nested projects, sorted.
+fn walk(root: &Path, dir: &Path, exts: &[&str], artifacts: &Path) -> Vec<(PathBuf, Vec<String>)> {
+    let base = root.join(dir);
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(&base)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 0 || !e.file_type().is_dir() {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            if skip_dir(&name) {
+                return false;
+            }
+            if e.path() == root.join(artifacts) {
+                return false;
+            }
+            // A folder with its own project.yml is another project (a test fixture, say).
+            !e.path().join(PROJECT_FILE).exists()
+        });
+    for entry in walker.flatten() {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let p = entry.path();
+        let ext_ok = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e));
+        if !ext_ok {
+            continue;
+        }
+        let rel = p.strip_prefix(root).unwrap_or(p).to_path_buf();
+        let folders = p
+            .parent()
+            .and_then(|parent| parent.strip_prefix(&base).ok())
+            .map(|f| {
+                f.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((rel, folders));
+    }
+    out
+}
+
+fn checksum(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn read_sql_files(
+    root: &Path,
+    list: Vec<(PathBuf, Vec<String>)>,
+    diags: &mut Diagnostics,
+) -> Vec<SqlFile> {
+    let results: Vec<Result<SqlFile, Diagnostic>> = list
+        .into_par_iter()
+        .map(
+            |(path, folders)| match std::fs::read_to_string(root.join(&path)) {
+                Ok(text) => Ok(SqlFile {
+                    name: stem(&path),
+                    checksum: checksum(text.as_bytes()),
+                    text: text.into(),
+                    path,
+                    folders,
+                }),
+                Err(e) => Err(Diagnostic::error(
+                    Code::FileUnreadable,
+                    format!("cannot read file: {e}"),
+                )
+                .at(Span::file(&path))),
+            },
+        )
+        .collect();
+    let mut out = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => out.push(f),
+            Err(d) => diags.push(d),
+        }
+    }
+    out
+}
+
+fn discover(p: &mut Project, diags: &mut Diagnostics) {
+    let root = p.root.clone();
+    let art = p.paths.artifacts.clone();
+    let mut model_list = Vec::new();
+    let mut yaml_list = Vec::new();
+    for dir in &p.paths.models {
+        model_list.extend(walk(&root, dir, &["sql"], &art));
+        yaml_list.extend(walk(&root, dir, &["yml", "yaml"], &art));
+    }
+    let mut seed_list = Vec::new();
+    for dir in &p.paths.seeds {
+        seed_list.extend(walk(&root, dir, &["csv"], &art));
+        for y in walk(&root, dir, &["yml", "yaml"], &art) {
+            if !yaml_list.contains(&y) {
+                yaml_list.push(y);
+            }
+        }
+    }
+    let mut macro_list = Vec::new();
+    for dir in &p.paths.macros {
+        macro_list.extend(walk(&root, dir, &["sql", "jinja"], &art));
+    }
+    let mut test_list = Vec::new();
+    for dir in &p.paths.tests {
+        test_list.extend(walk(&root, dir, &["sql"], &art));
+    }
+    let mut doc_list = Vec::new();
+    for dir in &p.paths.docs {
+        doc_list.extend(walk(&root, dir, &["md"], &art));
+    }
+    let mut contract_list = Vec::new();
+    for dir in &p.paths.contracts {
+        contract_list.extend(walk(&root, dir, &["json"], &art));
+    }
+
+    p.models = read_sql_files(&root, model_list, diags);
+    p.macro_files = read_sql_files(&root, macro_list, diags);
+    p.singular_tests = read_sql_files(&root, test_list, diags);
+
+    // Seeds: header only.
+    let seeds: Vec<Result<SeedFile, Diagnostic>> = seed_list
+        .into_par_iter()
+        .map(|(path, folders)| read_seed(&root, path, folders))
+        .collect();
+    for s in seeds {
+        match s {
+            Ok(s) => p.seeds.push(s),
+            Err(d) => diags.push(d),
+        }
+    }
+
+    // Properties files, parsed in parallel, merged in path order.
+    let parsed: Vec<(Properties, Diagnostics)> = yaml_list
+        .into_par_iter()
+        .map(|(path, _)| {
+            let mut d = Diagnostics::new();
+            let mut props = Properties::default();
+            match std::fs::read_to_string(root.join(&path)) {
+                Ok(text) => match yaml::parse(&text, &path) {
+                    Ok(node) => properties::read_file(&node, &path, &mut props, &mut d),
+                    Err(e) => d.push(e),
+                },
+                Err(e) => d.push(
+                    Diagnostic::error(Code::FileUnreadable, format!("cannot read file: {e}"))
+                        .at(Span::file(&path)),
+                ),
+            }
+            (props, d)
+        })
+        .collect();
+    for (props, d) in parsed {
+        diags.extend(d);
+        p.properties.models.extend(props.models);
+        p.properties.seeds.extend(props.seeds);
+        p.properties.sources.extend(props.sources);
+        p.properties.exposures.extend(props.exposures);
+    }
+
+    for (path, _) in doc_list {
+        match std::fs::read_to_string(root.join(&path)) {
+            Ok(text) => read_doc_blocks(&text, &path, &mut p.docs, diags),
+            Err(e) => diags.push(
+                Diagnostic::error(Code::FileUnreadable, format!("cannot read file: {e}"))
+                    .at(Span::file(&path)),
+            ),
+        }
+    }
+    for (path, _) in contract_list {
+        match std::fs::read_to_string(root.join(&path)) {
+            Ok(text) => {
+                p.contracts.insert(display_path(&path), text.into());
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(Code::FileUnreadable, format!("cannot read file: {e}"))
+                    .at(Span::file(&path)),
+            ),
+        }
+    }
+
+    // Folder configs that apply to nothing.
+    let model_paths: Vec<Vec<String>> = p
+        .models
+        .iter()
+        .map(|m| {
+            m.folders
+                .iter()
+                .cloned()
+                .chain(std::iter::once(m.name.clone()))
+                .collect()
+        })
+        .collect();
+    p.model_configs
+        .check_paths(&mut vec![], &model_paths, diags);
+    let seed_paths: Vec<Vec<String>> = p
+        .seeds
+        .iter()
+        .map(|s| {
+            s.folders
+                .iter()
+                .cloned()
+                .chain(std::iter::once(s.name.clone()))
+                .collect()
+        })
+        .collect();
+    p.seed_configs.check_paths(&mut vec![], &seed_paths, diags);
+}
+
+fn read_seed(root: &Path, path: PathBuf, folders: Vec<String>) -> Result<SeedFile, Diagnostic> {
+    let bytes = std::fs::read(root.join(&path)).map_err(|e| {
+        Diagnostic::error(Code::FileUnreadable, format!("cannot read file: {e}"))
+            .at(Span::file(&path))
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let headers = reader.headers().map_err(|e| {
+        Diagnostic::error(
+            Code::SeedInvalid,
+            format!("cannot read the CSV header: {e}"),
+        )
+        .at(Span::file(&path))
+    })?;
+    let columns: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
+    if columns.is_empty() || columns.iter().any(String::is_empty) {
+        return Err(Diagnostic::error(
+            Code::SeedInvalid,
+            "the CSV header has an empty column name",
+        )
+        .at(Span::line(&path, 1)));
+    }
+    Ok(SeedFile {
+        name: stem(&path),
+        checksum: checksum(&bytes),
+        path,
+        folders,
+        columns,
+    })
+}
+
+/// Reads `{% docs name %} ... {% enddocs %}` blocks from a Markdown file.
+fn read_doc_blocks(
+    text: &str,
+    path: &Path,
+    out: &mut BTreeMap<String, DocBlock>,
+    diags: &mut Diagnostics,
+) {
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end_tag) = after.find("%}") else {
+            break;
+        };
+        let tag = after[..end_tag]
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
+        let line = text[..offset + start].matches('\n').count() + 1;
+        let consumed = start + 2 + end_tag + 2;
+        if let Some(name) = tag.strip_prefix("docs ") {
+            let name = name.trim().to_string();
+            let body_start = consumed;
+            let body = &rest[body_start..];
+            let Some(close) = find_enddocs(body) else {
+                diags.push(
+                    Diagnostic::error(
+                        Code::JinjaError,
+                        format!("docs block `{name}` has no `{{% enddocs %}}`"),
+                    )
+                    .at(Span::line(path, line)),
+                );
+                return;
+            };
+            let span = Span::line(path, line);
+            if let Some(first) = out.get(&name) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateName,
+                        format!("docs block `{name}` is defined twice"),
+                    )
+                    .at(span.clone())
+                    .with_related(first.span.clone(), "first defined here"),
+                );
+            } else {
+                out.insert(
+                    name,
+                    DocBlock {
+                        text: body[..close.0].trim().to_string(),
+                        span,
+                    },
+                );
+            }
+            let advance = body_start + close.1;
+            offset += advance;
+            rest = &rest[advance..];
+        } else {
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+    }
+}
+
+/// (start of the closing tag, end of the closing tag) of `{% enddocs %}` in `body`.
+fn find_enddocs(body: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = body[from..].find("{%") {
+        let s = from + i;
+        let after = &body[s + 2..];
+        let e = after.find("%}")?;
+        let tag = after[..e]
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
+        if tag == "enddocs" {
+            return Some((s, s + 2 + e + 2));
+        }
+        from = s + 2;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_blocks_are_read() {
+        let mut out = BTreeMap::new();
+        let mut d = Diagnostics::new();
+        read_doc_blocks(
+            "# t\n{% docs a %}\nHello\n{% enddocs %}\n\n{% docs b %}B{% enddocs %}\n",
+            Path::new("m.md"),
+            &mut out,
+            &mut d,
+        );
+        assert!(d.is_empty());
+        assert_eq!(out["a"].text, "Hello");
+        assert_eq!(out["a"].span.line, 2);
+        assert_eq!(out["b"].text, "B");
+    }
+
+    #[test]
+    fn config_tree_resolves_by_folder() {
+        let y = "models:\n  p:\n    +materialized: view\n    marts:\n      +materialized: table\n      +tags: [m]\n";
+        let node = yaml::parse(y, Path::new("project.yml")).unwrap();
+        let models = &node.as_map().unwrap()[0].1;
+        let mut d = Diagnostics::new();
+        let t = read_config_root(
+            models,
+            Path::new("project.yml"),
+            "p",
+            ConfigScope::Model,
+            &mut d,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let c = t.resolve(&["marts".into()], "x");
+        assert_eq!(c.materialized, Some(config::Materialized::Table));
+        assert_eq!(c.tags, vec!["m"]);
+        let c = t.resolve(&["staging".into()], "x");
+        assert_eq!(c.materialized, Some(config::Materialized::View));
+    }
+}

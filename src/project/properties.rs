@@ -1,0 +1,814 @@
+//! Properties YAML (`models:`, `sources:`, `seeds:`, `exposures:`), read with positions so that
+//! every unknown key and bad value is reported at its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value as J;
+
+use super::config::{ConfigScope, NodeConfig};
+use super::yaml::{self, Kind, MapReader, Node};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
+
+/// Everything read from the properties files of a project, in file order.
+#[derive(Clone, Debug, Default)]
+pub struct Properties {
+    /// `models:` entries.
+    pub models: Vec<ModelProps>,
+    /// `sources:` entries.
+    pub sources: Vec<SourceProps>,
+    /// `seeds:` entries.
+    pub seeds: Vec<SeedProps>,
+    /// `exposures:` entries.
+    pub exposures: Vec<ExposureProps>,
+}
+
+/// Properties of one model or seed.
+#[derive(Clone, Debug)]
+pub struct ModelProps {
+    /// The model's name.
+    pub name: String,
+    /// Where the entry's name is written.
+    pub span: Span,
+    /// Description (may contain `{{ doc('...') }}`).
+    pub description: Option<String>,
+    /// Config from `config:` plus the top-level shortcuts (tags, meta, owner).
+    pub config: NodeConfig,
+    /// Documented columns.
+    pub columns: Vec<ColumnProps>,
+    /// Model-level tests.
+    pub tests: Vec<TestDef>,
+}
+
+/// Seeds take the same properties as models.
+pub type SeedProps = ModelProps;
+
+/// A documented column.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColumnProps {
+    /// Column name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Declared data type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    /// Free-form metadata (`pii`, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, J>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Column tests.
+    #[serde(skip)]
+    pub tests: Vec<TestDef>,
+    /// Where the column is declared.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One generic test as declared in YAML.
+#[derive(Clone, Debug)]
+pub struct TestDef {
+    /// The test's kind (`not_null`, `accepted_values`, a custom test's name).
+    pub test_name: String,
+    /// Arguments (`values`, `to`, `field`, ...), inline or under `arguments:`.
+    pub args: BTreeMap<String, J>,
+    /// Where each argument is written, for messages about a bad argument.
+    pub arg_spans: BTreeMap<String, Span>,
+    /// Test config (severity, where, ...).
+    pub config: NodeConfig,
+    /// A name given with `name:`.
+    pub custom_name: Option<String>,
+    /// The column the test is declared on.
+    pub column: Option<String>,
+    /// Where the test is declared.
+    pub span: Span,
+}
+
+/// A source: a set of tables loaded by something other than strata.
+#[derive(Clone, Debug)]
+pub struct SourceProps {
+    /// Source name.
+    pub name: String,
+    /// Schema of its tables (defaults to the source name).
+    pub schema: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Column holding the load time, for freshness.
+    pub loaded_at_field: Option<String>,
+    /// Freshness rules.
+    pub freshness: Option<Freshness>,
+    /// Metadata.
+    pub meta: BTreeMap<String, J>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Tables.
+    pub tables: Vec<SourceTableProps>,
+    /// Where the source's name is written.
+    pub span: Span,
+}
+
+/// A table of a source.
+#[derive(Clone, Debug)]
+pub struct SourceTableProps {
+    /// Name used in `source('src', 'name')`.
+    pub name: String,
+    /// The relation's name in the database.
+    pub identifier: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Overrides the source's `loaded_at_field`.
+    pub loaded_at_field: Option<String>,
+    /// Overrides the source's freshness.
+    pub freshness: Option<Freshness>,
+    /// Metadata.
+    pub meta: BTreeMap<String, J>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Columns.
+    pub columns: Vec<ColumnProps>,
+    /// Table-level tests.
+    pub tests: Vec<TestDef>,
+    /// Where the table's name is written.
+    pub span: Span,
+}
+
+/// Freshness thresholds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Freshness {
+    /// Warn when older than this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_after: Option<FreshnessThreshold>,
+    /// Fail when older than this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_after: Option<FreshnessThreshold>,
+    /// A SQL filter applied before computing max(loaded_at_field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// `{count: 20, period: minute}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FreshnessThreshold {
+    /// How many periods.
+    pub count: u64,
+    /// `minute`, `hour` or `day`.
+    pub period: String,
+}
+
+/// A downstream use of the project's data (a dashboard, an application).
+#[derive(Clone, Debug)]
+pub struct ExposureProps {
+    /// Exposure name.
+    pub name: String,
+    /// dashboard | notebook | analysis | ml | application.
+    pub exposure_type: String,
+    /// Owner name.
+    pub owner_name: Option<String>,
+    /// Owner e-mail.
+    pub owner_email: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Label shown in docs.
+    pub label: Option<String>,
+    /// Link to the dashboard or app.
+    pub url: Option<String>,
+    /// low | medium | high.
+    pub maturity: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Metadata.
+    pub meta: BTreeMap<String, J>,
+    /// `ref(...)` / `source(...)` calls it depends on, with their positions.
+    pub depends_on: Vec<(DependsOn, Span)>,
+    /// Where the name is written.
+    pub span: Span,
+}
+
+/// A dependency written in YAML as `ref('x')` or `source('a', 'b')`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DependsOn {
+    /// `ref('name')` (or `ref('project', 'name')`).
+    Ref(String),
+    /// `source('source', 'table')`.
+    Source(String, String),
+}
+
+/// Parses `ref('x')`, `ref("p", "x")` and `source('a', 'b')` as written in YAML values.
+pub fn parse_depends_on(text: &str) -> Option<DependsOn> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .unwrap_or(t)
+        .trim();
+    let (func, rest) = t.split_once('(')?;
+    let inner = rest.trim_end().strip_suffix(')')?;
+    let args: Vec<String> = inner
+        .split(',')
+        .map(|a| a.trim().trim_matches(['\'', '"']).to_string())
+        .collect();
+    if args.iter().any(|a| a.is_empty()) {
+        return None;
+    }
+    match (func.trim(), args.as_slice()) {
+        ("ref", [name]) => Some(DependsOn::Ref(name.clone())),
+        ("ref", [_project, name]) => Some(DependsOn::Ref(name.clone())),
+        ("source", [s, t]) => Some(DependsOn::Source(s.clone(), t.clone())),
+        _ => None,
+    }
+}
+
+/// Reads one properties file into `out`, reporting problems into `diags`.
+pub fn read_file(root: &Node, file: &Path, out: &mut Properties, diags: &mut Diagnostics) {
+    let Some(mut top) = MapReader::new(root, file, "a properties file", diags) else {
+        return;
+    };
+    if let Some(v) = top.take(&["version"])
+        && v.as_str() != Some("2")
+    {
+        diags.push(
+            Diagnostic::error(Code::InvalidValue, "`version` must be 2 when given")
+                .at(v.span(file)),
+        );
+    }
+    if let Some(models) = top.take(&["models"]) {
+        for item in yaml::expect_seq(models, file, "models", diags) {
+            if let Some(m) = read_model(item, file, ConfigScope::Model, diags) {
+                out.models.push(m);
+            }
+        }
+    }
+    if let Some(seeds) = top.take(&["seeds"]) {
+        for item in yaml::expect_seq(seeds, file, "seeds", diags) {
+            if let Some(m) = read_model(item, file, ConfigScope::Seed, diags) {
+                out.seeds.push(m);
+            }
+        }
+    }
+    if let Some(sources) = top.take(&["sources"]) {
+        for item in yaml::expect_seq(sources, file, "sources", diags) {
+            if let Some(s) = read_source(item, file, diags) {
+                out.sources.push(s);
+            }
+        }
+    }
+    if let Some(exposures) = top.take(&["exposures"]) {
+        for item in yaml::expect_seq(exposures, file, "exposures", diags) {
+            if let Some(e) = read_exposure(item, file, diags) {
+                out.exposures.push(e);
+            }
+        }
+    }
+    top.finish(diags);
+}
+
+/// Applies each entry of a `config:` mapping to `config`, reporting bad keys at their line.
+pub fn read_config_map(
+    node: &Node,
+    file: &Path,
+    scope: ConfigScope,
+    config: &mut NodeConfig,
+    diags: &mut Diagnostics,
+) {
+    let Some(entries) = node.as_map() else {
+        if !node.is_null() {
+            diags.push(
+                Diagnostic::error(Code::InvalidValue, "`config` must be a mapping")
+                    .at(node.span(file)),
+            );
+        }
+        return;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        apply_config(
+            config,
+            scope,
+            key.trim_start_matches('+'),
+            v,
+            k,
+            file,
+            diags,
+        );
+    }
+}
+
+/// Applies one config entry written in YAML, turning a refusal into a diagnostic.
+pub fn apply_config(
+    config: &mut NodeConfig,
+    scope: ConfigScope,
+    key: &str,
+    value: &Node,
+    key_node: &Node,
+    file: &Path,
+    diags: &mut Diagnostics,
+) {
+    if let Err(e) = config.set(scope, key, &value.to_json()) {
+        let (code, span) = match e {
+            super::config::ConfigError::UnknownKey { .. } => {
+                (Code::UnknownKey, key_node.span(file))
+            }
+            super::config::ConfigError::InvalidValue { .. } => {
+                (Code::InvalidValue, value.span(file))
+            }
+        };
+        diags.push(
+            Diagnostic::error(code, e.to_string())
+                .at(span)
+                .with_help_opt(e.help()),
+        );
+    }
+}
+
+fn read_model(
+    node: &Node,
+    file: &Path,
+    scope: ConfigScope,
+    diags: &mut Diagnostics,
+) -> Option<ModelProps> {
+    let what = if scope == ConfigScope::Seed {
+        "a seed entry"
+    } else {
+        "a model entry"
+    };
+    let mut r = MapReader::new(node, file, what, diags)?;
+    let name_node = r.take(&["name"]);
+    let name = r.required_string("name", node, diags);
+    let span = name_node
+        .map(|n| n.span(file))
+        .unwrap_or_else(|| node.span(file));
+    let description = r.string(&["description"], diags);
+    let mut config = NodeConfig::default();
+    for key in ["tags", "meta", "owner", "docs"] {
+        if let Some(v) = r.take(&[leak(key)]) {
+            apply_config(&mut config, scope, key, v, v, file, diags);
+        }
+    }
+    if let Some(c) = r.take(&["config"]) {
+        read_config_map(c, file, scope, &mut config, diags);
+    }
+    let columns = match r.take(&["columns"]) {
+        Some(cols) => read_columns(cols, file, name.as_deref().unwrap_or(""), diags),
+        None => Vec::new(),
+    };
+    let tests = match r.take(&["tests", "data_tests"]) {
+        Some(t) => read_tests(t, file, None, diags),
+        None => Vec::new(),
+    };
+    r.take(&["version", "latest_version", "versions", "access", "group"]);
+    r.finish(diags);
+    Some(ModelProps {
+        name: name?,
+        span,
+        description,
+        config,
+        columns,
+        tests,
+    })
+}
+
+fn leak(s: &'static str) -> &'static str {
+    s
+}
+
+fn read_columns(
+    node: &Node,
+    file: &Path,
+    _owner: &str,
+    diags: &mut Diagnostics,
+) -> Vec<ColumnProps> {
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for item in yaml::expect_seq(node, file, "columns", diags) {
+        let Some(mut r) = MapReader::new(item, file, "a column entry", diags) else {
+            continue;
+        };
+        let name_node = r.take(&["name"]);
+        let Some(name) = r.required_string("name", item, diags) else {
+            r.finish(diags);
+            continue;
+        };
+        let span = name_node
+            .map(|n| n.span(file))
+            .unwrap_or_else(|| item.span(file));
+        if let Some(first) = seen.get(&name) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("column `{name}` is documented twice"),
+                )
+                .at(span.clone())
+                .with_related(first.clone(), "first documented here"),
+            );
+        }
+        seen.insert(name.clone(), span.clone());
+        let description = r.string(&["description"], diags);
+        let data_type = r.string(&["data_type"], diags);
+        let meta = read_meta(r.take(&["meta"]), file, diags);
+        let tags = r.string_list(&["tags"], diags);
+        let tests = match r.take(&["tests", "data_tests"]) {
+            Some(t) => read_tests(t, file, Some(&name), diags),
+            None => Vec::new(),
+        };
+        r.take(&["quote", "constraints", "policy_tags"]);
+        r.finish(diags);
+        out.push(ColumnProps {
+            name,
+            description,
+            data_type,
+            meta,
+            tags,
+            tests,
+            span,
+        });
+    }
+    out
+}
+
+fn read_meta(node: Option<&Node>, file: &Path, diags: &mut Diagnostics) -> BTreeMap<String, J> {
+    let Some(node) = node else {
+        return BTreeMap::new();
+    };
+    match node.to_json() {
+        J::Object(m) => m.into_iter().collect(),
+        J::Null => BTreeMap::new(),
+        _ => {
+            diags.push(
+                Diagnostic::error(Code::InvalidValue, "`meta` must be a mapping")
+                    .at(node.span(file)),
+            );
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Config keys a test accepts at the top level of its entry (dbt allows them there).
+const TEST_TOP_LEVEL_CONFIG: &[&str] = &[
+    "severity",
+    "where",
+    "warn_if",
+    "error_if",
+    "store_failures",
+    "limit",
+    "tags",
+    "enabled",
+    "meta",
+];
+
+fn read_tests(
+    node: &Node,
+    file: &Path,
+    column: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Vec<TestDef> {
+    let mut out = Vec::new();
+    for item in yaml::expect_seq(node, file, "tests", diags) {
+        match &item.kind {
+            Kind::Scalar { text, .. } => out.push(TestDef {
+                test_name: text.clone(),
+                args: BTreeMap::new(),
+                arg_spans: BTreeMap::new(),
+                config: NodeConfig::default(),
+                custom_name: None,
+                column: column.map(str::to_string),
+                span: item.span(file),
+            }),
+            Kind::Map(entries) if entries.len() == 1 => {
+                let (k, v) = &entries[0];
+                let test_name = k.as_str().unwrap_or_default().to_string();
+                let mut def = TestDef {
+                    test_name,
+                    args: BTreeMap::new(),
+                    arg_spans: BTreeMap::new(),
+                    config: NodeConfig::default(),
+                    custom_name: None,
+                    column: column.map(str::to_string),
+                    span: k.span(file),
+                };
+                read_test_body(v, file, &mut def, diags);
+                out.push(def);
+            }
+            _ => diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    "a test must be a name (`- not_null`) or a mapping with one key (`- accepted_values: {values: [...]}`)",
+                )
+                .at(item.span(file)),
+            ),
+        }
+    }
+    out
+}
+
+fn read_test_body(node: &Node, file: &Path, def: &mut TestDef, diags: &mut Diagnostics) {
+    let Some(entries) = node.as_map() else {
+        if !node.is_null() {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("arguments of test `{}` must be a mapping", def.test_name),
+                )
+                .at(node.span(file)),
+            );
+        }
+        return;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        match key {
+            "config" => read_config_map(v, file, ConfigScope::Test, &mut def.config, diags),
+            "arguments" => match v.as_map() {
+                Some(args) => {
+                    for (ak, av) in args {
+                        let name = ak.as_str().unwrap_or_default().to_string();
+                        def.arg_spans.insert(name.clone(), ak.span(file));
+                        def.args.insert(name, av.to_json());
+                    }
+                }
+                None => diags.push(
+                    Diagnostic::error(Code::InvalidValue, "`arguments` must be a mapping")
+                        .at(v.span(file)),
+                ),
+            },
+            "name" => def.custom_name = yaml::expect_string(v, file, "name", diags),
+            "description" => {}
+            k if TEST_TOP_LEVEL_CONFIG.contains(&k) => apply_config(
+                &mut def.config,
+                ConfigScope::Test,
+                k,
+                v,
+                k_node(k, entries),
+                file,
+                diags,
+            ),
+            _ => {
+                def.arg_spans.insert(key.to_string(), k.span(file));
+                def.args.insert(key.to_string(), v.to_json());
+            }
+        }
+    }
+}
+
+fn k_node<'a>(key: &str, entries: &'a [(Node, Node)]) -> &'a Node {
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(k, _)| k)
+        .expect("key exists")
+}
+
+fn read_freshness(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Freshness> {
+    let mut r = MapReader::new(node, file, "freshness", diags)?;
+    let threshold = |r: &mut MapReader, key: &'static str, diags: &mut Diagnostics| {
+        let n = r.take(&[key])?;
+        let mut t = MapReader::new(n, file, key, diags)?;
+        let count = t
+            .take(&["count"])
+            .and_then(|c| yaml::expect_u64(c, file, "count", diags));
+        let period = t.string(&["period"], diags);
+        t.finish(diags);
+        if let Some(p) = &period
+            && !["minute", "hour", "day"].contains(&p.as_str())
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("freshness period `{p}` must be minute, hour or day"),
+                )
+                .at(n.span(file))
+                .with_help_opt(crate::diagnostics::suggest(p, ["minute", "hour", "day"])),
+            );
+            return None;
+        }
+        match (count, period) {
+            (Some(count), Some(period)) => Some(FreshnessThreshold { count, period }),
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MissingKey,
+                        format!("`{key}` needs `count` and `period`"),
+                    )
+                    .at(n.span(file)),
+                );
+                None
+            }
+        }
+    };
+    let warn_after = threshold(&mut r, "warn_after", diags);
+    let error_after = threshold(&mut r, "error_after", diags);
+    let filter = r.string(&["filter"], diags);
+    r.finish(diags);
+    Some(Freshness {
+        warn_after,
+        error_after,
+        filter,
+    })
+}
+
+fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<SourceProps> {
+    let mut r = MapReader::new(node, file, "a source entry", diags)?;
+    let name_node = r.take(&["name"]);
+    let name = r.required_string("name", node, diags);
+    let span = name_node
+        .map(|n| n.span(file))
+        .unwrap_or_else(|| node.span(file));
+    let schema = r.string(&["schema"], diags);
+    let description = r.string(&["description"], diags);
+    let loaded_at_field = r.string(&["loaded_at_field"], diags);
+    let freshness = r
+        .take(&["freshness"])
+        .and_then(|f| read_freshness(f, file, diags));
+    let meta = read_meta(r.take(&["meta"]), file, diags);
+    let tags = r.string_list(&["tags"], diags);
+    let mut tables = Vec::new();
+    if let Some(t) = r.take(&["tables"]) {
+        for item in yaml::expect_seq(t, file, "tables", diags) {
+            let Some(mut tr) = MapReader::new(item, file, "a source table", diags) else {
+                continue;
+            };
+            let tname_node = tr.take(&["name"]);
+            let tname = tr.required_string("name", item, diags);
+            let tspan = tname_node
+                .map(|n| n.span(file))
+                .unwrap_or_else(|| item.span(file));
+            let identifier = tr.string(&["identifier"], diags);
+            let tdescription = tr.string(&["description"], diags);
+            let tloaded = tr.string(&["loaded_at_field"], diags);
+            let tfresh = tr
+                .take(&["freshness"])
+                .and_then(|f| read_freshness(f, file, diags));
+            let tmeta = read_meta(tr.take(&["meta"]), file, diags);
+            let ttags = tr.string_list(&["tags"], diags);
+            let columns = match tr.take(&["columns"]) {
+                Some(c) => read_columns(c, file, tname.as_deref().unwrap_or(""), diags),
+                None => Vec::new(),
+            };
+            let ttests = match tr.take(&["tests", "data_tests"]) {
+                Some(t) => read_tests(t, file, None, diags),
+                None => Vec::new(),
+            };
+            tr.finish(diags);
+            if let Some(tname) = tname {
+                tables.push(SourceTableProps {
+                    identifier: identifier.unwrap_or_else(|| tname.clone()),
+                    name: tname,
+                    description: tdescription,
+                    loaded_at_field: tloaded,
+                    freshness: tfresh,
+                    meta: tmeta,
+                    tags: ttags,
+                    columns,
+                    tests: ttests,
+                    span: tspan,
+                });
+            }
+        }
+    }
+    r.finish(diags);
+    let name = name?;
+    Some(SourceProps {
+        schema: schema.unwrap_or_else(|| name.clone()),
+        name,
+        description,
+        loaded_at_field,
+        freshness,
+        meta,
+        tags,
+        tables,
+        span,
+    })
+}
+
+const EXPOSURE_TYPES: &[&str] = &["dashboard", "notebook", "analysis", "ml", "application"];
+
+fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<ExposureProps> {
+    let mut r = MapReader::new(node, file, "an exposure", diags)?;
+    let name_node = r.take(&["name"]);
+    let name = r.required_string("name", node, diags);
+    let span = name_node
+        .map(|n| n.span(file))
+        .unwrap_or_else(|| node.span(file));
+    let type_node = r.take(&["type"]);
+    let exposure_type = r.required_string("type", node, diags);
+    if let (Some(t), Some(n)) = (&exposure_type, type_node)
+        && !EXPOSURE_TYPES.contains(&t.as_str())
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!(
+                    "exposure type `{t}` must be one of {}",
+                    EXPOSURE_TYPES.join(", ")
+                ),
+            )
+            .at(n.span(file))
+            .with_help_opt(crate::diagnostics::suggest(
+                t,
+                EXPOSURE_TYPES.iter().copied(),
+            )),
+        );
+    }
+    let (mut owner_name, mut owner_email) = (None, None);
+    if let Some(o) = r.take(&["owner"]) {
+        match &o.kind {
+            Kind::Scalar { text, .. } => owner_name = Some(text.clone()),
+            _ => {
+                if let Some(mut or) = MapReader::new(o, file, "an exposure owner", diags) {
+                    owner_name = or.string(&["name"], diags);
+                    owner_email = or.string(&["email"], diags);
+                    or.finish(diags);
+                }
+            }
+        }
+    }
+    let description = r.string(&["description"], diags);
+    let label = r.string(&["label"], diags);
+    let url = r.string(&["url"], diags);
+    let maturity = r.string(&["maturity"], diags);
+    let tags = r.string_list(&["tags"], diags);
+    let meta = read_meta(r.take(&["meta"]), file, diags);
+    let mut depends_on = Vec::new();
+    if let Some(d) = r.take(&["depends_on"]) {
+        for item in yaml::expect_seq(d, file, "depends_on", diags) {
+            let Some(text) = yaml::expect_string(item, file, "depends_on", diags) else {
+                continue;
+            };
+            match parse_depends_on(&text) {
+                Some(dep) => depends_on.push((dep, item.span(file))),
+                None => diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("cannot read dependency `{text}`"),
+                    )
+                    .at(item.span(file))
+                    .with_help("write `ref('model')` or `source('source', 'table')`"),
+                ),
+            }
+        }
+    }
+    r.finish(diags);
+    Some(ExposureProps {
+        name: name?,
+        exposure_type: exposure_type?,
+        owner_name,
+        owner_email,
+        description,
+        label,
+        url,
+        maturity,
+        tags,
+        meta,
+        depends_on,
+        span,
+    })
+}
+
+/// A properties file's path, for callers that only have the root-relative path.
+pub fn display(p: &Path) -> PathBuf {
+    p.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depends_on_forms() {
+        assert_eq!(
+            parse_depends_on("ref('a')"),
+            Some(DependsOn::Ref("a".into()))
+        );
+        assert_eq!(
+            parse_depends_on("{{ ref(\"p\", \"a\") }}"),
+            Some(DependsOn::Ref("a".into()))
+        );
+        assert_eq!(
+            parse_depends_on("source('s', 't')"),
+            Some(DependsOn::Source("s".into(), "t".into()))
+        );
+        assert_eq!(parse_depends_on("refs('a')"), None);
+    }
+
+    #[test]
+    fn tests_read_inline_and_under_arguments() {
+        let y = "models:\n  - name: m\n    columns:\n      - name: s\n        tests:\n          - not_null\n          - accepted_values:\n              values: [a, b]\n              severity: warn\n          - accepted_values:\n              arguments: {values: [c]}\n              config: {where: \"x > 1\"}\n";
+        let node = yaml::parse(y, Path::new("p.yml")).unwrap();
+        let mut out = Properties::default();
+        let mut d = Diagnostics::new();
+        read_file(&node, Path::new("p.yml"), &mut out, &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        let tests = &out.models[0].columns[0].tests;
+        assert_eq!(tests.len(), 3);
+        assert_eq!(tests[1].args["values"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            tests[1].config.severity,
+            Some(super::super::config::TestSeverity::Warn)
+        );
+        assert_eq!(tests[2].args["values"], serde_json::json!(["c"]));
+        assert_eq!(tests[2].config.where_clause.as_deref(), Some("x > 1"));
+    }
+}

@@ -1,0 +1,265 @@
+//! SQL analysis with sqlparser in the target's dialect: parse rendered SQL, find the relations
+//! it reads and the columns it outputs; identifier quoting. Works on text only, no database.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, ObjectName, Query, SelectItem, SetExpr, Spanned, Statement, Visit, Visitor,
+    visit_relations,
+};
+use sqlparser::dialect::{Dialect, DuckDbDialect, PostgreSqlDialect};
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::project::AdapterKind;
+
+/// The sqlparser dialect of an adapter.
+pub fn dialect(kind: AdapterKind) -> Box<dyn Dialect + Send + Sync> {
+    match kind {
+        AdapterKind::Duckdb => Box::new(DuckDbDialect {}),
+        AdapterKind::Postgres => Box::new(PostgreSqlDialect {}),
+    }
+}
+
+/// Quotes an identifier with double quotes (both DuckDB and Postgres), doubling inner quotes.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A relation read by a statement, as written, with its position in the analyzed text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationRead {
+    /// Name parts, unquoted (`["raw", "invoices"]`).
+    pub parts: Vec<String>,
+    /// 1-based line in the analyzed text.
+    pub line: usize,
+    /// 1-based column in the analyzed text.
+    pub col: usize,
+    /// The name as written.
+    pub text: String,
+}
+
+/// What analysis found in a model's SQL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    /// Output column names of the final query, in order; `*` for a wildcard.
+    pub columns: Vec<String>,
+    /// Relations read (CTE names excluded).
+    pub relations: Vec<RelationRead>,
+    /// Number of statements.
+    pub statements: usize,
+}
+
+/// A syntax error with its position in the analyzed text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// The parser's message, without its position suffix.
+    pub message: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+/// Parses `sql` in `kind`'s dialect and extracts what the compiler needs.
+pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
+    let d = dialect(kind);
+    let statements = Parser::parse_sql(d.as_ref(), sql).map_err(|e| syntax_error(&e, sql))?;
+    let mut out = Analysis {
+        statements: statements.len(),
+        ..Default::default()
+    };
+    let mut ctes = CteNames::default();
+    for st in &statements {
+        let _ = st.visit(&mut ctes);
+    }
+    for st in &statements {
+        let _ = visit_relations(st, |name: &ObjectName| {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|p| match p.as_ident() {
+                    Some(i) => i.value.clone(),
+                    None => p.to_string(),
+                })
+                .collect();
+            let is_cte = parts.len() == 1 && ctes.0.contains(&parts[0].to_lowercase());
+            if !is_cte {
+                let span = name.span();
+                out.relations.push(RelationRead {
+                    parts,
+                    line: span.start.line as usize,
+                    col: span.start.column as usize,
+                    text: name.to_string(),
+                });
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    if let Some(Statement::Query(q)) = statements.last() {
+        out.columns = output_columns(q);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct CteNames(BTreeSet<String>);
+
+impl Visitor for CteNames {
+    type Break = ();
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.0.insert(cte.alias.name.value.to_lowercase());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn output_columns(q: &Query) -> Vec<String> {
+    set_expr_columns(&q.body)
+}
+
+fn set_expr_columns(body: &SetExpr) -> Vec<String> {
+    match body {
+        SetExpr::Select(select) => select
+            .projection
+            .iter()
+            .map(|item| match item {
+                SelectItem::UnnamedExpr(expr) => expr_name(expr),
+                SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                SelectItem::ExprWithAliases { aliases, .. } => aliases
+                    .iter()
+                    .map(|a| a.value.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                SelectItem::QualifiedWildcard(kind, _) => format!("{kind}.*"),
+                SelectItem::Wildcard(_) => "*".to_string(),
+            })
+            .collect(),
+        SetExpr::Query(q) => output_columns(q),
+        SetExpr::SetOperation { left, .. } => set_expr_columns(left),
+        SetExpr::Values(v) => (1..=v.rows.first().map(|r| r.len()).unwrap_or(0))
+            .map(|i| format!("column{i}"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn expr_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
+        Expr::Nested(inner) => expr_name(inner),
+        Expr::Cast { expr, .. } => expr_name(expr),
+        other => other.to_string(),
+    }
+}
+
+/// sqlparser reports positions as a suffix "at Line: X, Column: Y"; split it off.
+fn syntax_error(e: &ParserError, _sql: &str) -> SyntaxError {
+    let raw = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s.clone(),
+        ParserError::RecursionLimitExceeded => "the query is nested too deeply".to_string(),
+    };
+    let (message, line, col) = match raw.rfind(" at Line: ") {
+        Some(i) => {
+            let pos = &raw[i + " at Line: ".len()..];
+            let mut it = pos.split(", Column: ");
+            let line = it.next().and_then(|l| l.trim().parse().ok()).unwrap_or(1);
+            let col = it
+                .next()
+                .and_then(|c| {
+                    c.trim()
+                        .trim_end_matches(|ch: char| !ch.is_ascii_digit())
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(1);
+            (raw[..i].to_string(), line, col)
+        }
+        None => (raw, 1, 1),
+    };
+    SyntaxError { message, line, col }
+}
+
+/// Byte offset where a CTE list can take more entries: after `WITH` (and `RECURSIVE`) when the
+/// query starts with one, `None` when it does not. Comments and whitespace before it are skipped.
+pub fn leading_with(sql: &str) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if sql[i..].starts_with("--") {
+            i = sql[i..].find('\n').map(|n| i + n + 1).unwrap_or(sql.len());
+        } else if sql[i..].starts_with("/*") {
+            i = sql[i..].find("*/").map(|n| i + n + 2).unwrap_or(sql.len());
+        } else {
+            break;
+        }
+    }
+    let word_end = |from: usize| {
+        sql[from..]
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .map(|n| from + n)
+            .unwrap_or(sql.len())
+    };
+    let end = word_end(i);
+    if !sql[i..end].eq_ignore_ascii_case("with") {
+        return None;
+    }
+    let mut j = end;
+    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    let e2 = word_end(j);
+    if sql[j..e2].eq_ignore_ascii_case("recursive") {
+        return Some(e2);
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relations_exclude_ctes() {
+        let a = analyze(
+            "with x as (select 1 as a from \"raw\".\"t\")\nselect a, b as c, t.d from x join other t on true",
+            AdapterKind::Duckdb,
+        )
+        .unwrap();
+        let names: Vec<_> = a.relations.iter().map(|r| r.parts.join(".")).collect();
+        assert_eq!(names, vec!["raw.t", "other"]);
+        assert_eq!(a.columns, vec!["a", "c", "d"]);
+        assert_eq!(a.relations[1].line, 2);
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = analyze("select 1\nfrom t where )", AdapterKind::Postgres).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("Expected"), "{}", e.message);
+    }
+
+    #[test]
+    fn leading_with_is_found_after_comments() {
+        assert_eq!(
+            leading_with("-- c\nWITH a as (select 1) select * from a"),
+            Some(9)
+        );
+        assert_eq!(leading_with("with recursive a as (x)"), Some(14));
+        assert_eq!(leading_with("select 1"), None);
+    }
+
+    #[test]
+    fn quoting_doubles_quotes() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}
