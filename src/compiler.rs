@@ -336,14 +336,19 @@ impl SourceMap<'_> {
             return Span::line(self.file, span.line());
         }
         let src = span.source_range();
-        let source_offset = match span.kind() {
+        let (range, whole) = match span.kind() {
             minijinja::OutputSpanKind::Raw => {
-                (src.start + offset.saturating_sub(span.output_range().start)).min(src.end)
+                let at =
+                    (src.start + offset.saturating_sub(span.output_range().start)).min(src.end);
+                (at..at + 1, false)
             }
-            _ => src.start,
+            // Output of `{{ ... }}`: mark the whole expression.
+            _ => (src.clone(), true),
         };
-        let mut s = jinja::span_of_range(self.file, self.source, source_offset..source_offset + 1);
-        s.len = 1;
+        let mut s = jinja::span_of_range(self.file, self.source, range);
+        if !whole {
+            s.len = 1;
+        }
         s
     }
 
@@ -364,6 +369,9 @@ impl SourceMap<'_> {
         self.at_offset(self.rendered.len().saturating_sub(1))
     }
 }
+
+/// Output columns (when the SQL parsed) and the diagnostics of one node's analysis.
+type AnalysisOutcome = (Option<Vec<String>>, Vec<Diagnostic>);
 
 /// A node name that ref() can reach.
 #[derive(Clone)]
@@ -396,7 +404,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         sources.insert(f.path.clone(), f.text.clone());
     }
     let sources = Arc::new(sources);
-    jinja::set_sources(sources.clone());
     let macro_sources: Vec<(String, String)> = project
         .macro_files
         .iter()
@@ -529,7 +536,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let rendered: Vec<Option<Result<jinja::Rendered, Diagnostic>>> = pending
         .par_iter()
         .map(|p| {
-            jinja::set_sources(sources.clone());
             let text = p.template.as_ref()?;
             let scope = if p.resource_type == ResourceType::Test {
                 ConfigScope::Test
@@ -540,7 +546,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             Some(
                 renderer
                     .render_node(&name, text, scope, &p.config, false)
-                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path))),
+                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources)),
             )
         })
         .collect();
@@ -596,7 +602,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 renderer
                     .call_macro("generate_schema_name", &[custom, node])
                     .map(|s| s.trim().to_string())
-                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path)))?
+                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))?
             } else {
                 match &p.config.schema {
                     Some(custom) => format!("{}_{}", target.info.schema, custom.trim()),
@@ -769,6 +775,119 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 child: *idx,
                 span: None,
             });
+        }
+    }
+
+    // SQL analysis in the target dialect, in parallel, for every node whose relations resolved
+    // (even when other files have errors, so one run reports everything); lines are mapped back
+    // to the model files.
+    let kind = target.info.kind;
+    let relation_of = |idx: usize| -> Option<&Relation> {
+        if idx < base {
+            node_relations[idx].as_ref()
+        } else {
+            source_nodes
+                .get(idx - base)
+                .and_then(|n| n.relation.as_ref())
+        }
+    };
+    let key_of = |r: &Relation| (r.schema.to_lowercase(), r.identifier.to_lowercase());
+    let mut known_relations: HashMap<(String, String), String> = HashMap::new();
+    for (i, p) in pending.iter().enumerate() {
+        if let Some(r) = &node_relations[i] {
+            known_relations
+                .entry(key_of(r))
+                .or_insert_with(|| format!("ref('{}')", p.name));
+        }
+    }
+    for n in &source_nodes {
+        if let (Some(r), Some(s)) = (&n.relation, &n.source) {
+            known_relations
+                .entry(key_of(r))
+                .or_insert_with(|| format!("source('{}', '{}')", s.source_name, n.name));
+        }
+    }
+    let mut own_relations: Vec<BTreeSet<(String, String)>> = vec![BTreeSet::new(); pending.len()];
+    for e in &edges {
+        if e.child < pending.len()
+            && let Some(r) = relation_of(e.parent)
+        {
+            own_relations[e.child].insert(key_of(r));
+        }
+    }
+    let ephemeral_names: BTreeSet<String> = pending
+        .iter()
+        .filter(|p| p.config.materialized == Some(Materialized::Ephemeral))
+        .map(|p| ephemeral_cte_name(&p.name))
+        .collect();
+    let analyses: Vec<Option<AnalysisOutcome>> = pending
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let code = substituted[i].as_ref()?;
+            let r = rendered[i].as_ref()?;
+            let map = SourceMap {
+                spans: &r.spans,
+                rendered: &r.text,
+                source: p.template.as_deref().unwrap_or(""),
+                file: &p.path,
+            };
+            match sql::analyze(code, kind) {
+                Ok(a) => {
+                    let mut warnings = Vec::new();
+                    for rel in &a.relations {
+                        let parts: Vec<String> = rel.parts.iter().map(|p| p.to_lowercase()).collect();
+                        if parts.len() == 1 && ephemeral_names.contains(&parts[0]) {
+                            continue;
+                        }
+                        let key = match parts.as_slice() {
+                            [.., s, t] => (s.clone(), t.clone()),
+                            [t] => (target.info.schema.to_lowercase(), t.clone()),
+                            [] => continue,
+                        };
+                        if own_relations[i].contains(&key) {
+                            continue;
+                        }
+                        let help = match known_relations.get(&key) {
+                            Some(call) => format!("write {{{{ {call} }}}} so strata knows the dependency"),
+                            None => "declare it as a source in a properties file and read it with source()".to_string(),
+                        };
+                        warnings.push(
+                            Diagnostic::warning(
+                                Code::HardCodedRelation,
+                                format!("`{}` reads `{}`, which is neither a ref() nor a source()", p.name, rel.text),
+                            )
+                            .at(map.at_line_col(rel.line, rel.col))
+                            .with_label("hard-coded relation")
+                            .with_help(help),
+                        );
+                    }
+                    Some((Some(a.columns), warnings))
+                }
+                Err(e) => Some((
+                    None,
+                    vec![
+                        Diagnostic::error(
+                            Code::SqlSyntax,
+                            format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message),
+                        )
+                        .at(map.at_line_col(e.line, e.col))
+                        .with_label("the rendered SQL does not parse here")
+                        .with_note(format!(
+                            "line {} of the rendered SQL; the rendered SQL is what `strata compile` writes once the project is valid",
+                            e.line
+                        )),
+                    ],
+                )),
+            }
+        })
+        .collect();
+    let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
+    for (i, a) in analyses.into_iter().enumerate() {
+        let Some((cols, found)) = a else { continue };
+        diags.extend(found);
+        if let Some(cols) = cols {
+            output_columns[i] = cols;
         }
     }
 
@@ -1011,12 +1130,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             ) {
                 Ok(s) => s.trim().to_string(),
                 Err(e) => {
-                    diags.push(jinja::jinja_diagnostic(&e, &def.span.file, None).with_note(
-                        format!(
-                            "while compiling test `{}` declared at {}",
-                            def.test_name, def.span
+                    diags.push(
+                        jinja::jinja_diagnostic(&e, &def.span.file, None, &sources).with_note(
+                            format!(
+                                "while compiling test `{}` declared at {}",
+                                def.test_name, def.span
+                            ),
                         ),
-                    ));
+                    );
                     continue;
                 }
             }
@@ -1190,7 +1311,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         .as_ref()
                         .map(|s| s.file.clone())
                         .unwrap_or_else(|| p.path.clone());
-                    let mut d = jinja::jinja_diagnostic(&e, &file, None);
+                    let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
                     if let Some(span) = &p.description_span {
                         d.span = Some(span.clone());
                     }
@@ -1298,108 +1419,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         n.depends_on = deps;
     }
 
-    // SQL analysis in the target dialect, in parallel; lines mapped back to the model files.
-    let kind = target.info.kind;
-    let known_relations: BTreeSet<(String, String)> = nodes
-        .iter()
-        .filter_map(|n| n.relation.as_ref())
-        .map(|r| (r.schema.to_lowercase(), r.identifier.to_lowercase()))
-        .collect();
-    let ephemeral_names: BTreeSet<String> = nodes
-        .iter()
-        .filter(|n| n.materialized() == Materialized::Ephemeral)
-        .map(|n| ephemeral_cte_name(&n.name))
-        .collect();
-    let analyses: Vec<Option<(Result<sql::Analysis, Diagnostic>, Vec<Diagnostic>)>> = nodes
-        .par_iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let code = n.compiled_code.as_ref()?;
-            if n.resource_type != ResourceType::Model && n.resource_type != ResourceType::Test {
-                return None;
-            }
-            let r = rendered.get(i).and_then(|r| r.as_ref());
-            let map = r.map(|r| SourceMap {
-                spans: &r.spans,
-                rendered: &r.text,
-                source: nodes[i].raw_code.as_deref().unwrap_or(""),
-                file: &nodes[i].original_file_path,
-            });
-            let locate = |line: usize, col: usize| match &map {
-                Some(m) => m.at_line_col(line, col),
-                None => Span::line(&n.original_file_path, line),
-            };
-            match sql::analyze(code, kind) {
-                Ok(a) => {
-                    let mut warnings = Vec::new();
-                    let own: BTreeSet<(String, String)> = n
-                        .depends_on
-                        .iter()
-                        .filter_map(|d| dag.index_of(d))
-                        .filter_map(|d| nodes[d].relation.as_ref())
-                        .map(|r| (r.schema.to_lowercase(), r.identifier.to_lowercase()))
-                        .collect();
-                    for rel in &a.relations {
-                        let parts: Vec<String> = rel.parts.iter().map(|p| p.to_lowercase()).collect();
-                        if parts.len() == 1 && ephemeral_names.contains(&parts[0]) {
-                            continue;
-                        }
-                        let key = match parts.as_slice() {
-                            [.., s, t] => (s.clone(), t.clone()),
-                            [t] => (target.info.schema.to_lowercase(), t.clone()),
-                            [] => continue,
-                        };
-                        if own.contains(&key) {
-                            continue;
-                        }
-                        let help = if known_relations.contains(&key) {
-                            nodes
-                                .iter()
-                                .find(|m| m.relation.as_ref().is_some_and(|r| r.schema.to_lowercase() == key.0 && r.identifier.to_lowercase() == key.1))
-                                .map(|m| match &m.source {
-                                    Some(s) => format!("write {{{{ source('{}', '{}') }}}} so strata knows the dependency", s.source_name, m.name),
-                                    None => format!("write {{{{ ref('{}') }}}} so strata knows the dependency", m.name),
-                                })
-                        } else {
-                            Some("declare it as a source in a properties file and read it with source()".to_string())
-                        };
-                        warnings.push(
-                            Diagnostic::warning(
-                                Code::HardCodedRelation,
-                                format!("`{}` reads `{}`, which is neither a ref() nor a source()", n.name, rel.text),
-                            )
-                            .at(locate(rel.line, rel.col))
-                            .with_label("hard-coded relation")
-                            .with_help_opt(help),
-                        );
-                    }
-                    Some((Ok(a), warnings))
-                }
-                Err(e) => Some((
-                    Err(Diagnostic::error(Code::SqlSyntax, format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message))
-                        .at(locate(e.line, e.col))
-                        .with_label("the rendered SQL does not parse here")
-                        .with_note(format!("line {} of the rendered SQL; see it with `strata compile -s {}`", e.line, n.name))),
-                    Vec::new(),
-                )),
-            }
-        })
-        .collect();
-    let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
-    for (i, a) in analyses.into_iter().enumerate() {
-        let Some((a, warnings)) = a else { continue };
-        diags.extend(warnings);
-        match a {
-            Ok(a) => output_columns[i] = a.columns,
-            Err(d) => diags.push(d),
-        }
-    }
-    if diags.has_errors() {
-        diags.sort();
-        return Err(diags);
-    }
-
     // Wildcards: expand `*` from the parent's columns when exactly one parent is read.
+    output_columns.resize(nodes.len(), Vec::new());
     for &i in dag.topo_order() {
         if nodes[i].resource_type != ResourceType::Model {
             continue;

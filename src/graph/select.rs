@@ -68,7 +68,7 @@ fn parse_atom(s: &str) -> Result<Atom, Diagnostic> {
     // Trailing `+` or `+N`.
     if let Some(plus) = rest.rfind('+') {
         let tail = &rest[plus + 1..];
-        if tail.chars().all(|c| c.is_ascii_digit()) && !(atom.at && false) {
+        if tail.chars().all(|c| c.is_ascii_digit()) {
             // `delete+insert` in config values must not be read as an operator: only a `+` at
             // the end or followed by digits counts.
             let value_part = &rest[..plus];
@@ -90,10 +90,7 @@ fn parse_atom(s: &str) -> Result<Atom, Diagnostic> {
         if !METHODS.contains(&base) {
             return Err(
                 bad(format!("unknown selector method `{method}` in `{s}`")).with_help_opt(
-                    suggest(base, METHODS.iter().copied()).map(|h| {
-                        h.replace("did you mean `", "did you mean `")
-                            .replace("`?", ":`?")
-                    }),
+                    suggest(base, METHODS.iter().copied()).map(|h| h.replace("`?", ":`?")),
                 ),
             );
         }
@@ -180,7 +177,7 @@ fn matches(atom: &Atom, node: &GraphNode) -> Result<bool, Diagnostic> {
 fn json_eq(j: &serde_json::Value, v: &str) -> bool {
     match j {
         serde_json::Value::String(s) => glob(v, s),
-        other => other.to_string() == v,
+        other => other.to_string().as_str() == v,
     }
 }
 

@@ -152,6 +152,9 @@ pub struct Renderer<'a> {
     macros: BTreeMap<String, PathBuf>,
 }
 
+/// Template texts by path relative to the project, for error positions.
+pub type SourceTexts = BTreeMap<PathBuf, Arc<str>>;
+
 /// Where each macro is defined, for error messages and dispatch.
 pub type MacroIndex = BTreeMap<String, PathBuf>;
 
@@ -315,9 +318,13 @@ impl<'a> Renderer<'a> {
 
         // Macros: each file becomes a template; each macro a global function.
         let mut macros: MacroIndex = BTreeMap::new();
+        let macro_texts: SourceTexts = macro_sources
+            .iter()
+            .map(|(n, src)| (PathBuf::from(n), Arc::from(src.as_str())))
+            .collect();
         for (name, source) in macro_sources {
             if let Err(e) = env.add_template(name, source) {
-                diags.push(jinja_diagnostic(&e, Path::new(name), None));
+                diags.push(jinja_diagnostic(&e, Path::new(name), None, &macro_texts));
                 continue;
             }
             let exports = match env.get_template(name).and_then(|t| {
@@ -330,7 +337,7 @@ impl<'a> Renderer<'a> {
             }) {
                 Ok(e) => e,
                 Err(e) => {
-                    diags.push(jinja_diagnostic(&e, Path::new(name), None));
+                    diags.push(jinja_diagnostic(&e, Path::new(name), None, &macro_texts));
                     continue;
                 }
             };
@@ -776,7 +783,13 @@ impl Object for Dispatcher {
 
 /// Turns a minijinja error into a diagnostic at the template's file and line. `node_file` is the
 /// file being rendered, noted when the error is in a macro it called.
-pub fn jinja_diagnostic(e: &Error, fallback_file: &Path, node_file: Option<&Path>) -> Diagnostic {
+/// `sources` holds template texts by path, for the column of the error.
+pub fn jinja_diagnostic(
+    e: &Error,
+    fallback_file: &Path,
+    node_file: Option<&Path>,
+    sources: &SourceTexts,
+) -> Diagnostic {
     let mut cause: Option<&ContextError> = None;
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
@@ -811,8 +824,8 @@ pub fn jinja_diagnostic(e: &Error, fallback_file: &Path, node_file: Option<&Path
     let mut d = Diagnostic::error(code, message)
         .at(Span::line(&file, line))
         .with_help_opt(help);
-    if let (Some(range), Some(src)) = (e.range(), read_rel(&file)) {
-        d.span = Some(span_of_range(&file, &src, range));
+    if let (Some(range), Some(src)) = (e.range(), sources.get(&file)) {
+        d.span = Some(span_of_range(&file, src, range));
     }
     if let Some(nf) = node_file
         && nf != file
@@ -823,19 +836,6 @@ pub fn jinja_diagnostic(e: &Error, fallback_file: &Path, node_file: Option<&Path
         ));
     }
     d
-}
-
-thread_local! {
-    static SOURCES: std::cell::RefCell<Option<Arc<BTreeMap<PathBuf, Arc<str>>>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Makes template sources available to [`jinja_diagnostic`] for column positions.
-pub fn set_sources(sources: Arc<BTreeMap<PathBuf, Arc<str>>>) {
-    SOURCES.with(|s| *s.borrow_mut() = Some(sources));
-}
-
-fn read_rel(file: &Path) -> Option<Arc<str>> {
-    SOURCES.with(|s| s.borrow().as_ref().and_then(|m| m.get(file).cloned()))
 }
 
 /// A span for a byte range of `src`.

@@ -240,7 +240,8 @@ impl Project {
     }
 }
 
-/// Loads the project in `root`. Every problem found is returned, not just the first.
+/// Loads the project in `root`. Every problem found is returned, not just the first: the project
+/// comes back with its diagnostics (errors included) unless project.yml itself is unusable.
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
     let project_path = root.join(PROJECT_FILE);
@@ -269,11 +270,8 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
         return Err(diags);
     };
 
+    // Keep going after errors: one run reports every problem of every file.
     discover(&mut project, &mut diags);
-    if diags.has_errors() {
-        diags.sort();
-        return Err(diags);
-    }
     diags.sort();
     Ok((project, diags))
 }
@@ -429,7 +427,8 @@ fn read_project_file(
             .at(Span::file(file)),
         );
     }
-    if targets.is_empty() || name.is_none() || diags.has_errors() {
+    let target_ok = targets.contains_key(&target_name);
+    if !target_ok || name.is_none() {
         return None;
     }
     Some(Project {

@@ -1,0 +1,200 @@
+//! The example project at the repository root compiles offline for DuckDB and for Postgres,
+//! its compiled marts parse in each dialect, and compiling twice gives identical artifacts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sqlparser::dialect::{Dialect, DuckDbDialect, PostgreSqlDialect};
+use sqlparser::parser::Parser;
+use strata::compiler::{Compiled, compile};
+use strata::graph::ResourceType;
+use strata::project::LoadOptions;
+
+const MARTS: &[&str] = &[
+    "mart_fact_sales",
+    "mart_fact_cashflow",
+    "mart_fact_wip",
+    "mart_ar_aging",
+    "mart_ap_aging",
+    "mart_kpi_ceo",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn compile_for(target: Option<&str>) -> Compiled {
+    let opts = LoadOptions {
+        target: target.map(str::to_string),
+        ..Default::default()
+    };
+    match compile(&root(), &opts) {
+        Ok(c) => c,
+        Err(d) => panic!("example project does not compile: {:#?}", d.items()),
+    }
+}
+
+fn assert_marts_parse(c: &Compiled, dialect: &dyn Dialect) {
+    for mart in MARTS {
+        let node = c
+            .nodes
+            .iter()
+            .find(|n| n.name == *mart)
+            .unwrap_or_else(|| panic!("{mart} missing"));
+        let sql = node.compiled_code.as_deref().expect("compiled SQL");
+        assert!(
+            !sql.contains("__strata_rel_"),
+            "{mart}: unresolved placeholder"
+        );
+        assert!(!sql.contains("{{"), "{mart}: unrendered Jinja");
+        if let Err(e) = Parser::parse_sql(dialect, sql) {
+            panic!("{mart} does not parse: {e}\n{sql}");
+        }
+    }
+}
+
+#[test]
+fn example_compiles_for_duckdb_and_marts_parse() {
+    let c = compile_for(Some("dev"));
+    assert_eq!(c.target.info.kind.as_str(), "duckdb");
+    assert!(c.warnings.is_empty(), "{:#?}", c.warnings.items());
+    assert_marts_parse(&c, &DuckDbDialect {});
+    // The dispatched macro picked the DuckDB variant.
+    let aging = c.nodes.iter().find(|n| n.name == "mart_ar_aging").unwrap();
+    assert!(aging.compiled_code.as_ref().unwrap().contains("date_diff"));
+}
+
+#[test]
+fn example_compiles_for_postgres_and_marts_parse() {
+    let c = compile_for(Some("prod"));
+    assert_eq!(c.target.info.kind.as_str(), "postgres");
+    assert!(c.warnings.is_empty(), "{:#?}", c.warnings.items());
+    assert_marts_parse(&c, &PostgreSqlDialect {});
+    let aging = c.nodes.iter().find(|n| n.name == "mart_ar_aging").unwrap();
+    let sql = aging.compiled_code.as_ref().unwrap();
+    assert!(
+        !sql.contains("date_diff"),
+        "the Postgres build must not use DuckDB's date_diff"
+    );
+}
+
+#[test]
+fn example_has_every_kind_of_node() {
+    let c = compile_for(None);
+    for t in [
+        ResourceType::Model,
+        ResourceType::Seed,
+        ResourceType::Source,
+        ResourceType::Test,
+        ResourceType::Exposure,
+    ] {
+        assert!(c.nodes.iter().any(|n| n.resource_type == t), "no {t:?}");
+    }
+    // Checks from the seeds' checks.yml are declared as tests.
+    for t in [
+        "not_null_mart_fact_sales_date",
+        "not_null_mart_fact_sales_hk_project",
+        "positive_mart_fact_sales_amount_total",
+        "not_null_mart_fact_cashflow_date",
+        "accepted_values_mart_fact_cashflow_status",
+    ] {
+        assert!(c.nodes.iter().any(|n| n.name == t), "missing test {t}");
+    }
+    // An ephemeral model is inlined, never referenced as a relation.
+    let eph: Vec<_> = c
+        .nodes
+        .iter()
+        .filter(|n| n.config.materialized == Some(strata::project::config::Materialized::Ephemeral))
+        .collect();
+    assert!(!eph.is_empty());
+    // Catalog metadata reached the manifest nodes.
+    let cash = c
+        .nodes
+        .iter()
+        .find(|n| n.name == "mart_fact_cashflow")
+        .unwrap();
+    assert!(cash.config.owner.is_some());
+    assert!(
+        cash.description
+            .as_deref()
+            .is_some_and(|d| !d.contains("{{"))
+    );
+}
+
+#[test]
+fn example_never_picks_up_fixture_files() {
+    let c = compile_for(None);
+    for n in &c.nodes {
+        let p = strata::diagnostics::display_path(&n.original_file_path);
+        assert!(
+            !p.starts_with("tests/fixtures"),
+            "{} comes from a fixture: {p}",
+            n.unique_id
+        );
+    }
+}
+
+fn run_compile(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let status = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["--project-dir"])
+        .arg(dir)
+        .arg("compile")
+        .status()
+        .expect("strata runs");
+    assert!(status.success());
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(dir.join(".strata")).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            files.push((
+                e.path().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            ));
+        }
+    }
+    files
+}
+
+#[test]
+fn two_compiles_give_byte_identical_artifacts() {
+    // Work on a copy so parallel tests never race on the repository's .strata/.
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("ofitec");
+    for entry in [
+        "project.yml",
+        "models",
+        "seeds",
+        "macros",
+        "contracts",
+        "tests/singular",
+    ] {
+        copy_tree(&root().join(entry), &dst.join(entry));
+    }
+    let first = run_compile(&dst);
+    std::fs::remove_dir_all(dst.join(".strata")).unwrap();
+    let second = run_compile(&dst);
+    assert!(first.iter().any(|(p, _)| p.ends_with("manifest.json")));
+    assert_eq!(first.len(), second.len());
+    for ((p1, b1), (p2, b2)) in first.iter().zip(&second) {
+        assert_eq!(p1, p2);
+        assert!(b1 == b2, "{p1} differs between two compiles");
+    }
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    if src.is_file() {
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(src, dst).unwrap();
+        return;
+    }
+    for e in walkdir::WalkDir::new(src) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(src).unwrap();
+        let to = dst.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
