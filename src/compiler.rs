@@ -857,7 +857,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                                 Code::HardCodedRelation,
                                 format!("`{}` reads `{}`, which is neither a ref() nor a source()", p.name, rel.text),
                             )
-                            .at(map.at_line_col(rel.line, rel.col))
+                            .at(mark_text(map.at_line_col(rel.line, rel.col), map.source, &rel.text))
                             .with_label("hard-coded relation")
                             .with_help(help),
                         );
@@ -1367,7 +1367,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .unwrap_or_default(),
         });
     }
-    if p_has_errors(&diags) {
+    if diags.has_errors() {
         diags.sort();
         return Err(diags);
     }
@@ -1501,8 +1501,18 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     })
 }
 
-fn p_has_errors(d: &Diagnostics) -> bool {
-    d.has_errors()
+/// Widens a one-character span to cover `text` when the source has it verbatim at that place
+/// (a relation name written in the model file, not produced by Jinja).
+fn mark_text(mut span: Span, src: &str, text: &str) -> Span {
+    let written = src
+        .lines()
+        .nth(span.line - 1)
+        .map(|l| l.chars().skip(span.col - 1).collect::<String>())
+        .unwrap_or_default();
+    if !text.is_empty() && written.starts_with(text) {
+        span.len = text.chars().count();
+    }
+    span
 }
 
 /// The CTE name an ephemeral model is inlined under.

@@ -330,14 +330,36 @@ pub fn did_you_mean<'a>(
         let (w, cl) = (word.to_lowercase(), c.to_lowercase());
         let mut score = strsim::jaro_winkler(&w, &cl);
         // Short words: one edit away is close enough even when Jaro-Winkler disagrees.
-        if strsim::damerau_levenshtein(&w, &cl) <= 1 {
+        let edits = strsim::damerau_levenshtein(&w, &cl);
+        if edits <= 1 {
             score = score.max(0.85);
+        } else if edits == 2 && same_start_most_letters(&w, &cl) {
+            // Two edits away (`tgs` for `tag`): only with the same first letter and all
+            // letters but one in common, so that unrelated short words are not suggested.
+            score = score.max(0.8);
         }
         if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// True when `a` and `b` (3+ letters) start alike and share all their letters but one.
+fn same_start_most_letters(a: &str, b: &str) -> bool {
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.min(lb) < 3 || a.chars().next() != b.chars().next() {
+        return false;
+    }
+    let mut rest: Vec<char> = b.chars().collect();
+    let mut common = 0;
+    for c in a.chars() {
+        if let Some(i) = rest.iter().position(|x| *x == c) {
+            rest.swap_remove(i);
+            common += 1;
+        }
+    }
+    common + 1 >= la.max(lb)
 }
 
 /// `Some("did you mean `x`?")` when a candidate is close to `word`.
@@ -472,6 +494,9 @@ mod tests {
             Some("materialized")
         );
         assert_eq!(did_you_mean("zzz", ["schema", "materialized"]), None);
+        // Two edits on a short word: suggested only when the letters mostly agree.
+        assert_eq!(did_you_mean("tgs", ["tag", "path", "fqn"]), Some("tag"));
+        assert_eq!(did_you_mean("tux", ["tag", "path", "fqn"]), None);
     }
 
     #[test]

@@ -70,6 +70,8 @@ impl Output {
                             String::new()
                         }
                     ));
+                } else if w > 0 {
+                    text.push_str(&format!("{w} warning{}\n", if w == 1 { "" } else { "s" }));
                 }
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }

@@ -812,13 +812,23 @@ pub fn jinja_diagnostic(
                 .detail()
                 .map(str::to_string)
                 .unwrap_or_else(|| e.kind().to_string());
+            let mut help = None;
             let msg = match e.kind() {
                 ErrorKind::SyntaxError => format!("Jinja syntax error: {detail}"),
-                ErrorKind::UnknownFunction => format!("unknown function: {detail}"),
+                // minijinja says `name is unknown`; name the function once.
+                ErrorKind::UnknownFunction => match detail.strip_suffix(" is unknown") {
+                    Some(name) => {
+                        help = Some(format!(
+                            "no macro or built-in function is called `{name}`: define it in a file under macro-paths with {{% macro {name}(...) %}}...{{% endmacro %}}"
+                        ));
+                        format!("unknown function `{name}`")
+                    }
+                    None => format!("unknown function: {detail}"),
+                },
                 ErrorKind::UndefinedError => format!("undefined value: {detail}"),
                 _ => format!("Jinja error: {detail}"),
             };
-            (Code::JinjaError, msg, None)
+            (Code::JinjaError, msg, help)
         }
     };
     let mut d = Diagnostic::error(code, message)

@@ -2,7 +2,7 @@
 //! every unknown key and bad value is reported at its line.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value as J;
@@ -308,19 +308,23 @@ pub fn apply_config(
     diags: &mut Diagnostics,
 ) {
     if let Err(e) = config.set(scope, key, &value.to_json()) {
-        let (code, span) = match e {
-            super::config::ConfigError::UnknownKey { .. } => {
-                (Code::UnknownKey, key_node.span(file))
-            }
+        let (code, span, label) = match e {
+            super::config::ConfigError::UnknownKey { .. } => (
+                Code::UnknownKey,
+                key_node.span(file),
+                Some("not a known config key"),
+            ),
             super::config::ConfigError::InvalidValue { .. } => {
-                (Code::InvalidValue, value.span(file))
+                (Code::InvalidValue, value.span(file), None)
             }
         };
-        diags.push(
-            Diagnostic::error(code, e.to_string())
-                .at(span)
-                .with_help_opt(e.help()),
-        );
+        let mut d = Diagnostic::error(code, e.to_string())
+            .at(span)
+            .with_help_opt(e.help());
+        if let Some(label) = label {
+            d = d.with_label(label);
+        }
+        diags.push(d);
     }
 }
 
@@ -344,7 +348,7 @@ fn read_model(
     let description = r.string(&["description"], diags);
     let mut config = NodeConfig::default();
     for key in ["tags", "meta", "owner", "docs"] {
-        if let Some(v) = r.take(&[leak(key)]) {
+        if let Some(v) = r.take(&[key]) {
             apply_config(&mut config, scope, key, v, v, file, diags);
         }
     }
@@ -369,10 +373,6 @@ fn read_model(
         columns,
         tests,
     })
-}
-
-fn leak(s: &'static str) -> &'static str {
-    s
 }
 
 fn read_columns(
@@ -765,11 +765,6 @@ fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Ex
         depends_on,
         span,
     })
-}
-
-/// A properties file's path, for callers that only have the root-relative path.
-pub fn display(p: &Path) -> PathBuf {
-    p.to_path_buf()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! serde deserialization stops at the first problem and forgets positions; strata wants every
 //! unknown key of a file reported at its line, so properties are read through this tree instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -136,10 +136,15 @@ pub fn parse(text: &str, file: &Path) -> Result<Node, Diagnostic> {
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         let m = e.marker();
+        // The parser's wording names the symptom; say what usually causes it.
+        let help = (e.info() == "mapping values are not allowed in this context").then(|| {
+            "check this line's indentation against the keys above it, or quote a value that contains `: `".to_string()
+        });
         return Err(
             Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", e.info()))
                 .at(Span::new(file, m.line(), m.col() + 1, 1))
-                .with_label("YAML syntax error here"),
+                .with_label("YAML syntax error here")
+                .with_help_opt(help),
         );
     }
     if builder.anchors_used {
@@ -526,11 +531,6 @@ pub fn expect_seq<'a>(
             &[]
         }
     }
-}
-
-/// A path relative to the project root, for spans.
-pub fn rel(path: &Path) -> PathBuf {
-    path.to_path_buf()
 }
 
 #[cfg(test)]
