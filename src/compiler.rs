@@ -157,6 +157,15 @@ pub struct CompiledNode {
     /// SQL ready to run on the target (ephemeral parents inlined as CTEs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_code: Option<String>,
+    /// SQL for runs where the model's table exists (`is_incremental()` true); incremental only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_incremental_code: Option<String>,
+    /// Rendered pre-hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_hooks: Vec<String>,
+    /// Rendered post-hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_hooks: Vec<String>,
     /// sha256 of the defining file.
     pub checksum: String,
     /// sha256 of the compiled SQL.
@@ -202,6 +211,10 @@ pub struct Compiled {
     pub nodes: Vec<CompiledNode>,
     /// The dependency graph.
     pub dag: Dag,
+    /// Rendered `on-run-start` statements.
+    pub on_run_start: Vec<String>,
+    /// Rendered `on-run-end` statements.
+    pub on_run_end: Vec<String>,
     /// Warnings found on the way.
     pub warnings: Diagnostics,
 }
@@ -370,6 +383,15 @@ impl SourceMap<'_> {
     }
 }
 
+/// A node's renders beyond its main SQL.
+#[derive(Default)]
+struct Extra {
+    /// The SQL with is_incremental() true (incremental models only).
+    incremental: Option<Result<jinja::Rendered, Diagnostic>>,
+    /// (pre?, hook text, render).
+    hooks: Vec<(bool, String, Result<jinja::Rendered, Diagnostic>)>,
+}
+
 /// Output columns (when the SQL parsed) and the diagnostics of one node's analysis.
 type AnalysisOutcome = (Option<Vec<String>>, Vec<Diagnostic>);
 
@@ -418,98 +440,59 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let model_props = index_props(&project.properties.models, "model", &mut diags);
     let seed_props = index_props(&project.properties.seeds, "seed", &mut diags);
 
+    let pending_of = |kind: ResourceType,
+                      file: &project::SqlFile,
+                      config: NodeConfig,
+                      props: Option<&ModelProps>| Pending {
+        id: format!("{}.{pname}.{}", kind.as_str(), file.name),
+        resource_type: kind,
+        name: file.name.clone(),
+        path: file.path.clone(),
+        fqn: fqn(&pname, &file.folders, &file.name),
+        config,
+        description: props.and_then(|p| p.description.clone()),
+        description_span: props.map(|p| p.span.clone()),
+        columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+        template: Some(file.text.clone()),
+        checksum: file.checksum.clone(),
+        seed_columns: Vec::new(),
+    };
     for s in &project.seeds {
         let mut config = project.seed_configs.resolve(&s.folders, &s.name);
-        let props = seed_props.get(s.name.as_str());
+        let props = seed_props.get(s.name.as_str()).copied();
         if let Some(p) = props {
             config.merge(&p.config);
         }
-        pending.push(Pending {
-            id: format!("seed.{pname}.{}", s.name),
-            resource_type: ResourceType::Seed,
+        let file = project::SqlFile {
             name: s.name.clone(),
             path: s.path.clone(),
-            fqn: fqn(&pname, &s.folders, &s.name),
-            config,
-            description: props.and_then(|p| p.description.clone()),
-            description_span: props.map(|p| p.span.clone()),
-            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
-            template: None,
+            folders: s.folders.clone(),
+            text: Arc::from(""),
             checksum: s.checksum.clone(),
+        };
+        pending.push(Pending {
+            template: None,
             seed_columns: s.columns.clone(),
+            ..pending_of(ResourceType::Seed, &file, config, props)
         });
     }
     for m in &project.models {
         let mut config = project.model_configs.resolve(&m.folders, &m.name);
-        let props = model_props.get(m.name.as_str());
+        let props = model_props.get(m.name.as_str()).copied();
         if let Some(p) = props {
             config.merge(&p.config);
         }
-        pending.push(Pending {
-            id: format!("model.{pname}.{}", m.name),
-            resource_type: ResourceType::Model,
-            name: m.name.clone(),
-            path: m.path.clone(),
-            fqn: fqn(&pname, &m.folders, &m.name),
-            config,
-            description: props.and_then(|p| p.description.clone()),
-            description_span: props.map(|p| p.span.clone()),
-            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
-            template: Some(m.text.clone()),
-            checksum: m.checksum.clone(),
-            seed_columns: Vec::new(),
-        });
+        pending.push(pending_of(ResourceType::Model, m, config, props));
     }
     for t in &project.singular_tests {
-        pending.push(Pending {
-            id: format!("test.{pname}.{}", t.name),
-            resource_type: ResourceType::Test,
-            name: t.name.clone(),
-            path: t.path.clone(),
-            fqn: fqn(&pname, &t.folders, &t.name),
-            config: NodeConfig::default(),
-            description: None,
-            description_span: None,
-            columns: Vec::new(),
-            template: Some(t.text.clone()),
-            checksum: t.checksum.clone(),
-            seed_columns: Vec::new(),
-        });
+        pending.push(pending_of(ResourceType::Test, t, NodeConfig::default(), None));
     }
 
     // Properties for files that do not exist.
     let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
-    for p in &project.properties.models {
-        if !model_names.contains(&p.name.as_str()) {
-            diags.push(
-                Diagnostic::error(
-                    Code::UnknownResource,
-                    format!(
-                        "properties describe model `{}`, but there is no models/**/{}.sql",
-                        p.name, p.name
-                    ),
-                )
-                .at(p.span.clone())
-                .with_help_opt(suggest(&p.name, model_names.iter().copied())),
-            );
-        }
-    }
+    report_undescribed(&project.properties.models, &model_names, "model", "models/**/{}.sql", &mut diags);
     let seed_names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
-    for p in &project.properties.seeds {
-        if !seed_names.contains(&p.name.as_str()) {
-            diags.push(
-                Diagnostic::error(
-                    Code::UnknownResource,
-                    format!(
-                        "properties describe seed `{}`, but there is no seeds/**/{}.csv",
-                        p.name, p.name
-                    ),
-                )
-                .at(p.span.clone())
-                .with_help_opt(suggest(&p.name, seed_names.iter().copied())),
-            );
-        }
-    }
+    report_undescribed(&project.properties.seeds, &seed_names, "seed", "seeds/**/{}.csv", &mut diags);
 
     // Duplicate names among ref()-able nodes and among singular tests.
     let mut first_by_name: HashMap<(bool, &str), &Pending> = HashMap::new();
@@ -565,20 +548,52 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    // Incremental models are rendered a second time with is_incremental() true: a first build
+    // and later runs need different SQL, and the refs of both are dependencies. Hooks are
+    // rendered in the node's context (`this`, `ref`).
+    let extra: Vec<Extra> = pending
+        .par_iter()
+        .zip(&rendered_ok)
+        .map(|(p, r)| {
+            let mut out = Extra::default();
+            let (Some(text), Some(_)) = (p.template.as_ref(), r) else {
+                return out;
+            };
+            let name = display_path(&p.path);
+            let render = |source: &str, incremental: bool| {
+                renderer
+                    .render_node(&name, source, ConfigScope::Model, &p.config, incremental)
+                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))
+            };
+            if p.config.materialized == Some(Materialized::Incremental) {
+                out.incremental = Some(render(text, true));
+            }
+            for (pre, hooks) in [(true, &p.config.pre_hook), (false, &p.config.post_hook)] {
+                for h in hooks {
+                    out.hooks.push((pre, h.clone(), render(h, false)));
+                }
+            }
+            out
+        })
+        .collect();
+
     // Drop disabled nodes, remembering their names for clearer ref errors.
     let mut disabled: BTreeSet<String> = BTreeSet::new();
     let mut keep_pending = Vec::new();
     let mut keep_rendered = Vec::new();
-    for (p, r) in pending.into_iter().zip(rendered_ok) {
+    let mut keep_extra = Vec::new();
+    for ((p, r), x) in pending.into_iter().zip(rendered_ok).zip(extra) {
         if p.config.is_enabled() {
             keep_pending.push(p);
             keep_rendered.push(r);
+            keep_extra.push(x);
         } else {
             disabled.insert(p.name.clone());
         }
     }
     let pending = keep_pending;
     let rendered = keep_rendered;
+    let extra = keep_extra;
 
     // Relations of models and seeds (generate_schema_name may be a project macro).
     let has_schema_macro = renderer.has_macro("generate_schema_name");
@@ -687,6 +702,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 compiled_code: None,
                 checksum: sha256(&format!("{}.{}", s.name, t.name)),
                 compiled_checksum: None,
+                compiled_incremental_code: None,
+                pre_hooks: Vec::new(),
+                post_hooks: Vec::new(),
                 test: None,
                 source: Some(SourceInfo {
                     source_name: s.name.clone(),
@@ -702,56 +720,81 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
-    // Resolve each rendered node's relation calls.
+    // Resolve each rendered text's relation calls (main SQL, incremental SQL, hooks).
     let mut edges: Vec<Edge> = Vec::new();
     let mut substituted: Vec<Option<String>> = vec![None; pending.len()];
-    for (i, (p, r)) in pending.iter().zip(&rendered).enumerate() {
-        let Some(r) = r else { continue };
-        let src = p.template.as_deref().unwrap_or("");
-        let map = SourceMap {
-            spans: &r.spans,
-            rendered: &r.text,
-            source: src,
-            file: &p.path,
-        };
-        let mut text = r.text.replace(
-            THIS_TOKEN,
-            &node_relations[i]
-                .as_ref()
-                .map(Relation::quoted)
-                .unwrap_or_else(|| sql::quote_ident(&p.name)),
-        );
-        let mut ok = true;
-        for (n, call) in r.recorded.relations.iter().enumerate() {
-            let token = relation_token(n);
-            let span = r
-                .text
-                .find(&token)
-                .map(|o| map.at_offset(o))
-                .unwrap_or_else(|| call_span(src, &p.path, call));
-            let resolved = resolve_call(
-                call,
-                &pname,
-                &refable,
-                &source_index,
-                &disabled,
-                &span,
-                &mut diags,
-            );
-            match resolved {
-                Some((parent, replacement)) => {
-                    edges.push(Edge {
-                        parent,
-                        child: i,
-                        span: Some(span),
-                    });
-                    text = text.replace(&token, &replacement);
+    let mut substituted_incremental: Vec<Option<String>> = vec![None; pending.len()];
+    let mut hooks: Vec<(Vec<String>, Vec<String>)> = vec![(Vec::new(), Vec::new()); pending.len()];
+    for (i, p) in pending.iter().enumerate() {
+        let own = node_relations[i]
+            .as_ref()
+            .map(Relation::quoted)
+            .unwrap_or_else(|| sql::quote_ident(&p.name));
+        let mut resolve =
+            |r: &jinja::Rendered, src: &str, diags: &mut Diagnostics| -> Option<String> {
+                let map = SourceMap {
+                    spans: &r.spans,
+                    rendered: &r.text,
+                    source: src,
+                    file: &p.path,
+                };
+                let mut text = r.text.replace(THIS_TOKEN, &own);
+                let mut ok = true;
+                for (n, call) in r.recorded.relations.iter().enumerate() {
+                    let token = relation_token(n);
+                    let span = r
+                        .text
+                        .find(&token)
+                        .map(|o| map.at_offset(o))
+                        .unwrap_or_else(|| call_span(src, &p.path, call));
+                    match resolve_call(
+                        call,
+                        &pname,
+                        &refable,
+                        &source_index,
+                        &disabled,
+                        &span,
+                        diags,
+                    ) {
+                        Some((parent, replacement)) => {
+                            edges.push(Edge {
+                                parent,
+                                child: i,
+                                span: Some(span),
+                            });
+                            text = text.replace(&token, &replacement);
+                        }
+                        None => ok = false,
+                    }
                 }
-                None => ok = false,
-            }
+                ok.then_some(text)
+            };
+        let src = p.template.as_deref().unwrap_or("");
+        if let Some(r) = &rendered[i] {
+            substituted[i] = resolve(r, src, &mut diags);
         }
-        if ok {
-            substituted[i] = Some(text);
+        match extra[i].incremental.as_ref() {
+            Some(Ok(r)) => substituted_incremental[i] = resolve(r, src, &mut diags),
+            Some(Err(d)) => diags.push(d.clone()),
+            None => {}
+        }
+        for (pre, hook_src, r) in &extra[i].hooks {
+            match r {
+                Ok(r) => {
+                    if let Some(t) = resolve(r, hook_src, &mut diags) {
+                        if *pre {
+                            hooks[i].0.push(t);
+                        } else {
+                            hooks[i].1.push(t);
+                        }
+                    }
+                }
+                Err(d) => diags.push(
+                    d.clone()
+                        .at(Span::file(&p.path))
+                        .with_note(format!("in hook `{hook_src}`")),
+                ),
+            }
         }
     }
 
@@ -882,6 +925,35 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             }
         })
         .collect();
+    // The incremental variant must parse too.
+    let incremental_errors: Vec<Diagnostic> = pending
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let code = substituted_incremental[i].as_ref()?;
+            let r = extra[i].incremental.as_ref()?.as_ref().ok()?;
+            let e = sql::analyze(code, kind).err()?;
+            let map = SourceMap {
+                spans: &r.spans,
+                rendered: &r.text,
+                source: p.template.as_deref().unwrap_or(""),
+                file: &p.path,
+            };
+            Some(
+                Diagnostic::error(
+                    Code::SqlSyntax,
+                    format!(
+                        "SQL syntax error ({} dialect) when is_incremental() is true: {}",
+                        kind.as_str(),
+                        e.message
+                    ),
+                )
+                .at(map.at_line_col(e.line, e.col))
+                .with_label("the rendered SQL does not parse here"),
+            )
+        })
+        .collect();
+    diags.extend(incremental_errors);
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
     for (i, a) in analyses.into_iter().enumerate() {
         let Some((cols, found)) = a else { continue };
@@ -1187,6 +1259,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             relation: None,
             raw_code: None,
             compiled_checksum: Some(sha256(&sql_text)),
+            compiled_incremental_code: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
             compiled_code: Some(sql_text),
             checksum: sha256(&format!(
                 "{}:{}:{:?}",
@@ -1271,6 +1346,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             compiled_code: None,
             checksum: sha256(&format!("{e:?}")),
             compiled_checksum: None,
+            compiled_incremental_code: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
             test: None,
             source: None,
             exposure: Some(ExposureInfo {
@@ -1293,33 +1371,34 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     // Assemble model/seed/singular-test nodes.
     let mut nodes: Vec<CompiledNode> = Vec::with_capacity(exposure_base + exposure_nodes.len());
-    for (i, p) in pending.iter().enumerate() {
-        let description = match &p.description {
-            Some(d) => match renderer.render_str(
-                &display_path(
-                    p.description_span
-                        .as_ref()
-                        .map(|s| s.file.as_path())
-                        .unwrap_or(&p.path),
-                ),
-                d,
-            ) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    let file = p
-                        .description_span
-                        .as_ref()
-                        .map(|s| s.file.clone())
-                        .unwrap_or_else(|| p.path.clone());
-                    let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
-                    if let Some(span) = &p.description_span {
-                        d.span = Some(span.clone());
-                    }
-                    diags.push(d);
-                    None
+    // Descriptions may call doc(): rendered in parallel.
+    let descriptions: Vec<Result<Option<String>, Diagnostic>> = pending
+        .par_iter()
+        .map(|p| {
+            let Some(d) = &p.description else {
+                return Ok(None);
+            };
+            let file = p
+                .description_span
+                .as_ref()
+                .map(|s| s.file.clone())
+                .unwrap_or_else(|| p.path.clone());
+            renderer.render_str(&display_path(&file), d).map(Some).map_err(|e| {
+                let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
+                if let Some(span) = &p.description_span {
+                    d.span = Some(span.clone());
                 }
-            },
-            None => None,
+                d
+            })
+        })
+        .collect();
+    for (i, (p, description)) in pending.iter().zip(descriptions).enumerate() {
+        let description = match description {
+            Ok(d) => d,
+            Err(d) => {
+                diags.push(d);
+                None
+            }
         };
         let mut columns: Vec<ColumnInfo> = p.columns.iter().map(column_info).collect();
         for c in &p.seed_columns {
@@ -1352,6 +1431,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             compiled_code: substituted[i].clone(),
             checksum: p.checksum.clone(),
             compiled_checksum: None,
+            compiled_incremental_code: substituted_incremental[i].clone(),
+            pre_hooks: hooks[i].0.clone(),
+            post_hooks: hooks[i].1.clone(),
             test: (p.resource_type == ResourceType::Test).then(|| TestInfo {
                 test_name: "singular".into(),
                 test_type: "singular",
@@ -1453,43 +1535,73 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
-    // Inline ephemeral parents as CTEs, in dependency order.
-    let mut final_sql: Vec<Option<String>> =
-        nodes.iter().map(|n| n.compiled_code.clone()).collect();
-    for &i in dag.topo_order() {
-        let Some(code) = final_sql[i].clone() else {
-            continue;
-        };
-        let mut eph: Vec<usize> = Vec::new();
-        collect_ephemeral(&dag, &nodes, i, &mut eph, &mut BTreeSet::new());
-        if eph.is_empty() {
-            continue;
-        }
-        let order: Vec<usize> = dag
-            .topo_order()
-            .iter()
-            .copied()
-            .filter(|x| eph.contains(x))
-            .collect();
-        let ctes: Vec<String> = order
-            .iter()
-            .map(|e| {
-                let body = nodes[*e].compiled_code.clone().unwrap_or_default();
-                format!(
-                    "{} as (\n{}\n)",
-                    ephemeral_cte_name(&nodes[*e].name),
-                    body.trim().trim_end_matches(';')
-                )
-            })
-            .collect();
-        final_sql[i] = Some(inject_ctes(&code, &ctes));
+    // Inline ephemeral parents as CTEs, in dependency order (each body as written: nested
+    // ephemerals become CTEs of their own), in parallel.
+    let mut topo_pos = vec![0usize; nodes.len()];
+    for (k, &i) in dag.topo_order().iter().enumerate() {
+        topo_pos[i] = k;
     }
-    for (n, s) in nodes.iter_mut().zip(final_sql) {
+    let injected: Vec<Option<(String, Option<String>)>> = nodes
+        .par_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let code = n.compiled_code.as_ref()?;
+            let mut eph: Vec<usize> = Vec::new();
+            collect_ephemeral(&dag, &nodes, i, &mut eph, &mut BTreeSet::new());
+            if eph.is_empty() {
+                return None;
+            }
+            eph.sort_by_key(|e| topo_pos[*e]);
+            let ctes: Vec<String> = eph
+                .iter()
+                .map(|e| {
+                    let body = nodes[*e].compiled_code.as_deref().unwrap_or_default();
+                    format!(
+                        "{} as (\n{}\n)",
+                        ephemeral_cte_name(&nodes[*e].name),
+                        body.trim().trim_end_matches(';')
+                    )
+                })
+                .collect();
+            Some((
+                inject_ctes(code, &ctes),
+                n.compiled_incremental_code.as_deref().map(|inc| inject_ctes(inc, &ctes)),
+            ))
+        })
+        .collect();
+    for (n, inj) in nodes.iter_mut().zip(injected) {
+        if let Some((code, inc)) = inj {
+            n.compiled_code = Some(code);
+            n.compiled_incremental_code = inc;
+        }
+    }
+    nodes.par_iter_mut().for_each(|n| {
         if n.resource_type == ResourceType::Model || n.resource_type == ResourceType::Test {
-            n.compiled_checksum = s.as_deref().map(sha256);
-            n.compiled_code = s;
+            n.compiled_checksum = n.compiled_code.as_deref().map(sha256);
+        }
+    });
+
+    // Project hooks, rendered with the global context.
+    let mut run_hooks: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for (k, list) in [&project.on_run_start, &project.on_run_end]
+        .into_iter()
+        .enumerate()
+    {
+        for h in list {
+            match renderer.render_str(project::PROJECT_FILE, h) {
+                Ok(t) => run_hooks[k].push(t),
+                Err(e) => diags.push(
+                    jinja::jinja_diagnostic(&e, Path::new(project::PROJECT_FILE), None, &sources)
+                        .with_note(format!("in hook `{h}`")),
+                ),
+            }
         }
     }
+    if diags.has_errors() {
+        diags.sort();
+        return Err(diags);
+    }
+    let [on_run_start, on_run_end] = run_hooks;
 
     diags.sort();
     Ok(Compiled {
@@ -1497,6 +1609,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         target,
         nodes,
         dag,
+        on_run_start,
+        on_run_end,
         warnings: diags,
     })
 }
@@ -1561,6 +1675,27 @@ fn column_info(c: &ColumnProps) -> ColumnInfo {
         data_type: c.data_type.clone(),
         meta: c.meta.clone(),
         tags: c.tags.clone(),
+    }
+}
+
+/// Reports properties entries whose model or seed file does not exist.
+fn report_undescribed(props: &[ModelProps], names: &[&str], what: &str, pattern: &str, diags: &mut Diagnostics) {
+    let set: std::collections::HashSet<&str> = names.iter().copied().collect();
+    for p in props {
+        if !set.contains(p.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownResource,
+                    format!(
+                        "properties describe {what} `{}`, but there is no {}",
+                        p.name,
+                        pattern.replace("{}", &p.name)
+                    ),
+                )
+                .at(p.span.clone())
+                .with_help_opt(suggest(&p.name, names.iter().copied())),
+            );
+        }
     }
 }
 

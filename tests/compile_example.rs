@@ -1,6 +1,8 @@
 //! The example project at the repository root compiles offline for DuckDB and for Postgres,
 //! its compiled marts parse in each dialect, and compiling twice gives identical artifacts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -158,18 +160,7 @@ fn run_compile(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn two_compiles_give_byte_identical_artifacts() {
     // Work on a copy so parallel tests never race on the repository's .strata/.
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join("ofitec");
-    for entry in [
-        "project.yml",
-        "models",
-        "seeds",
-        "macros",
-        "contracts",
-        "tests/singular",
-    ] {
-        copy_tree(&root().join(entry), &dst.join(entry));
-    }
+    let (_tmp, dst) = common::example_copy();
     let first = run_compile(&dst);
     std::fs::remove_dir_all(dst.join(".strata")).unwrap();
     let second = run_compile(&dst);
@@ -178,23 +169,5 @@ fn two_compiles_give_byte_identical_artifacts() {
     for ((p1, b1), (p2, b2)) in first.iter().zip(&second) {
         assert_eq!(p1, p2);
         assert!(b1 == b2, "{p1} differs between two compiles");
-    }
-}
-
-fn copy_tree(src: &Path, dst: &Path) {
-    if src.is_file() {
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::copy(src, dst).unwrap();
-        return;
-    }
-    for e in walkdir::WalkDir::new(src) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(src).unwrap();
-        let to = dst.join(rel);
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
     }
 }

@@ -1,5 +1,7 @@
-//! strata's output files under the artifacts directory (`.strata/` by default): the manifest and
-//! the compiled SQL. Writes are deterministic: sorted maps, no timestamps, stable ids.
+//! strata's output files under the artifacts directory (`.strata/` by default): the manifest,
+//! the compiled SQL. The manifest is deterministic: sorted maps, no
+//! timestamps, stable ids.
+
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,31 +129,36 @@ pub fn compiled_path(c: &Compiled, n: &CompiledNode) -> PathBuf {
     }
 }
 
-/// Writes the compiled SQL of `selected` nodes; returns how many files were written.
+/// Writes the compiled SQL of `selected` nodes, in parallel; returns how many files were written.
 pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
-    let mut written = 0;
-    for &i in selected {
-        let n = &c.nodes[i];
-        let Some(code) = &n.compiled_code else {
-            continue;
-        };
-        let path = compiled_path(c, n);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
+    use rayon::prelude::*;
+    let jobs: Vec<(PathBuf, &str)> = selected
+        .iter()
+        .filter_map(|&i| {
+            let n = &c.nodes[i];
+            n.compiled_code.as_deref().map(|code| (compiled_path(c, n), code))
+        })
+        .collect();
+    let mut dirs: Vec<&Path> = jobs.iter().filter_map(|(p, _)| p.parent()).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    for d in dirs {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    jobs.par_iter().try_for_each(|(path, code)| {
         let mut text = code.trim_end().to_string();
         text.push('\n');
-        write_if_changed(&path, text.as_bytes())?;
-        written += 1;
-    }
-    Ok(written)
+        write_if_changed(path, text.as_bytes())
+    })?;
+    Ok(jobs.len())
 }
 
 /// Writes atomically (temp file + rename) and only when the content differs, so timestamps of
 /// unchanged artifacts stay put.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+    // Compare sizes first: reading a large old file only pays off when it may be equal.
+    let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
+    if same_len && std::fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
     let tmp = path.with_extension(format!(

@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, Query, SelectItem, SetExpr, Spanned, Statement, Visit, Visitor,
-    visit_relations,
+    Expr, Query, SelectItem, SetExpr, Spanned, Statement, TableFactor, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, DuckDbDialect, PostgreSqlDialect};
 use sqlparser::parser::{Parser, ParserError};
@@ -73,29 +72,14 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
     for st in &statements {
         let _ = st.visit(&mut ctes);
     }
+    let mut tables = TableReads {
+        ctes: &ctes.0,
+        out: Vec::new(),
+    };
     for st in &statements {
-        let _ = visit_relations(st, |name: &ObjectName| {
-            let parts: Vec<String> = name
-                .0
-                .iter()
-                .map(|p| match p.as_ident() {
-                    Some(i) => i.value.clone(),
-                    None => p.to_string(),
-                })
-                .collect();
-            let is_cte = parts.len() == 1 && ctes.0.contains(&parts[0].to_lowercase());
-            if !is_cte {
-                let span = name.span();
-                out.relations.push(RelationRead {
-                    parts,
-                    line: span.start.line as usize,
-                    col: span.start.column as usize,
-                    text: name.to_string(),
-                });
-            }
-            ControlFlow::<()>::Continue(())
-        });
+        let _ = st.visit(&mut tables);
     }
+    out.relations = tables.out;
     if let Some(Statement::Query(q)) = statements.last() {
         out.columns = output_columns(q);
     }
@@ -104,6 +88,43 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
 
 #[derive(Default)]
 struct CteNames(BTreeSet<String>);
+
+/// Collects the tables a statement reads; table functions (`range(10)`, `read_csv(...)`) and
+/// CTE names are not relations.
+struct TableReads<'a> {
+    ctes: &'a BTreeSet<String>,
+    out: Vec<RelationRead>,
+}
+
+impl Visitor for TableReads<'_> {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|p| match p.as_ident() {
+                    Some(i) => i.value.clone(),
+                    None => p.to_string(),
+                })
+                .collect();
+            let is_cte = parts.len() == 1 && self.ctes.contains(&parts[0].to_lowercase());
+            if !is_cte {
+                let span = name.span();
+                self.out.push(RelationRead {
+                    parts,
+                    line: span.start.line as usize,
+                    col: span.start.column as usize,
+                    text: name.to_string(),
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
 
 impl Visitor for CteNames {
     type Break = ();
@@ -239,6 +260,13 @@ mod tests {
         assert_eq!(names, vec!["raw.t", "other"]);
         assert_eq!(a.columns, vec!["a", "c", "d"]);
         assert_eq!(a.relations[1].line, 2);
+    }
+
+    #[test]
+    fn table_functions_are_not_relations() {
+        let a = analyze("select * from range(10) as r, t", AdapterKind::Duckdb).unwrap();
+        let names: Vec<_> = a.relations.iter().map(|r| r.parts.join(".")).collect();
+        assert_eq!(names, vec!["t"]);
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! Shared helpers for the integration tests: copying fixture projects into temp dirs and
+//! running the strata binary on them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The crate root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies a file or a folder tree.
+pub fn copy_tree(src: &Path, dst: &Path) {
+    if src.is_file() {
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(src, dst).unwrap();
+        return;
+    }
+    for e in walkdir::WalkDir::new(src) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(src).unwrap();
+        if rel
+            .components()
+            .any(|c| c.as_os_str() == ".strata" || c.as_os_str() == "warehouse")
+        {
+            continue;
+        }
+        let to = dst.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+/// A temp copy of `tests/fixtures/<name>`; the TempDir must outlive the returned path.
+pub fn fixture_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join(name);
+    copy_tree(&root().join("tests/fixtures").join(name), &dst);
+    (tmp, dst)
+}
+
+/// A temp copy of the example project at the repository root.
+pub fn example_copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("ofitec");
+    for entry in [
+        "project.yml",
+        "models",
+        "seeds",
+        "macros",
+        "contracts",
+        "tests/singular",
+    ] {
+        copy_tree(&root().join(entry), &dst.join(entry));
+    }
+    (tmp, dst)
+}
+
+/// Runs `strata --project-dir DIR ARGS...`.
+pub fn strata(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--project-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("strata runs")
+}
+
+/// Runs strata and panics with its output unless the exit code is `code`.
+pub fn strata_ok(dir: &Path, args: &[&str], code: i32) -> Output {
+    let out = strata(dir, args);
+    if out.status.code() != Some(code) {
+        panic!(
+            "strata {args:?} exited with {:?}, expected {code}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
