@@ -485,14 +485,31 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         pending.push(pending_of(ResourceType::Model, m, config, props));
     }
     for t in &project.singular_tests {
-        pending.push(pending_of(ResourceType::Test, t, NodeConfig::default(), None));
+        pending.push(pending_of(
+            ResourceType::Test,
+            t,
+            NodeConfig::default(),
+            None,
+        ));
     }
 
     // Properties for files that do not exist.
     let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
-    report_undescribed(&project.properties.models, &model_names, "model", "models/**/{}.sql", &mut diags);
+    report_undescribed(
+        &project.properties.models,
+        &model_names,
+        "model",
+        "models/**/{}.sql",
+        &mut diags,
+    );
     let seed_names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
-    report_undescribed(&project.properties.seeds, &seed_names, "seed", "seeds/**/{}.csv", &mut diags);
+    report_undescribed(
+        &project.properties.seeds,
+        &seed_names,
+        "seed",
+        "seeds/**/{}.csv",
+        &mut diags,
+    );
 
     // Duplicate names among ref()-able nodes and among singular tests.
     let mut first_by_name: HashMap<(bool, &str), &Pending> = HashMap::new();
@@ -1383,13 +1400,16 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .as_ref()
                 .map(|s| s.file.clone())
                 .unwrap_or_else(|| p.path.clone());
-            renderer.render_str(&display_path(&file), d).map(Some).map_err(|e| {
-                let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
-                if let Some(span) = &p.description_span {
-                    d.span = Some(span.clone());
-                }
-                d
-            })
+            renderer
+                .render_str(&display_path(&file), d)
+                .map(Some)
+                .map_err(|e| {
+                    let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
+                    if let Some(span) = &p.description_span {
+                        d.span = Some(span.clone());
+                    }
+                    d
+                })
         })
         .collect();
     for (i, (p, description)) in pending.iter().zip(descriptions).enumerate() {
@@ -1565,7 +1585,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .collect();
             Some((
                 inject_ctes(code, &ctes),
-                n.compiled_incremental_code.as_deref().map(|inc| inject_ctes(inc, &ctes)),
+                n.compiled_incremental_code
+                    .as_deref()
+                    .map(|inc| inject_ctes(inc, &ctes)),
             ))
         })
         .collect();
@@ -1679,7 +1701,13 @@ fn column_info(c: &ColumnProps) -> ColumnInfo {
 }
 
 /// Reports properties entries whose model or seed file does not exist.
-fn report_undescribed(props: &[ModelProps], names: &[&str], what: &str, pattern: &str, diags: &mut Diagnostics) {
+fn report_undescribed(
+    props: &[ModelProps],
+    names: &[&str],
+    what: &str,
+    pattern: &str,
+    diags: &mut Diagnostics,
+) {
     let set: std::collections::HashSet<&str> = names.iter().copied().collect();
     for p in props {
         if !set.contains(p.name.as_str()) {

@@ -2,7 +2,6 @@
 //! the compiled SQL. The manifest is deterministic: sorted maps, no
 //! timestamps, stable ids.
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -136,7 +135,9 @@ pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
         .iter()
         .filter_map(|&i| {
             let n = &c.nodes[i];
-            n.compiled_code.as_deref().map(|code| (compiled_path(c, n), code))
+            n.compiled_code
+                .as_deref()
+                .map(|code| (compiled_path(c, n), code))
         })
         .collect();
     let mut dirs: Vec<&Path> = jobs.iter().filter_map(|(p, _)| p.parent()).collect();
