@@ -82,6 +82,23 @@ pub enum LsOutput {
     Json,
 }
 
+/// Options of commands that run nodes against the target.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Worker threads, each with its own connection (default: the target's `threads`).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Stop starting nodes after the first failure.
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+    /// Rebuild incremental models (and reload seeds) from scratch.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Print the statements each node would run, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -110,6 +127,42 @@ pub enum Command {
         /// Only nodes of these types (model, seed, source, test, exposure).
         #[arg(long, num_args = 1.., value_name = "TYPE")]
         resource_type: Vec<String>,
+    },
+    /// Load CSV seeds into tables (each replaced atomically).
+    Seed {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Build the selected models in dependency order.
+    Run {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Seed, build and test the selected nodes in dependency order (the main job).
+    Build {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Rerun only the nodes that failed or were skipped in the last seed/run/build.
+    Retry,
+    /// Remove strata's artifacts directory (never cargo's target/ nor the warehouse).
+    Clean,
+    /// Check the project and the target connection, and say what is wrong.
+    Debug {
+        #[command(flatten)]
+        compile: CompileArgs,
     },
     /// Create a new project in directory NAME that compiles and builds as it is.
     Init {

@@ -573,16 +573,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .zip(&rendered_ok)
         .map(|(p, r)| {
             let mut out = Extra::default();
-            let (Some(text), Some(_)) = (p.template.as_ref(), r) else {
-                return out;
-            };
             let name = display_path(&p.path);
             let render = |source: &str, incremental: bool| {
                 renderer
                     .render_node(&name, source, ConfigScope::Model, &p.config, incremental)
                     .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))
             };
-            if p.config.materialized == Some(Materialized::Incremental) {
+            if let (Some(text), Some(_)) = (p.template.as_ref(), r)
+                && p.config.materialized == Some(Materialized::Incremental)
+            {
                 out.incremental = Some(render(text, true));
             }
             for (pre, hooks) in [(true, &p.config.pre_hook), (false, &p.config.post_hook)] {

@@ -2,15 +2,19 @@
 //!
 //! Data flows one way: files → [`project`] (load) → [`jinja`] (render) → [`sql`] (analyze) →
 //! [`graph`] (DAG, selection) → [`compiler`] (compiled nodes) → [`artifacts`] (manifest,
-//! compiled SQL). Everything here is offline and deterministic.
+//! compiled SQL) → [`materialize`] and [`execute`] (statements per node, the scheduler) on an
+//! [`adapter`] (the only code that talks to a database).
 
+pub mod adapter;
 pub mod artifacts;
 pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod compiler;
 pub mod diagnostics;
+pub mod execute;
 pub mod graph;
 pub mod jinja;
+pub mod materialize;
 pub mod project;
 pub mod sql;

@@ -20,6 +20,42 @@ fn main() {
             resource_type,
         } => commands::ls::run(&cli.global, compile, select, *output, resource_type),
         Command::Init { name } => commands::init::run(&cli.global, name),
+        Command::Seed {
+            compile,
+            select,
+            run,
+        } => commands::run::run(
+            &cli.global,
+            commands::run::RunKind::Seed,
+            compile,
+            select,
+            run,
+        ),
+        Command::Run {
+            compile,
+            select,
+            run,
+        } => commands::run::run(
+            &cli.global,
+            commands::run::RunKind::Run,
+            compile,
+            select,
+            run,
+        ),
+        Command::Build {
+            compile,
+            select,
+            run,
+        } => commands::run::run(
+            &cli.global,
+            commands::run::RunKind::Build,
+            compile,
+            select,
+            run,
+        ),
+        Command::Retry => commands::run::retry(&cli.global),
+        Command::Clean => commands::clean::run(&cli.global),
+        Command::Debug { compile } => commands::debug::run(&cli.global, compile),
     };
     let status = match result {
         Ok(s) => s,

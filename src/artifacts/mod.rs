@@ -1,6 +1,8 @@
 //! strata's output files under the artifacts directory (`.strata/` by default): the manifest,
-//! the compiled SQL. The manifest is deterministic: sorted maps, no
+//! the compiled SQL and the run results. The manifest is deterministic: sorted maps, no
 //! timestamps, stable ids.
+
+pub mod run_results;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

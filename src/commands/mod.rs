@@ -1,9 +1,12 @@
 //! One file per verb; each wires the stages together and reports through [`Output`].
 
+pub mod clean;
 pub mod compile;
+pub mod debug;
 pub mod init;
 pub mod ls;
 pub mod parse;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,0 +1,161 @@
+//! The only place that talks to a database. `Adapter` opens connections; `Connection` runs
+//! statements, reports what exists, loads seed rows and can be interrupted. Differences between
+//! engines are capability flags and error classification, never `if postgres` in callers.
+
+pub mod duckdb;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::compiler::{Relation, Target};
+use crate::project::AdapterKind;
+
+/// What kind of relation exists in the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelationKind {
+    /// A table.
+    Table,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+}
+
+impl RelationKind {
+    /// The SQL keyword for `drop <kind>`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::View => "view",
+            RelationKind::MaterializedView => "materialized view",
+        }
+    }
+}
+
+/// A column as the database reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnMeta {
+    /// Column name.
+    pub name: String,
+    /// Type as the database spells it.
+    pub data_type: String,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+}
+
+/// What an engine can do; callers pick statements by these flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Capabilities {
+    /// DDL (create, drop, rename) is transactional, so a swap is atomic.
+    pub transactional_ddl: bool,
+    /// Materialized views exist.
+    pub materialized_views: bool,
+    /// Several connections may write at the same time.
+    pub concurrent_writers: bool,
+}
+
+/// Whether retrying can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A lock or write conflict, a busy database file, a dropped connection: try again.
+    Transient,
+    /// The statement itself is wrong or the data breaks it: retrying gives the same error.
+    Permanent,
+    /// The statement was interrupted (Ctrl-C, timeout).
+    Interrupted,
+}
+
+/// A database error with its class.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct AdapterError {
+    /// Whether retrying can help.
+    pub class: ErrorClass,
+    /// The database's message (never containing a password).
+    pub message: String,
+}
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl AdapterError {
+    /// An error that retrying will not fix.
+    pub fn permanent(message: impl Into<String>) -> AdapterError {
+        AdapterError {
+            class: ErrorClass::Permanent,
+            message: message.into(),
+        }
+    }
+
+    /// True when a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.class == ErrorClass::Transient
+    }
+}
+
+/// Result of a database call.
+pub type DbResult<T> = Result<T, AdapterError>;
+
+/// Stops the statement running on a connection, from another thread.
+pub type Interrupter = Arc<dyn Fn() + Send + Sync>;
+
+/// An engine: opens connections for the workers.
+pub trait Adapter: Send + Sync {
+    /// Which engine.
+    fn kind(&self) -> AdapterKind;
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+    /// A new connection (one per worker).
+    fn connect(&self) -> DbResult<Box<dyn Connection>>;
+}
+
+/// One database session.
+pub trait Connection: Send {
+    /// Runs one or more statements, returning the rows affected by the last one.
+    fn execute(&mut self, sql: &str) -> DbResult<u64>;
+    /// Runs a query and returns every row as text (NULL as `None`).
+    fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>>;
+    /// What exists under this name, if anything.
+    fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>>;
+    /// The columns of an existing relation, in order.
+    fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>>;
+    /// Appends rows (text values, NULL as `None`) to an existing table whose columns are all text.
+    fn load_text_rows(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> DbResult<()>;
+    /// A handle that interrupts the running statement.
+    fn interrupter(&self) -> Interrupter;
+}
+
+/// Opens the adapter for a resolved target. `read_only` never creates or writes the database
+/// (dry runs, `strata debug`).
+pub fn open(
+    target: &Target,
+    project_root: &std::path::Path,
+    read_only: bool,
+) -> DbResult<Arc<dyn Adapter>> {
+    match target.info.kind {
+        AdapterKind::Duckdb => {
+            let path = target
+                .path
+                .as_ref()
+                .map(|p| {
+                    if p.is_absolute() {
+                        p.clone()
+                    } else {
+                        project_root.join(p)
+                    }
+                })
+                .ok_or_else(|| AdapterError::permanent("the DuckDB target has no `path`"))?;
+            Ok(Arc::new(duckdb::DuckDbAdapter::open(&path, read_only)?))
+        }
+        AdapterKind::Postgres => Err(AdapterError::permanent(
+            "running on a Postgres target is not available yet: `strata compile -t <postgres target>` works offline",
+        )),
+    }
+}

@@ -1,0 +1,528 @@
+//! `strata seed`, `strata run`, `strata build` and `strata retry`: compile, select, then run
+//! the nodes on the target with the scheduler, and write `run_results.json`.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::{ExitStatus, Output, compile_project, select_nodes};
+use crate::adapter::{self, Adapter, ColumnMeta, Connection, DbResult, Interrupter, RelationKind};
+use crate::artifacts::run_results::{self, Invocation};
+use crate::cli::{CompileArgs, GlobalArgs, RunArgs, SelectArgs};
+use crate::compiler::{Compiled, CompiledNode, Relation};
+use crate::execute::{self, CancelToken, NodeResult, Reporter, RunOptions, Status};
+use crate::graph::ResourceType;
+use crate::project::config::Materialized;
+
+/// Which verb is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// Seeds only.
+    Seed,
+    /// Models only.
+    Run,
+    /// Seeds, models and tests.
+    Build,
+}
+
+impl RunKind {
+    fn name(self) -> &'static str {
+        match self {
+            RunKind::Seed => "seed",
+            RunKind::Run => "run",
+            RunKind::Build => "build",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RunKind> {
+        match s {
+            "seed" => Some(RunKind::Seed),
+            "run" => Some(RunKind::Run),
+            "build" => Some(RunKind::Build),
+            _ => None,
+        }
+    }
+
+    fn runs(self, n: &CompiledNode) -> bool {
+        match n.resource_type {
+            ResourceType::Seed => matches!(self, RunKind::Seed | RunKind::Build),
+            ResourceType::Model => {
+                matches!(self, RunKind::Run | RunKind::Build)
+                    && n.materialized() != Materialized::Ephemeral
+            }
+            ResourceType::Test => self == RunKind::Build,
+            ResourceType::Source | ResourceType::Exposure => false,
+        }
+    }
+}
+
+/// Prints one line per finished node (above a progress bar on a terminal), or JSON events.
+struct LineReporter {
+    json: bool,
+    bar: Option<indicatif::ProgressBar>,
+    lock: Mutex<()>,
+}
+
+impl LineReporter {
+    fn new(json: bool, total: usize) -> LineReporter {
+        let bar = (!json && std::io::stderr().is_terminal() && total > 0).then(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        LineReporter {
+            json,
+            bar,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Success => "OK",
+        Status::Error => "ERROR",
+        Status::Skipped => "SKIP",
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Warn => "WARN",
+    }
+}
+
+fn describe(n: &CompiledNode) -> String {
+    match n.resource_type {
+        ResourceType::Seed => format!(
+            "seed {}",
+            n.relation
+                .as_ref()
+                .map(|r| format!("{}.{}", r.schema, r.identifier))
+                .unwrap_or_default()
+        ),
+        ResourceType::Model => format!(
+            "{} {}",
+            n.materialized().as_str(),
+            n.relation
+                .as_ref()
+                .map(|r| format!("{}.{}", r.schema, r.identifier))
+                .unwrap_or_default()
+        ),
+        ResourceType::Test => format!("test {}", n.name),
+        _ => n.name.clone(),
+    }
+}
+
+impl Reporter for LineReporter {
+    fn finished(&self, node: &CompiledNode, r: &NodeResult, done: usize, total: usize) {
+        let _guard = self.lock.lock().unwrap();
+        if self.json {
+            let line = serde_json::json!({
+                "event": "node_finished",
+                "unique_id": r.unique_id,
+                "status": r.status,
+                "execution_time": r.execution_time,
+                "rows_affected": r.rows_affected,
+                "failures": r.failures,
+                "attempts": r.attempts,
+                "message": r.message,
+                "index": done,
+                "total": total,
+            });
+            println!("{line}");
+            return;
+        }
+        let what = describe(node);
+        let detail = match (r.status, r.rows_affected) {
+            (Status::Success, Some(rows)) => format!("{rows} rows in {:.2}s", r.execution_time),
+            (Status::Success | Status::Pass, _) => format!("in {:.2}s", r.execution_time),
+            (Status::Skipped, _) => "skipped".to_string(),
+            _ => format!("{:.2}s", r.execution_time),
+        };
+        let width = done.to_string().len().max(total.to_string().len());
+        let dots = ".".repeat(60usize.saturating_sub(what.chars().count()).max(3));
+        let mut line = format!(
+            "{done:>width$} of {total} {:<5} {what} {dots} [{detail}]",
+            status_word(r.status)
+        );
+        if r.attempts > 1 {
+            line.push_str(&format!(" after {} attempts", r.attempts));
+        }
+        if matches!(
+            r.status,
+            Status::Error | Status::Fail | Status::Warn | Status::Skipped
+        ) && !r.message.is_empty()
+        {
+            line.push_str(&format!("\n      {}", r.message.replace('\n', "\n      ")));
+        }
+        match &self.bar {
+            Some(b) => {
+                b.println(line);
+                b.inc(1);
+            }
+            None => println!("{line}"),
+        }
+    }
+}
+
+/// Records statements instead of running them; reads what exists from a read-only connection.
+struct DryRunConnection {
+    inner: Box<dyn Connection>,
+    statements: Vec<String>,
+}
+
+impl Connection for DryRunConnection {
+    fn execute(&mut self, sql: &str) -> DbResult<u64> {
+        self.statements.push(sql.to_string());
+        Ok(0)
+    }
+
+    fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>> {
+        self.statements.push(sql.to_string());
+        Ok(Vec::new())
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>> {
+        self.inner.relation_kind(relation)
+    }
+
+    fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
+        self.inner.columns(relation)
+    }
+
+    fn load_text_rows(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> DbResult<()> {
+        self.statements.push(format!(
+            "-- load {} rows ({}) into {}",
+            rows.len(),
+            columns.join(", "),
+            relation.quoted()
+        ));
+        Ok(())
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        self.inner.interrupter()
+    }
+}
+
+/// Opens the target, retrying while the database is busy (another process holds the file).
+fn open_adapter(c: &Compiled, read_only: bool) -> DbResult<Arc<dyn Adapter>> {
+    let mut delay = 0.5;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match adapter::open(&c.target, &c.project.root, read_only) {
+            Err(e) if e.is_transient() && attempt < 6 => {
+                std::thread::sleep(Duration::from_secs_f64(delay));
+                delay = (delay * 2.0).min(8.0);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn with_retries<T>(mut f: impl FnMut() -> DbResult<T>) -> DbResult<T> {
+    let mut delay = 0.25;
+    for attempt in 1.. {
+        match f() {
+            Err(e) if e.is_transient() && attempt < 5 => {
+                std::thread::sleep(Duration::from_secs_f64(delay));
+                delay *= 2.0;
+            }
+            other => return other,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Runs `strata seed|run|build`.
+pub fn run(
+    global: &GlobalArgs,
+    kind: RunKind,
+    args: &CompileArgs,
+    sel: &SelectArgs,
+    run_args: &RunArgs,
+) -> Result<ExitStatus> {
+    let invocation = Invocation {
+        command: kind.name().into(),
+        target: args.target.clone(),
+        vars: args.vars.clone(),
+        threads: run_args.threads,
+        full_refresh: run_args.full_refresh,
+        fail_fast: run_args.fail_fast,
+        select: sel.select.clone(),
+        exclude: sel.exclude.clone(),
+    };
+    execute_invocation(global, &invocation, run_args.dry_run, None)
+}
+
+/// Runs `strata retry`: the last invocation again, on its failed and skipped nodes only.
+pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
+    let out = Output::new(global);
+    // The artifacts path is in project.yml; read it without compiling.
+    let dir = match crate::project::load(&global.project_dir, &Default::default()) {
+        Ok((p, _)) => p.root.join(&p.paths.artifacts),
+        Err(d) => {
+            out.diagnostics(&d, &global.project_dir);
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let prev = run_results::read(&dir)?;
+    let ids: BTreeSet<String> = prev
+        .results
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "error" | "skipped" | "fail"))
+        .map(|r| r.unique_id.clone())
+        .collect();
+    if ids.is_empty() {
+        out.event(
+            "nothing to retry: the last run had no failed or skipped nodes",
+            serde_json::json!({"event": "retry", "nodes": 0}),
+        );
+        return Ok(ExitStatus::Success);
+    }
+    execute_invocation(global, &prev.metadata.invocation, false, Some(ids))
+}
+
+fn execute_invocation(
+    global: &GlobalArgs,
+    inv: &Invocation,
+    dry_run: bool,
+    only: Option<BTreeSet<String>>,
+) -> Result<ExitStatus> {
+    let out = Output::new(global);
+    let Some(kind) = RunKind::parse(&inv.command) else {
+        anyhow::bail!("the last run's command `{}` cannot be retried", inv.command);
+    };
+    let compile_args = CompileArgs {
+        target: inv.target.clone(),
+        vars: inv.vars.clone(),
+    };
+    let Some(c) = compile_project(global, &compile_args, &out)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let sel = SelectArgs {
+        select: inv.select.clone(),
+        exclude: inv.exclude.clone(),
+        indirect_selection: Default::default(),
+    };
+    let Some(selected) = select_nodes(&c, &sel, &out) else {
+        return Ok(ExitStatus::Error);
+    };
+    let selected: Vec<usize> = selected
+        .into_iter()
+        .filter(|i| kind.runs(&c.nodes[*i]))
+        .filter(|i| {
+            only.as_ref()
+                .is_none_or(|ids| ids.contains(&c.nodes[*i].unique_id))
+        })
+        .collect();
+    let threads = inv.threads.unwrap_or(c.target.info.threads as usize).max(1);
+
+    if dry_run {
+        return dry_run_plan(&c, &selected, &out, inv.full_refresh);
+    }
+    crate::artifacts::write_compiled(&c, &selected)?;
+    crate::artifacts::write_manifest(&c, true)?;
+
+    let started = Instant::now();
+    let adapter = match open_adapter(&c, false) {
+        Ok(a) => a,
+        Err(e) => {
+            out.event(
+                &format!("cannot open target `{}`: {e}", c.target.info.name),
+                serde_json::json!({"event": "error", "message": e.message}),
+            );
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    // Schemas first, then the project's on-run-start hooks, on one connection.
+    let mut schemas: Vec<String> = selected
+        .iter()
+        .filter_map(|i| c.nodes[*i].relation.as_ref())
+        .filter(|_| true)
+        .map(|r| r.schema.clone())
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    let setup = with_retries(|| {
+        let mut conn = adapter.connect()?;
+        crate::materialize::create_schemas(conn.as_mut(), &schemas)?;
+        for h in &c.on_run_start {
+            conn.execute(h)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = setup {
+        out.event(
+            &format!("cannot prepare the target (schemas, on-run-start): {e}"),
+            serde_json::json!({"event": "error", "message": e.message}),
+        );
+        return Ok(ExitStatus::Failure);
+    }
+
+    let cancel = CancelToken::default();
+    {
+        let cancel = cancel.clone();
+        // A second handler cannot be installed in one process; the first one stays in charge.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let reporter = LineReporter::new(out.is_json(), selected.len());
+    let opts = RunOptions {
+        threads,
+        fail_fast: inv.fail_fast,
+        full_refresh: inv.full_refresh,
+    };
+    if !out.is_json() {
+        println!(
+            "Running {} nodes on target `{}` ({}) with {} threads",
+            selected.len(),
+            c.target.info.name,
+            c.target.info.kind.as_str(),
+            threads.min(selected.len().max(1))
+        );
+    }
+    let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
+    reporter.finish();
+    let mut end_error = None;
+    if !c.on_run_end.is_empty() && !cancel.is_cancelled() {
+        end_error = with_retries(|| {
+            let mut conn = adapter.connect()?;
+            for h in &c.on_run_end {
+                conn.execute(h)?;
+            }
+            Ok(())
+        })
+        .err();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let dir = crate::artifacts::artifacts_dir(&c);
+    run_results::write(&dir, inv, &c.target.info.name, &results, elapsed)?;
+
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let summary = format!(
+        "Done in {elapsed:.2}s: {} OK, {} PASS, {} WARN, {} ERROR, {} FAIL, {} SKIP",
+        count(Status::Success),
+        count(Status::Pass),
+        count(Status::Warn),
+        count(Status::Error),
+        count(Status::Fail),
+        count(Status::Skipped)
+    );
+    out.event(
+        &summary,
+        serde_json::json!({"event": "run_finished", "elapsed_time": elapsed, "results": results.len(),
+            "success": count(Status::Success), "pass": count(Status::Pass), "warn": count(Status::Warn),
+            "error": count(Status::Error), "fail": count(Status::Fail), "skipped": count(Status::Skipped)}),
+    );
+    if let Some(e) = &end_error {
+        out.event(
+            &format!("on-run-end failed: {e}"),
+            serde_json::json!({"event": "error", "message": e.message}),
+        );
+    }
+    if cancel.is_cancelled() {
+        out.event(
+            "interrupted: running statements were rolled back",
+            serde_json::json!({"event": "interrupted"}),
+        );
+    }
+    let failed = results.iter().any(|r| r.status.is_failure())
+        || end_error.is_some()
+        || cancel.is_cancelled();
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn dry_run_plan(
+    c: &Compiled,
+    selected: &[usize],
+    out: &Output,
+    full_refresh: bool,
+) -> Result<ExitStatus> {
+    let adapter = match open_adapter(c, true) {
+        Ok(a) => a,
+        Err(e) => {
+            out.event(
+                &format!("cannot open target `{}` read-only: {e}", c.target.info.name),
+                serde_json::json!({"event": "error", "message": e.message}),
+            );
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let caps = adapter.capabilities();
+    let mut conn = DryRunConnection {
+        inner: adapter.connect().map_err(|e| anyhow::anyhow!("{e}"))?,
+        statements: Vec::new(),
+    };
+    for &i in selected {
+        let n = &c.nodes[i];
+        conn.statements.clear();
+        let r = match n.resource_type {
+            ResourceType::Seed => match crate::materialize::seed::read(
+                &c.project.root,
+                &n.original_file_path,
+                &n.config.column_types,
+            ) {
+                Ok(data) => crate::materialize::seed::load(&mut conn, n, &data).map(|_| ()),
+                Err(e) => Err(crate::adapter::AdapterError::permanent(e.to_string())),
+            },
+            ResourceType::Model => crate::materialize::build_model(
+                &mut conn,
+                n,
+                caps,
+                crate::materialize::BuildOptions { full_refresh },
+            )
+            .map(|_| ()),
+            ResourceType::Test => {
+                conn.statements.push(format!(
+                    "select count(*) from (\n{}\n) as strata_test",
+                    n.compiled_code.as_deref().unwrap_or("").trim_end()
+                ));
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        let plan = conn.statements.join(";\n");
+        match r {
+            Ok(()) => out.event(
+                &format!("-- {} ({})\n{plan};\n", n.unique_id, describe(n)),
+                serde_json::json!({"event": "planned", "unique_id": n.unique_id, "statements": conn.statements}),
+            ),
+            Err(e) => out.event(
+                &format!("-- {}: cannot plan: {e}\n", n.unique_id),
+                serde_json::json!({"event": "planned", "unique_id": n.unique_id, "error": e.message}),
+            ),
+        }
+    }
+    out.event(
+        &format!(
+            "dry run: {} nodes planned, nothing was changed",
+            selected.len()
+        ),
+        serde_json::json!({"event": "dry_run_finished", "nodes": selected.len()}),
+    );
+    Ok(ExitStatus::Success)
+}

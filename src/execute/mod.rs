@@ -1,0 +1,582 @@
+//! The scheduler: a ready queue over the selected part of the DAG and N workers, each with its
+//! own connection. A node starts as soon as all its selected parents finished; a failed node's
+//! descendants are skipped while independent nodes go on. Transient errors are retried with
+//! exponential backoff; a statement timeout and Ctrl-C interrupt the running statement, whose
+//! transaction rolls back, so no relation is ever half-swapped.
+
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::adapter::{Adapter, AdapterError, Connection, DbResult, ErrorClass, Interrupter};
+use crate::compiler::{Compiled, CompiledNode};
+use crate::graph::ResourceType;
+use crate::materialize::{self, BuildOptions, Outcome, seed};
+
+/// How a node ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Built.
+    Success,
+    /// Failed.
+    Error,
+    /// Not run because something upstream failed (or the run was stopped).
+    Skipped,
+    /// A test found no failing rows.
+    Pass,
+    /// A test found failing rows and its severity is error.
+    Fail,
+    /// A test found failing rows and its severity is warn.
+    Warn,
+}
+
+impl Status {
+    /// True for statuses that make the run exit with 1.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Error | Status::Fail | Status::Skipped)
+    }
+}
+
+/// The result of one node.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeResult {
+    /// Node id.
+    pub unique_id: String,
+    /// How it ended.
+    pub status: Status,
+    /// Worker that ran it.
+    pub thread: Option<usize>,
+    /// When it started (UTC, RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it finished (UTC, RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    /// Seconds spent.
+    pub execution_time: f64,
+    /// Rows written, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_affected: Option<u64>,
+    /// Failing rows of a test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u64>,
+    /// What happened, in one line.
+    pub message: String,
+    /// Attempts made (1 when no retry was needed).
+    pub attempts: u32,
+    /// The relation built, `schema.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    /// Start and end as instants, for ordering checks in tests.
+    #[serde(skip)]
+    pub start_instant: Option<Instant>,
+    /// See `start_instant`.
+    #[serde(skip)]
+    pub end_instant: Option<Instant>,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker count.
+    pub threads: usize,
+    /// Stop at the first failure.
+    pub fail_fast: bool,
+    /// Rebuild incremental models from scratch.
+    pub full_refresh: bool,
+}
+
+/// Receives progress as nodes finish.
+pub trait Reporter: Sync {
+    /// A node finished; `done` of `total` finished so far.
+    fn finished(&self, node: &CompiledNode, result: &NodeResult, done: usize, total: usize);
+}
+
+/// Interrupters of the running statements, for Ctrl-C.
+#[derive(Clone, Default)]
+pub struct CancelToken {
+    cancelled: Arc<AtomicBool>,
+    interrupters: Arc<Mutex<BTreeMap<usize, Interrupter>>>,
+}
+
+impl CancelToken {
+    /// Stops the run: no new node starts, running statements are interrupted.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        for i in self.interrupters.lock().unwrap().values() {
+            i();
+        }
+    }
+
+    /// True once cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// The current time as RFC 3339 UTC with microseconds.
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Counts the failing rows of a test query.
+fn run_test(conn: &mut dyn Connection, node: &CompiledNode) -> DbResult<(Status, u64, String)> {
+    let sql = node.compiled_code.as_deref().unwrap_or_default();
+    let sql = sql.trim_end().trim_end_matches(';');
+    let rows = conn.query(&format!("select count(*) from (\n{sql}\n) as strata_test"))?;
+    let failures: u64 = rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let warn = node.config.severity == Some(crate::project::config::TestSeverity::Warn);
+    Ok(match (failures, warn) {
+        (0, _) => (Status::Pass, 0, "passed".into()),
+        (n, true) => (Status::Warn, n, format!("{n} failing rows (severity warn)")),
+        (n, false) => (Status::Fail, n, format!("{n} failing rows")),
+    })
+}
+
+/// Runs one node once.
+fn execute_once(
+    conn: &mut dyn Connection,
+    c: &Compiled,
+    node: &CompiledNode,
+    seeds: &BTreeMap<usize, Result<seed::SeedData, seed::SeedError>>,
+    index: usize,
+    opts: &RunOptions,
+    caps: crate::adapter::Capabilities,
+) -> DbResult<(Status, Outcome, Option<u64>)> {
+    match node.resource_type {
+        ResourceType::Seed => {
+            let data = match seeds.get(&index) {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => return Err(AdapterError::permanent(e.to_string())),
+                None => return Err(AdapterError::permanent("seed data missing")),
+            };
+            let out = seed::load(conn, node, data)?;
+            Ok((Status::Success, out, None))
+        }
+        ResourceType::Model => {
+            let out = materialize::build_model(
+                conn,
+                node,
+                caps,
+                BuildOptions {
+                    full_refresh: opts.full_refresh,
+                },
+            )?;
+            Ok((Status::Success, out, None))
+        }
+        ResourceType::Test => {
+            let (status, failures, message) = run_test(conn, node)?;
+            Ok((
+                status,
+                Outcome {
+                    rows: None,
+                    message,
+                },
+                Some(failures),
+            ))
+        }
+        ResourceType::Source | ResourceType::Exposure => {
+            let _ = c;
+            Ok((Status::Success, Outcome::default(), None))
+        }
+    }
+}
+
+/// Runs with a statement timeout: a watchdog interrupts the connection when time is up.
+fn with_timeout<T>(
+    interrupter: &Interrupter,
+    timeout: Option<f64>,
+    f: impl FnOnce() -> DbResult<T>,
+) -> DbResult<T> {
+    let Some(secs) = timeout.filter(|s| *s > 0.0) else {
+        return f();
+    };
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let fired = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let fired = fired.clone();
+        let interrupter = interrupter.clone();
+        std::thread::spawn(move || {
+            if done_rx.recv_timeout(Duration::from_secs_f64(secs))
+                == Err(mpsc::RecvTimeoutError::Timeout)
+            {
+                fired.store(true, Ordering::SeqCst);
+                interrupter();
+            }
+        })
+    };
+    let result = f();
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    match result {
+        Err(_) if fired.load(Ordering::SeqCst) => Err(AdapterError {
+            class: ErrorClass::Permanent,
+            message: format!("statement timed out after {secs}s (statement_timeout)"),
+        }),
+        other => other,
+    }
+}
+
+/// Runs one node with retries for transient errors.
+#[allow(clippy::too_many_arguments)]
+fn execute_node(
+    conn: &mut dyn Connection,
+    interrupter: &Interrupter,
+    c: &Compiled,
+    index: usize,
+    seeds: &BTreeMap<usize, Result<seed::SeedData, seed::SeedError>>,
+    opts: &RunOptions,
+    caps: crate::adapter::Capabilities,
+    cancel: &CancelToken,
+) -> (DbResult<(Status, Outcome, Option<u64>)>, u32) {
+    let node = &c.nodes[index];
+    let retries = node.config.retries.unwrap_or(2) as u32;
+    let mut delay = node.config.retry_initial_delay.unwrap_or(1.0);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let r = with_timeout(interrupter, node.config.statement_timeout, || {
+            execute_once(conn, c, node, seeds, index, opts, caps)
+        });
+        match r {
+            Err(e) if e.is_transient() && attempt <= retries && !cancel.is_cancelled() => {
+                std::thread::sleep(Duration::from_secs_f64(delay));
+                delay *= 2.0;
+            }
+            other => return (other, attempt),
+        }
+    }
+}
+
+struct Job {
+    index: usize,
+}
+
+struct Done {
+    index: usize,
+    result: NodeResult,
+}
+
+/// Runs the `selected` nodes of `c` (indices into `c.nodes`, any order).
+pub fn run(
+    c: &Compiled,
+    selected: &[usize],
+    adapter: Arc<dyn Adapter>,
+    opts: &RunOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancelToken,
+) -> Vec<NodeResult> {
+    let total = selected.len();
+    let in_run: BTreeMap<usize, usize> =
+        selected.iter().enumerate().map(|(k, i)| (*i, k)).collect();
+    let topo_pos: BTreeMap<usize, usize> = c
+        .dag
+        .topo_order()
+        .iter()
+        .enumerate()
+        .map(|(k, i)| (*i, k))
+        .collect();
+    // Dependencies between run nodes, looking through nodes that do not run (a source that a seed
+    // feeds, an ephemeral model): a test on a source waits for the seed behind it.
+    let mut run_children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut waiting: BTreeMap<usize, usize> = BTreeMap::new();
+    for &i in selected {
+        let mut parents = std::collections::BTreeSet::new();
+        let mut stack: Vec<usize> = c.dag.parents(i).to_vec();
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            if in_run.contains_key(&p) {
+                parents.insert(p);
+            } else {
+                stack.extend_from_slice(c.dag.parents(p));
+            }
+        }
+        waiting.insert(i, parents.len());
+        for p in parents {
+            run_children.entry(p).or_default().push(i);
+        }
+    }
+    // Seeds are read (and checked) up front, in parallel with nothing else to do yet.
+    let seeds: BTreeMap<usize, Result<seed::SeedData, seed::SeedError>> = selected
+        .iter()
+        .filter(|i| c.nodes[**i].resource_type == ResourceType::Seed)
+        .map(|&i| {
+            let n = &c.nodes[i];
+            (
+                i,
+                seed::read(
+                    &c.project.root,
+                    &n.original_file_path,
+                    &n.config.column_types,
+                ),
+            )
+        })
+        .collect();
+
+    let caps = adapter.capabilities();
+    let mut results: BTreeMap<usize, NodeResult> = BTreeMap::new();
+    let mut ready: BinaryHeap<std::cmp::Reverse<(usize, usize)>> = BinaryHeap::new();
+    let mut upstream_failed: BTreeMap<usize, String> = BTreeMap::new();
+    for (&i, &w) in &waiting {
+        if w == 0 {
+            ready.push(std::cmp::Reverse((topo_pos[&i], i)));
+        }
+    }
+    let threads = opts.threads.max(1).min(total.max(1));
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let start_all = Instant::now();
+    let _ = start_all;
+
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            let adapter = adapter.clone();
+            let seeds = &seeds;
+            let cancel = cancel.clone();
+            scope.spawn(move || {
+                let mut conn: Option<Box<dyn Connection>> = None;
+                loop {
+                    let job = match job_rx.lock().unwrap().recv() {
+                        Ok(j) => j,
+                        Err(_) => break,
+                    };
+                    let node = &c.nodes[job.index];
+                    let started = now_rfc3339();
+                    let t0 = Instant::now();
+                    if conn.is_none() {
+                        match adapter.connect() {
+                            Ok(cn) => {
+                                cancel
+                                    .interrupters
+                                    .lock()
+                                    .unwrap()
+                                    .insert(t, cn.interrupter());
+                                conn = Some(cn);
+                            }
+                            Err(e) => {
+                                let _ = done_tx.send(Done {
+                                    index: job.index,
+                                    result: error_result(node, t, started, t0, &e, 1),
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    let cn = conn.as_mut().unwrap();
+                    let interrupter = cn.interrupter();
+                    let (r, attempts) = execute_node(
+                        cn.as_mut(),
+                        &interrupter,
+                        c,
+                        job.index,
+                        seeds,
+                        opts,
+                        caps,
+                        &cancel,
+                    );
+                    let result = match r {
+                        Ok((status, out, failures)) => NodeResult {
+                            rows_affected: out.rows,
+                            failures,
+                            ..ran(node, status, &out.message, t, started, t0, attempts)
+                        },
+                        Err(e) => {
+                            let mut r = error_result(node, t, started, t0, &e, attempts);
+                            if e.class == ErrorClass::Interrupted && cancel.is_cancelled() {
+                                r.message =
+                                    "interrupted (Ctrl-C); the previous version is intact".into();
+                            }
+                            r
+                        }
+                    };
+                    if done_tx
+                        .send(Done {
+                            index: job.index,
+                            result,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                cancel.interrupters.lock().unwrap().remove(&t);
+            });
+        }
+        drop(done_tx);
+
+        let mut running = 0usize;
+        let mut stopped = false;
+        while results.len() < total {
+            while !stopped && running < threads {
+                let Some(std::cmp::Reverse((_, i))) = ready.pop() else {
+                    break;
+                };
+                running += 1;
+                if job_tx.send(Job { index: i }).is_err() {
+                    break;
+                }
+            }
+            if running == 0 {
+                // Nothing runs and nothing can start: the rest is skipped.
+                let reason = if cancel.is_cancelled() {
+                    "run interrupted"
+                } else {
+                    "run stopped (--fail-fast)"
+                };
+                for &i in selected {
+                    if !results.contains_key(&i) {
+                        let r = skipped(&c.nodes[i], reason);
+                        reporter.finished(&c.nodes[i], &r, results.len() + 1, total);
+                        results.insert(i, r);
+                    }
+                }
+                break;
+            }
+            let Ok(done) = done_rx.recv() else { break };
+            running -= 1;
+            let failed = done.result.status.is_failure();
+            reporter.finished(&c.nodes[done.index], &done.result, results.len() + 1, total);
+            results.insert(done.index, done.result);
+            if (failed && opts.fail_fast) || cancel.is_cancelled() {
+                stopped = true;
+            }
+            // Release children; a failed parent makes them (and theirs) skipped.
+            let mut stack = vec![(done.index, failed)];
+            while let Some((n, n_failed)) = stack.pop() {
+                for &child in run_children.get(&n).map(Vec::as_slice).unwrap_or(&[]) {
+                    if n_failed {
+                        upstream_failed
+                            .entry(child)
+                            .or_insert_with(|| c.nodes[n].name.clone());
+                    }
+                    let w = waiting.get_mut(&child).unwrap();
+                    *w -= 1;
+                    if *w == 0 {
+                        if let Some(cause) = upstream_failed.get(&child).cloned() {
+                            let r = skipped(
+                                &c.nodes[child],
+                                &format!("skipped: upstream `{cause}` failed"),
+                            );
+                            reporter.finished(&c.nodes[child], &r, results.len() + 1, total);
+                            results.insert(child, r);
+                            stack.push((child, true));
+                        } else {
+                            ready.push(std::cmp::Reverse((topo_pos[&child], child)));
+                        }
+                    }
+                }
+            }
+            if stopped {
+                ready.clear();
+            }
+        }
+        drop(job_tx);
+    });
+    selected.iter().filter_map(|i| results.remove(i)).collect()
+}
+
+/// A result with nothing run yet: the fields every status shares.
+fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult {
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status,
+        thread: None,
+        started_at: None,
+        completed_at: None,
+        execution_time: 0.0,
+        rows_affected: None,
+        failures: None,
+        message: message.to_string(),
+        attempts: 0,
+        relation: node
+            .relation
+            .as_ref()
+            .map(|r| format!("{}.{}", r.schema, r.identifier)),
+        start_instant: None,
+        end_instant: None,
+    }
+}
+
+fn skipped(node: &CompiledNode, message: &str) -> NodeResult {
+    base_result(node, Status::Skipped, message)
+}
+
+/// A result for a node that ran on worker `t` from `t0` until now.
+fn ran(
+    node: &CompiledNode,
+    status: Status,
+    message: &str,
+    t: usize,
+    started: String,
+    t0: Instant,
+    attempts: u32,
+) -> NodeResult {
+    NodeResult {
+        thread: Some(t),
+        started_at: Some(started),
+        completed_at: Some(now_rfc3339()),
+        execution_time: t0.elapsed().as_secs_f64(),
+        attempts,
+        start_instant: Some(t0),
+        end_instant: Some(Instant::now()),
+        ..base_result(node, status, message)
+    }
+}
+
+fn error_result(
+    node: &CompiledNode,
+    t: usize,
+    started: String,
+    t0: Instant,
+    e: &AdapterError,
+    attempts: u32,
+) -> NodeResult {
+    ran(node, Status::Error, &e.message, t, started, t0, attempts)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let t = super::now_rfc3339();
+        assert_eq!(t.len(), 27, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
+    }
+}
