@@ -86,7 +86,8 @@ pub fn build_model(
     }
 }
 
-fn run_hooks(conn: &mut dyn Connection, hooks: &[String]) -> DbResult<()> {
+/// Runs a node's hooks (blank ones are skipped) on the node's connection.
+pub(crate) fn run_hooks(conn: &mut dyn Connection, hooks: &[String]) -> DbResult<()> {
     for h in hooks {
         if !h.trim().is_empty() {
             conn.execute(h)?;

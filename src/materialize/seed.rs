@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Outcome, in_transaction, swap_in, temp_relation};
+use super::{Outcome, in_transaction, run_hooks, swap_in, temp_relation};
 use crate::adapter::{AdapterError, Connection, DbResult};
 use crate::compiler::{CompiledNode, Relation};
 use crate::sql::quote_ident;
@@ -259,9 +259,7 @@ fn load_in_transaction(
     relation: &Relation,
     data: &SeedData,
 ) -> DbResult<Outcome> {
-    for h in &node.pre_hooks {
-        conn.execute(h)?;
-    }
+    run_hooks(conn, &node.pre_hooks)?;
     let stage = temp_relation(relation, "stage");
     let tmp = temp_relation(relation, "new");
     conn.execute(&format!("drop table if exists {}", stage.quoted()))?;
@@ -291,9 +289,7 @@ fn load_in_transaction(
     ))?;
     conn.execute(&format!("drop table {}", stage.quoted()))?;
     swap_in(conn, &tmp, relation)?;
-    for h in &node.post_hooks {
-        conn.execute(h)?;
-    }
+    run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
         rows: Some(rows),
         message: format!("loaded seed {}.{}", relation.schema, relation.identifier),
