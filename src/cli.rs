@@ -49,6 +49,10 @@ pub struct CompileArgs {
     /// Vars as YAML or JSON, overriding project.yml: --vars '{as_of_date: 2024-07-31}'.
     #[arg(long, value_name = "YAML")]
     pub vars: Option<String>,
+    /// The artifacts of an earlier run (a directory with manifest.json): a contract version
+    /// that lost, renamed or retyped a column since then is an error.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// Node selection, as in dbt.
@@ -97,6 +101,9 @@ pub struct RunArgs {
     /// Print the statements each node would run, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write the results as a JUnit XML report (for CI systems).
+    #[arg(long, value_name = "PATH")]
+    pub junit_xml: Option<std::path::PathBuf>,
 }
 
 /// The commands.
@@ -139,6 +146,15 @@ pub enum Command {
     },
     /// Build the selected models in dependency order.
     Run {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run the data tests and unit tests of the selected nodes.
+    Test {
         #[command(flatten)]
         compile: CompileArgs,
         #[command(flatten)]

@@ -87,6 +87,12 @@ pub struct TestInfo {
     /// The node the test is declared on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached_node: Option<String>,
+    /// Where the failing rows are kept (`store_failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_relation: Option<Relation>,
+    /// A unit test's inputs and expected rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Box<crate::checks::unit::UnitSpec>>,
 }
 
 /// Source-specific facts.
@@ -180,6 +186,9 @@ pub struct CompiledNode {
     /// Exposure facts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exposure: Option<ExposureInfo>,
+    /// The model's data contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<crate::checks::contract::ContractInfo>,
     /// `log()` output of the render.
     #[serde(skip)]
     pub logs: Vec<String>,
@@ -731,6 +740,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                     freshness: t.freshness.clone().or_else(|| s.freshness.clone()),
                 }),
                 exposure: None,
+                contract: None,
                 logs: Vec::new(),
             });
         }
@@ -1262,6 +1272,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         if config.severity.is_none() {
             config.severity = Some(crate::project::config::TestSeverity::Error);
         }
+        let audit = audit_relation(&target.info.schema, &config, &name);
         test_nodes.push(CompiledNode {
             unique_id: format!("test.{pname}.{name}"),
             resource_type: ResourceType::Test,
@@ -1289,9 +1300,229 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 kwargs: def.args.clone(),
                 column_name: def.column.clone(),
                 attached_node: Some(all_node_ids[attached].clone()),
+                audit_relation: audit,
+                unit: None,
             }),
             source: None,
             exposure: None,
+            contract: None,
+            logs: Vec::new(),
+        });
+    }
+
+    // Unit tests: nodes now (so that selection and the DAG know them); their SQL once the
+    // model's final SQL exists.
+    let mut unit_pending: Vec<UnitPending> = Vec::new();
+    let mut unit_names: HashMap<String, Span> = HashMap::new();
+    for u in &project.properties.unit_tests {
+        if !u.config.is_enabled() {
+            continue;
+        }
+        if let Some(first) = unit_names.get(&u.name) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("two unit tests are named `{}`", u.name),
+                )
+                .at(u.span.clone())
+                .with_related(first.clone(), "first declared here"),
+            );
+            continue;
+        }
+        unit_names.insert(u.name.clone(), u.span.clone());
+        let model = match refable.get(u.model.as_str()) {
+            Some(r) if pending[r.index].resource_type == ResourceType::Model && !r.ephemeral => r,
+            Some(_) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("unit test `{}`: `{}` is not a model that builds a relation (seeds and ephemeral models cannot be unit tested)", u.name, u.model),
+                    )
+                    .at(u.model_span.clone()),
+                );
+                continue;
+            }
+            None => {
+                let names = refable.keys().copied();
+                diags.push(
+                    Diagnostic::error(
+                        Code::MissingRef,
+                        format!(
+                            "unit test `{}` tests `{}`, which is not a model of this project",
+                            u.name, u.model
+                        ),
+                    )
+                    .at(u.model_span.clone())
+                    .with_help_opt(
+                        suggest(&u.model, names).map(|s| format!("did you mean `{s}`?")),
+                    ),
+                );
+                continue;
+            }
+        };
+        let m = model.index;
+        if u.is_incremental && pending[m].config.materialized != Some(Materialized::Incremental) {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "unit test `{}` overrides is_incremental, but `{}` is not incremental",
+                        u.name, u.model
+                    ),
+                )
+                .at(u.span.clone()),
+            );
+            continue;
+        }
+        let read_rows =
+            |def: &crate::project::properties::RowsDef| -> Result<checks::unit::Rows, String> {
+                use crate::project::properties::RowsDef;
+                match def {
+                    RowsDef::Maps(maps) => Ok(checks::unit::Rows::from_maps(maps)),
+                    RowsDef::Csv(text) => checks::unit::Rows::from_csv(text),
+                    RowsDef::Fixture(f) => {
+                        let text = std::fs::read_to_string(project.root.join(f))
+                            .map_err(|e| format!("cannot read fixture `{f}`: {e}"))?;
+                        checks::unit::Rows::from_csv(&text)
+                            .map_err(|e| format!("fixture `{f}`: {e}"))
+                    }
+                }
+            };
+        let mut given = Vec::new();
+        let mut ok = true;
+        for (k, g) in u.given.iter().enumerate() {
+            let relation = if g.input.trim() == "this" {
+                node_relations[m].clone()
+            } else {
+                match crate::project::properties::parse_depends_on(&g.input) {
+                    Some(DependsOn::Ref(name)) => match refable.get(name.as_str()) {
+                        Some(r) if r.ephemeral => {
+                            diags.push(
+                                Diagnostic::error(Code::InvalidValue, format!("`{name}` is ephemeral: give rows for its own inputs instead"))
+                                    .at(g.span.clone()),
+                            );
+                            ok = false;
+                            None
+                        }
+                        Some(r) => r.relation.clone(),
+                        None => {
+                            diags.push(
+                                Diagnostic::error(Code::MissingRef, format!("unit test `{}` gives rows for `{name}`, which is not a model or seed", u.name))
+                                    .at(g.span.clone())
+                                    .with_help_opt(suggest(&name, refable.keys().copied()).map(|s| format!("did you mean `{s}`?"))),
+                            );
+                            ok = false;
+                            None
+                        }
+                    },
+                    Some(DependsOn::Source(src, table)) => {
+                        match source_index.get(&(src.clone(), table.clone())) {
+                            Some((_, rel)) => Some(rel.clone()),
+                            None => {
+                                diags.push(
+                                Diagnostic::error(Code::MissingSource, format!("unit test `{}` gives rows for source `{src}.{table}`, which is not declared", u.name))
+                                    .at(g.span.clone()),
+                            );
+                                ok = false;
+                                None
+                            }
+                        }
+                    }
+                    None => {
+                        diags.push(
+                            Diagnostic::error(Code::InvalidValue, format!("`input` must be ref('model'), source('source', 'table') or this, found `{}`", g.input))
+                                .at(g.span.clone()),
+                        );
+                        ok = false;
+                        None
+                    }
+                }
+            };
+            let rows = match read_rows(&g.rows) {
+                Ok(r) => r,
+                Err(e) => {
+                    diags.push(Diagnostic::error(Code::InvalidValue, e).at(g.span.clone()));
+                    ok = false;
+                    continue;
+                }
+            };
+            given.push(checks::unit::Given {
+                input: g.input.trim().to_string(),
+                cte: format!("__strata_given_{k}"),
+                relation,
+                rows,
+            });
+        }
+        let expect = match read_rows(&u.expect) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(Diagnostic::error(Code::InvalidValue, e).at(u.span.clone()));
+                continue;
+            }
+        };
+        if !ok {
+            continue;
+        }
+        if expect.columns.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "unit test `{}`: `expect` names no column (give rows, or a CSV header)",
+                        u.name
+                    ),
+                )
+                .at(u.span.clone()),
+            );
+            continue;
+        }
+        let index = test_base + test_nodes.len();
+        edges.push(Edge {
+            parent: m,
+            child: index,
+            span: Some(u.span.clone()),
+        });
+        unit_pending.push(UnitPending {
+            index,
+            model: m,
+            is_incremental: u.is_incremental,
+            span: u.span.clone(),
+        });
+        test_nodes.push(CompiledNode {
+            unique_id: format!("unit_test.{pname}.{}.{}", u.model, u.name),
+            resource_type: ResourceType::Test,
+            name: u.name.clone(),
+            original_file_path: u.span.file.clone(),
+            fqn: vec![pname.clone(), u.model.clone(), u.name.clone()],
+            config: u.config.clone(),
+            description: u.description.clone(),
+            columns: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            raw_code: None,
+            compiled_code: None,
+            compiled_checksum: None,
+            compiled_incremental_code: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
+            checksum: sha256(&format!("{}:{}:{:?}:{:?}", u.name, u.model, given, expect)),
+            test: Some(TestInfo {
+                test_name: "unit".into(),
+                test_type: "unit",
+                kwargs: BTreeMap::new(),
+                column_name: None,
+                attached_node: Some(all_node_ids[m].clone()),
+                audit_relation: None,
+                unit: Some(Box::new(checks::unit::UnitSpec {
+                    model: u.model.clone(),
+                    model_sql: String::new(),
+                    given,
+                    expect,
+                })),
+            }),
+            source: None,
+            exposure: None,
+            contract: None,
             logs: Vec::new(),
         });
     }
@@ -1375,6 +1606,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 maturity: e.maturity.clone(),
                 label: e.label.clone(),
             }),
+            contract: None,
             logs: Vec::new(),
         });
     }
@@ -1411,6 +1643,52 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 })
         })
         .collect();
+    // Data contracts: each schema file is read and checked once.
+    let mut loaded: HashMap<String, Result<crate::checks::contract::ContractInfo, ()>> =
+        HashMap::new();
+    let mut contracts: Vec<Option<crate::checks::contract::ContractInfo>> =
+        vec![None; pending.len()];
+    for (i, p) in pending.iter().enumerate() {
+        let Some(cfg) = &p.config.contract else {
+            continue;
+        };
+        if p.resource_type != ResourceType::Model {
+            continue;
+        }
+        let Some(schema) = cfg.schema.as_deref() else {
+            diags.push(
+                Diagnostic::error(
+                    Code::ContractInvalid,
+                    format!("model `{}` declares a contract without a schema", p.name),
+                )
+                .at(Span::file(&p.path))
+                .with_help("write contract: {schema: contracts/<name>.v1.json, enforced: true}"),
+            );
+            continue;
+        };
+        let entry = loaded.entry(schema.to_string()).or_insert_with(|| {
+            crate::checks::contract::load(&project.root, schema, true).map_err(|e| {
+                let span = match e.at {
+                    Some((line, col)) => Span::new(schema, line, col, 1),
+                    None => Span::file(schema),
+                };
+                diags.push(
+                    Diagnostic::error(Code::ContractInvalid, e.message)
+                        .at(span)
+                        .with_note(format!(
+                            "the contract of model `{}` ({})",
+                            p.name,
+                            display_path(&p.path)
+                        )),
+                );
+            })
+        });
+        if let Ok(info) = entry {
+            let mut info = info.clone();
+            info.enforced = cfg.enforced;
+            contracts[i] = Some(info);
+        }
+    }
     for (i, (p, description)) in pending.iter().zip(descriptions).enumerate() {
         let description = match description {
             Ok(d) => d,
@@ -1459,9 +1737,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 kwargs: BTreeMap::new(),
                 column_name: None,
                 attached_node: None,
+                audit_relation: audit_relation(&target.info.schema, &p.config, &p.name),
+                unit: None,
             }),
             source: None,
             exposure: None,
+            contract: contracts[i].take(),
             logs: r
                 .as_ref()
                 .map(|r| r.recorded.logs.clone())
@@ -1537,6 +1818,25 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             }
             cols.push(c);
         }
+        if let Some(info) = &nodes[i].contract
+            && !cols.iter().any(|c| c.contains('*'))
+        {
+            let schema_text =
+                std::fs::read_to_string(project.root.join(&info.schema)).unwrap_or_default();
+            let model_src = nodes[i].raw_code.as_deref().unwrap_or("");
+            for (col, message) in crate::checks::contract::check_columns(info, &cols) {
+                let line = last_line_with_word(model_src, &col).unwrap_or(1);
+                let mut d = Diagnostic::error(Code::ContractColumns, message)
+                    .at(Span::line(&nodes[i].original_file_path, line));
+                if let Some(l) = crate::checks::contract::property_line(&schema_text, &col) {
+                    d = d
+                        .with_related(Span::line(&info.schema, l), "declared in the contract here");
+                }
+                diags.push(d.with_help(
+                    "change the model's select list, or publish the change as a new contract version (a new schema file)",
+                ));
+            }
+        }
         for c in cols {
             if c.contains('*') {
                 continue;
@@ -1596,6 +1896,73 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             n.compiled_incremental_code = inc;
         }
     }
+    // Unit tests: the model's final SQL with each input replaced by its given rows.
+    for u in &unit_pending {
+        let model = &nodes[u.model];
+        let code = if u.is_incremental {
+            model.compiled_incremental_code.clone()
+        } else {
+            model.compiled_code.clone()
+        }
+        .unwrap_or_default();
+        let mut read: Vec<usize> = Vec::new();
+        collect_inputs(&dag, &nodes, u.model, &mut read, &mut BTreeSet::new());
+        let test_name = nodes[u.index].name.clone();
+        let Some(mut spec) = nodes[u.index].test.as_mut().and_then(|t| t.unit.take()) else {
+            continue;
+        };
+        let mut sql_text = code;
+        let mut given_rel: BTreeSet<String> = BTreeSet::new();
+        for g in &spec.given {
+            let Some(rel) = &g.relation else { continue };
+            let quoted = rel.quoted();
+            let is_this = g.input == "this";
+            let reads = is_this
+                || read
+                    .iter()
+                    .any(|&p| nodes[p].relation.as_ref() == Some(rel));
+            if !reads {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!(
+                            "unit test `{test_name}` gives rows for {}, which `{}` does not read",
+                            g.input, spec.model
+                        ),
+                    )
+                    .at(u.span.clone()),
+                );
+                continue;
+            }
+            given_rel.insert(quoted.clone());
+            sql_text = sql_text.replace(&quoted, &g.cte);
+        }
+        for &p in &read {
+            let Some(rel) = &nodes[p].relation else {
+                continue;
+            };
+            if !given_rel.contains(&rel.quoted()) {
+                let what = match &nodes[p].source {
+                    Some(s) => format!("source('{}', '{}')", s.source_name, nodes[p].name),
+                    None => format!("ref('{}')", nodes[p].name),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("unit test `{test_name}`: `{}` reads {what}, which has no given rows", spec.model),
+                    )
+                    .at(u.span.clone())
+                    .with_help(format!("add `- input: {what}` with `rows:` under `given:` (an empty list gives no rows)")),
+                );
+            }
+        }
+        spec.model_sql = sql_text;
+        let display = checks::unit::diff_sql(&spec, &[], &[]);
+        nodes[u.index].compiled_code = Some(display);
+        if let Some(t) = nodes[u.index].test.as_mut() {
+            t.unit = Some(spec);
+        }
+    }
     nodes.par_iter_mut().for_each(|n| {
         if n.resource_type == ResourceType::Model || n.resource_type == ResourceType::Test {
             n.compiled_checksum = n.compiled_code.as_deref().map(sha256);
@@ -1648,6 +2015,79 @@ fn mark_text(mut span: Span, src: &str, text: &str) -> Span {
         span.len = text.chars().count();
     }
     span
+}
+
+/// The table a test's failing rows are kept in when `store_failures` is on: the audit schema
+/// (`<target schema>_audit`, or `<target schema>_<schema>` with a `schema` config), named after
+/// the test, cut to 63 bytes (Postgres' limit) with a hash suffix when longer.
+fn audit_relation(target_schema: &str, config: &NodeConfig, name: &str) -> Option<Relation> {
+    if config.store_failures != Some(true) {
+        return None;
+    }
+    let schema = format!(
+        "{target_schema}_{}",
+        config.schema.as_deref().unwrap_or("audit").trim()
+    );
+    let identifier = if name.len() > 63 {
+        let hash = &sha256(name)[..8];
+        let mut cut = 54;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}_{hash}", &name[..cut])
+    } else {
+        name.to_string()
+    };
+    Some(Relation { schema, identifier })
+}
+
+/// The last line (1-based) of `src` where `word` appears as a whole word, case-insensitively.
+fn last_line_with_word(src: &str, word: &str) -> Option<usize> {
+    let w = word.to_lowercase();
+    src.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.to_lowercase();
+            l.match_indices(&w).any(|(at, _)| {
+                let before = l[..at].chars().next_back();
+                let after = l[at + w.len()..].chars().next();
+                let word_char =
+                    |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word_char(before) && !word_char(after)
+            })
+        })
+        .map(|(n, _)| n + 1)
+        .last()
+}
+
+/// A unit test waiting for its model's final SQL.
+struct UnitPending {
+    index: usize,
+    model: usize,
+    is_incremental: bool,
+    span: Span,
+}
+
+/// The relations a model reads, looking through ephemeral parents (inlined as CTEs).
+fn collect_inputs(
+    dag: &Dag,
+    nodes: &[CompiledNode],
+    i: usize,
+    out: &mut Vec<usize>,
+    seen: &mut BTreeSet<usize>,
+) {
+    for &p in dag.parents(i) {
+        if !seen.insert(p) {
+            continue;
+        }
+        if nodes[p].resource_type == ResourceType::Model
+            && nodes[p].materialized() == Materialized::Ephemeral
+        {
+            collect_inputs(dag, nodes, p, out, seen);
+        } else if nodes[p].relation.is_some() {
+            out.push(p);
+        }
+    }
 }
 
 /// The CTE name an ephemeral model is inlined under.

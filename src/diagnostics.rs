@@ -67,6 +67,12 @@ pub enum Code {
     UnknownTest,
     /// A configuration path in project.yml matches no resource.
     UnusedConfigPath,
+    /// A data contract's schema file is missing, not JSON or not a valid JSON Schema.
+    ContractInvalid,
+    /// A contracted model's output columns do not match its contract.
+    ContractColumns,
+    /// A contract version lost or retyped a column compared with `--state`.
+    BreakingChange,
 }
 
 impl Code {
@@ -94,6 +100,9 @@ impl Code {
             Code::SqlSyntax => "S401",
             Code::HardCodedRelation => "S402",
             Code::InvalidSelector => "S501",
+            Code::ContractInvalid => "S601",
+            Code::ContractColumns => "S602",
+            Code::BreakingChange => "S603",
         }
     }
 }

@@ -42,6 +42,17 @@ fn main() {
             select,
             run,
         ),
+        Command::Test {
+            compile,
+            select,
+            run,
+        } => commands::run::run(
+            &cli.global,
+            commands::run::RunKind::Test,
+            compile,
+            select,
+            run,
+        ),
         Command::Build {
             compile,
             select,

@@ -187,6 +187,27 @@ impl Connection for DuckDbConnection {
         Ok(out)
     }
 
+    fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "describe {}",
+                sql.trim_end().trim_end_matches(';')
+            ))
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let nullable: Option<String> = row.get(2).map_err(err)?;
+            out.push(ColumnMeta {
+                name: row.get(0).map_err(err)?,
+                data_type: row.get(1).map_err(err)?,
+                nullable: nullable.is_none_or(|n| n.eq_ignore_ascii_case("YES")),
+            });
+        }
+        Ok(out)
+    }
+
     fn load_text_rows(
         &mut self,
         relation: &Relation,

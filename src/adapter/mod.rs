@@ -121,6 +121,8 @@ pub trait Connection: Send {
     fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>>;
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>>;
+    /// The columns a query returns (names and types), without running it to the end.
+    fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>>;
     /// Appends rows (text values, NULL as `None`) to an existing table whose columns are all text.
     fn load_text_rows(
         &mut self,

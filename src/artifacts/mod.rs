@@ -2,6 +2,7 @@
 //! the compiled SQL and the run results. The manifest is deterministic: sorted maps, no
 //! timestamps, stable ids.
 
+pub mod junit;
 pub mod run_results;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use crate::execute::NodeResult;
 /// How the run was invoked (enough to run it again).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Invocation {
-    /// `seed`, `run` or `build`.
+    /// `seed`, `run`, `test` or `build`.
     pub command: String,
     /// `--target`.
     pub target: Option<String>,
@@ -27,6 +27,15 @@ pub struct Invocation {
     pub select: Vec<String>,
     /// `--exclude`.
     pub exclude: Vec<String>,
+    /// `--indirect-selection`.
+    #[serde(default)]
+    pub indirect_selection: crate::graph::select::IndirectSelection,
+    /// `--state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<std::path::PathBuf>,
+    /// `--junit-xml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit_xml: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]

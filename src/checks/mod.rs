@@ -1,9 +1,125 @@
-//! Data tests: the SQL of the built-in generic tests. A test query selects the failing rows;
-//! zero rows means the test passes. Test names are stable and readable.
+//! Data tests: the SQL of the built-in generic tests, `warn_if`/`error_if` thresholds and
+//! running a test (with `store_failures`); unit tests (`unit`) and data contracts (`contract`).
+//! A test query selects the failing rows; zero rows means the test passes. Test names are
+//! stable and readable.
+
+pub mod contract;
+pub mod data;
+pub mod unit;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde_json::Value as J;
+
+/// A condition on the failing-row count: `warn_if`/`error_if` (`!= 0`, `> 10`, `>= 5`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold {
+    op: Cmp,
+    value: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cmp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Threshold {
+    /// dbt's default for both `warn_if` and `error_if`: any failing row.
+    pub const ANY: Threshold = Threshold {
+        op: Cmp::Ne,
+        value: 0,
+    };
+
+    /// Parses `<op> <count>` with op one of `=`, `==`, `!=`, `<>`, `>`, `>=`, `<`, `<=`.
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let t = text.trim();
+        let ops = [
+            ("!=", Cmp::Ne),
+            ("<>", Cmp::Ne),
+            (">=", Cmp::Ge),
+            ("<=", Cmp::Le),
+            ("==", Cmp::Eq),
+            ("=", Cmp::Eq),
+            (">", Cmp::Gt),
+            ("<", Cmp::Lt),
+        ];
+        let bad = || {
+            format!(
+                "`{text}` is not a condition on the failing-row count; write an operator and a count, like `!= 0`, `> 10` or `>= 5`"
+            )
+        };
+        let (op, rest) = ops
+            .iter()
+            .find_map(|(sym, op)| t.strip_prefix(sym).map(|r| (*op, r)))
+            .ok_or_else(bad)?;
+        let value = rest.trim().parse::<u64>().map_err(|_| bad())?;
+        Ok(Threshold { op, value })
+    }
+
+    /// True when `n` failing rows meet the condition.
+    pub fn holds(self, n: u64) -> bool {
+        match self.op {
+            Cmp::Eq => n == self.value,
+            Cmp::Ne => n != self.value,
+            Cmp::Gt => n > self.value,
+            Cmp::Ge => n >= self.value,
+            Cmp::Lt => n < self.value,
+            Cmp::Le => n <= self.value,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            Cmp::Eq => "=",
+            Cmp::Ne => "!=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+        };
+        write!(f, "{op} {}", self.value)
+    }
+}
+
+/// What a test's result means for the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to report.
+    Pass,
+    /// Reported; the run goes on and succeeds.
+    Warn,
+    /// The run fails; in `build`, the tested model's descendants are skipped.
+    Fail,
+}
+
+/// dbt's rule: with severity error, `error_if` is checked first, then `warn_if`; with severity
+/// warn only `warn_if` counts.
+pub fn verdict(
+    failures: u64,
+    severity_warn: bool,
+    warn_if: Option<&str>,
+    error_if: Option<&str>,
+) -> Verdict {
+    let cond = |t: Option<&str>| {
+        t.and_then(|t| Threshold::parse(t).ok())
+            .unwrap_or(Threshold::ANY)
+    };
+    if !severity_warn && cond(error_if).holds(failures) {
+        Verdict::Fail
+    } else if cond(warn_if).holds(failures) {
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    }
+}
 
 /// The built-in generic tests.
 pub const BUILTIN_TESTS: &[&str] = &[
@@ -100,6 +216,8 @@ pub fn builtin_sql(
                 Some(J::String(f)) => crate::sql::quote_ident(f),
                 _ => return Err("`field` must be a column name".into()),
             };
+            // A `where` arrives as an aliased subquery; this query names it `child`.
+            let model = model.strip_suffix(" as strata_subquery").unwrap_or(model);
             format!(
                 "select child.{c} as from_field\nfrom {model} as child\nleft join {to} as parent\n  on child.{c} = parent.{field}\nwhere child.{c} is not null\n  and parent.{field} is null"
             )
@@ -219,6 +337,44 @@ pub fn test_name(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn thresholds_parse_and_decide() {
+        let t = Threshold::parse(">= 5").unwrap();
+        assert!(t.holds(5) && !t.holds(4));
+        assert_eq!(t.to_string(), ">= 5");
+        assert!(Threshold::parse("<>0").unwrap().holds(1));
+        assert!(Threshold::parse("== 2").unwrap().holds(2));
+        assert!(Threshold::parse("five").is_err());
+        assert!(Threshold::parse("> -1").is_err());
+        // severity error: error_if first, then warn_if.
+        assert_eq!(verdict(0, false, None, None), Verdict::Pass);
+        assert_eq!(verdict(3, false, None, None), Verdict::Fail);
+        assert_eq!(verdict(3, false, Some("> 0"), Some("> 10")), Verdict::Warn);
+        assert_eq!(verdict(11, false, Some("> 0"), Some("> 10")), Verdict::Fail);
+        assert_eq!(verdict(3, false, Some("> 5"), Some("> 10")), Verdict::Pass);
+        // severity warn: error_if is not consulted.
+        assert_eq!(verdict(100, true, None, Some("> 10")), Verdict::Warn);
+        assert_eq!(verdict(2, true, Some("> 5"), None), Verdict::Pass);
+    }
+
+    #[test]
+    fn relationships_with_where_alias_the_subquery_once() {
+        let args = BTreeMap::from([("field".to_string(), json!("id"))]);
+        let sql = builtin_sql(
+            "relationships",
+            "(select * from \"m\" where x) as strata_subquery",
+            Some("\"p\""),
+            &args,
+            Some("\"parent\""),
+            None,
+        )
+        .unwrap();
+        assert!(
+            sql.contains("from (select * from \"m\" where x) as child\n"),
+            "{sql}"
+        );
+    }
 
     #[test]
     fn accepted_values_quotes_strings() {

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{CompileArgs, GlobalArgs, LogFormat};
 use crate::compiler::{self, Compiled};
-use crate::diagnostics::{self, Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{self, Code, Diagnostic, Diagnostics, Span};
 use crate::project::LoadOptions;
 
 /// How a command ended: success, a model/test/check failed, or the input was invalid.
@@ -141,6 +141,15 @@ pub fn compile_project(
         .with_context(|| format!("project directory {} does not exist", root.display()))?;
     match compiler::compile(root, &opts) {
         Ok(c) => {
+            if let Some(dir) = &args.state {
+                let found = state_check(&c, dir);
+                if found.has_errors() {
+                    let mut all = c.warnings.clone();
+                    all.extend(found);
+                    out.diagnostics(&all, root);
+                    return Ok(None);
+                }
+            }
             out.diagnostics(&c.warnings, root);
             for n in &c.nodes {
                 for line in &n.logs {
@@ -157,6 +166,63 @@ pub fn compile_project(
             Ok(None)
         }
     }
+}
+
+/// Compares the project's contracts with the manifest under `--state DIR`.
+fn state_check(c: &Compiled, dir: &Path) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let path = dir.join("manifest.json");
+    let previous: serde_json::Value = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::FileUnreadable,
+                    format!("--state: cannot read {}: {e}", path.display()),
+                )
+                .with_help("point --state at the artifacts directory of an earlier run (the one holding manifest.json)"),
+            );
+            return diags;
+        }
+    };
+    let current: BTreeMap<String, &crate::checks::contract::ContractInfo> = c
+        .nodes
+        .iter()
+        .filter_map(|n| n.contract.as_ref().map(|k| (n.unique_id.clone(), k)))
+        .collect();
+    for b in crate::checks::contract::breaking_changes(&previous, &current) {
+        let node = c.nodes.iter().find(|n| n.unique_id == b.unique_id);
+        let mut d = Diagnostic::error(
+            Code::BreakingChange,
+            format!(
+                "breaking change to contract `{}` of `{}`: {}",
+                b.schema,
+                node.map(|n| n.name.as_str()).unwrap_or(&b.unique_id),
+                b.message
+            ),
+        )
+        .with_help(
+            "consumers of this contract version rely on the column: restore it, or publish the change as a new version (a new schema file, e.g. .v2.json) and keep serving the old one",
+        )
+        .with_note(format!("compared with {}", path.display()));
+        if let Some(n) = node {
+            d = d.at(Span::file(&n.original_file_path));
+            let schema_text =
+                std::fs::read_to_string(c.project.root.join(&b.schema)).unwrap_or_default();
+            let col = b.message.split('`').nth(1).unwrap_or("");
+            if let Some(l) = crate::checks::contract::property_line(&schema_text, col) {
+                d = d.with_related(
+                    diagnostics::Span::line(&b.schema, l),
+                    "the column in the contract now",
+                );
+            }
+        }
+        diags.push(d);
+    }
+    diags
 }
 
 /// Applies `--select`/`--exclude`, printing a bad selector as a diagnostic.

@@ -24,6 +24,8 @@ pub enum RunKind {
     Seed,
     /// Models only.
     Run,
+    /// Tests only.
+    Test,
     /// Seeds, models and tests.
     Build,
 }
@@ -33,6 +35,7 @@ impl RunKind {
         match self {
             RunKind::Seed => "seed",
             RunKind::Run => "run",
+            RunKind::Test => "test",
             RunKind::Build => "build",
         }
     }
@@ -41,6 +44,7 @@ impl RunKind {
         match s {
             "seed" => Some(RunKind::Seed),
             "run" => Some(RunKind::Run),
+            "test" => Some(RunKind::Test),
             "build" => Some(RunKind::Build),
             _ => None,
         }
@@ -53,7 +57,7 @@ impl RunKind {
                 matches!(self, RunKind::Run | RunKind::Build)
                     && n.materialized() != Materialized::Ephemeral
             }
-            ResourceType::Test => self == RunKind::Build,
+            ResourceType::Test => matches!(self, RunKind::Test | RunKind::Build),
             ResourceType::Source | ResourceType::Exposure => false,
         }
     }
@@ -122,6 +126,9 @@ fn describe(n: &CompiledNode) -> String {
                 .map(|r| format!("{}.{}", r.schema, r.identifier))
                 .unwrap_or_default()
         ),
+        ResourceType::Test if n.test.as_ref().is_some_and(|t| t.unit.is_some()) => {
+            format!("unit test {}", n.name)
+        }
         ResourceType::Test => format!("test {}", n.name),
         _ => n.name.clone(),
     }
@@ -140,6 +147,7 @@ impl Reporter for LineReporter {
                 "failures": r.failures,
                 "attempts": r.attempts,
                 "message": r.message,
+                "details": r.details,
                 "index": done,
                 "total": total,
             });
@@ -168,6 +176,9 @@ impl Reporter for LineReporter {
         ) && !r.message.is_empty()
         {
             line.push_str(&format!("\n      {}", r.message.replace('\n', "\n      ")));
+        }
+        for d in &r.details {
+            line.push_str(&format!("\n        {d}"));
         }
         match &self.bar {
             Some(b) => {
@@ -202,6 +213,11 @@ impl Connection for DryRunConnection {
 
     fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
         self.inner.columns(relation)
+    }
+
+    fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>> {
+        self.statements.push(format!("describe {sql}"));
+        Ok(Vec::new())
     }
 
     fn load_text_rows(
@@ -271,6 +287,9 @@ pub fn run(
         fail_fast: run_args.fail_fast,
         select: sel.select.clone(),
         exclude: sel.exclude.clone(),
+        indirect_selection: sel.indirect_selection,
+        state: args.state.clone(),
+        junit_xml: run_args.junit_xml.clone(),
     };
     execute_invocation(global, &invocation, run_args.dry_run, None)
 }
@@ -316,6 +335,7 @@ fn execute_invocation(
     let compile_args = CompileArgs {
         target: inv.target.clone(),
         vars: inv.vars.clone(),
+        state: inv.state.clone(),
     };
     let Some(c) = compile_project(global, &compile_args, &out)? else {
         return Ok(ExitStatus::Error);
@@ -323,7 +343,7 @@ fn execute_invocation(
     let sel = SelectArgs {
         select: inv.select.clone(),
         exclude: inv.exclude.clone(),
-        indirect_selection: Default::default(),
+        indirect_selection: inv.indirect_selection,
     };
     let Some(selected) = select_nodes(&c, &sel, &out) else {
         return Ok(ExitStatus::Error);
@@ -358,8 +378,12 @@ fn execute_invocation(
     // Schemas first, then the project's on-run-start hooks, on one connection.
     let mut schemas: Vec<String> = selected
         .iter()
-        .filter_map(|i| c.nodes[*i].relation.as_ref())
-        .filter(|_| true)
+        .filter_map(|i| {
+            let n = &c.nodes[*i];
+            n.relation
+                .as_ref()
+                .or_else(|| n.test.as_ref().and_then(|t| t.audit_relation.as_ref()))
+        })
         .map(|r| r.schema.clone())
         .collect();
     schemas.sort();
@@ -417,6 +441,11 @@ fn execute_invocation(
     let elapsed = started.elapsed().as_secs_f64();
     let dir = crate::artifacts::artifacts_dir(&c);
     run_results::write(&dir, inv, &c.target.info.name, &results, elapsed)?;
+    if let Some(path) = &inv.junit_xml {
+        let xml = crate::artifacts::junit::report(&c, &results, kind.name(), elapsed);
+        std::fs::write(path, xml)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
 
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     let summary = format!(

@@ -4,7 +4,7 @@
 //! exponential backoff; a statement timeout and Ctrl-C interrupt the running statement, whose
 //! transaction rolls back, so no relation is ever half-swapped.
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterError, Connection, DbResult, ErrorClass, Interrupter};
+use crate::checks::Verdict;
 use crate::compiler::{Compiled, CompiledNode};
 use crate::graph::ResourceType;
 use crate::materialize::{self, BuildOptions, Outcome, seed};
@@ -65,6 +66,9 @@ pub struct NodeResult {
     /// Failing rows of a test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<u64>,
+    /// Lines shown under the result: a sample of a test's failing rows, a unit test's diff.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
     /// What happened, in one line.
     pub message: String,
     /// Attempts made (1 when no retry was needed).
@@ -146,22 +150,23 @@ pub fn now_rfc3339() -> String {
     )
 }
 
-/// Counts the failing rows of a test query.
-fn run_test(conn: &mut dyn Connection, node: &CompiledNode) -> DbResult<(Status, u64, String)> {
-    let sql = node.compiled_code.as_deref().unwrap_or_default();
-    let sql = sql.trim_end().trim_end_matches(';');
-    let rows = conn.query(&format!("select count(*) from (\n{sql}\n) as strata_test"))?;
-    let failures: u64 = rows
-        .first()
-        .and_then(|r| r.first().cloned().flatten())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let warn = node.config.severity == Some(crate::project::config::TestSeverity::Warn);
-    Ok(match (failures, warn) {
-        (0, _) => (Status::Pass, 0, "passed".into()),
-        (n, true) => (Status::Warn, n, format!("{n} failing rows (severity warn)")),
-        (n, false) => (Status::Fail, n, format!("{n} failing rows")),
-    })
+/// What running a node produced.
+struct Executed {
+    status: Status,
+    outcome: Outcome,
+    failures: Option<u64>,
+    details: Vec<String>,
+}
+
+impl Executed {
+    fn built(outcome: Outcome) -> Executed {
+        Executed {
+            status: Status::Success,
+            outcome,
+            failures: None,
+            details: Vec::new(),
+        }
+    }
 }
 
 /// Runs one node once.
@@ -173,7 +178,7 @@ fn execute_once(
     index: usize,
     opts: &RunOptions,
     caps: crate::adapter::Capabilities,
-) -> DbResult<(Status, Outcome, Option<u64>)> {
+) -> DbResult<Executed> {
     match node.resource_type {
         ResourceType::Seed => {
             let data = match seeds.get(&index) {
@@ -182,7 +187,7 @@ fn execute_once(
                 None => return Err(AdapterError::permanent("seed data missing")),
             };
             let out = seed::load(conn, node, data)?;
-            Ok((Status::Success, out, None))
+            Ok(Executed::built(out))
         }
         ResourceType::Model => {
             let out = materialize::build_model(
@@ -193,22 +198,30 @@ fn execute_once(
                     full_refresh: opts.full_refresh,
                 },
             )?;
-            Ok((Status::Success, out, None))
+            Ok(Executed::built(out))
         }
         ResourceType::Test => {
-            let (status, failures, message) = run_test(conn, node)?;
-            Ok((
-                status,
-                Outcome {
-                    rows: None,
-                    message,
+            let t = match node.test.as_ref().and_then(|t| t.unit.as_deref()) {
+                Some(spec) => crate::checks::unit::run(conn, spec)?,
+                None => crate::checks::data::run(conn, node)?,
+            };
+            Ok(Executed {
+                status: match t.verdict {
+                    Verdict::Pass => Status::Pass,
+                    Verdict::Warn => Status::Warn,
+                    Verdict::Fail => Status::Fail,
                 },
-                Some(failures),
-            ))
+                outcome: Outcome {
+                    rows: None,
+                    message: t.message,
+                },
+                failures: Some(t.failures),
+                details: t.sample,
+            })
         }
         ResourceType::Source | ResourceType::Exposure => {
             let _ = c;
-            Ok((Status::Success, Outcome::default(), None))
+            Ok(Executed::built(Outcome::default()))
         }
     }
 }
@@ -259,7 +272,7 @@ fn execute_node(
     opts: &RunOptions,
     caps: crate::adapter::Capabilities,
     cancel: &CancelToken,
-) -> (DbResult<(Status, Outcome, Option<u64>)>, u32) {
+) -> (DbResult<Executed>, u32) {
     let node = &c.nodes[index];
     let retries = node.config.retries.unwrap_or(2) as u32;
     let mut delay = node.config.retry_initial_delay.unwrap_or(1.0);
@@ -309,12 +322,11 @@ pub fn run(
         .collect();
     // Dependencies between run nodes, looking through nodes that do not run (a source that a seed
     // feeds, an ephemeral model): a test on a source waits for the seed behind it.
-    let mut run_children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    let mut waiting: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut run_parents: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for &i in selected {
-        let mut parents = std::collections::BTreeSet::new();
+        let mut parents = BTreeSet::new();
         let mut stack: Vec<usize> = c.dag.parents(i).to_vec();
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         while let Some(p) = stack.pop() {
             if !seen.insert(p) {
                 continue;
@@ -325,8 +337,14 @@ pub fn run(
                 stack.extend_from_slice(c.dag.parents(p));
             }
         }
+        run_parents.insert(i, parents);
+    }
+    gate_on_tests(c, &mut run_parents);
+    let mut run_children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut waiting: BTreeMap<usize, usize> = BTreeMap::new();
+    for (&i, parents) in &run_parents {
         waiting.insert(i, parents.len());
-        for p in parents {
+        for &p in parents {
             run_children.entry(p).or_default().push(i);
         }
     }
@@ -412,10 +430,11 @@ pub fn run(
                         &cancel,
                     );
                     let result = match r {
-                        Ok((status, out, failures)) => NodeResult {
-                            rows_affected: out.rows,
-                            failures,
-                            ..ran(node, status, &out.message, t, started, t0, attempts)
+                        Ok(x) => NodeResult {
+                            rows_affected: x.outcome.rows,
+                            failures: x.failures,
+                            details: x.details,
+                            ..ran(node, x.status, &x.outcome.message, t, started, t0, attempts)
                         },
                         Err(e) => {
                             let mut r = error_result(node, t, started, t0, &e, attempts);
@@ -512,6 +531,59 @@ pub fn run(
     selected.iter().filter_map(|i| results.remove(i)).collect()
 }
 
+/// Tests guard what is built on top of the node they test, as in dbt's `build`: a unit test
+/// runs before its model (it needs nothing built) and the model waits for it; the children of
+/// a tested model or seed wait for its data tests, so an error-severity failure skips them.
+/// Only nodes of this run are linked, and never so that a test would wait for itself (a
+/// `relationships` test reading a node downstream of the one it is declared on).
+fn gate_on_tests(c: &Compiled, run_parents: &mut BTreeMap<usize, BTreeSet<usize>>) {
+    let tests: Vec<usize> = run_parents
+        .keys()
+        .copied()
+        .filter(|&i| c.nodes[i].resource_type == ResourceType::Test)
+        .collect();
+    let is_unit = |i: usize| c.nodes[i].test.as_ref().is_some_and(|t| t.unit.is_some());
+    for &t in &tests {
+        if is_unit(t) {
+            let tested = std::mem::take(run_parents.get_mut(&t).unwrap());
+            for m in tested {
+                run_parents.get_mut(&m).unwrap().insert(t);
+            }
+        }
+    }
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (&i, parents) in run_parents.iter() {
+        if c.nodes[i].resource_type != ResourceType::Test {
+            for &p in parents {
+                children.entry(p).or_default().push(i);
+            }
+        }
+    }
+    for &t in &tests {
+        if is_unit(t) {
+            continue;
+        }
+        let tested: Vec<usize> = run_parents[&t].iter().copied().collect();
+        // Everything the test reads, transitively: gating one of those on the test would cycle.
+        let mut upstream: BTreeSet<usize> = BTreeSet::new();
+        if tested.len() > 1 {
+            let mut stack = tested.clone();
+            while let Some(n) = stack.pop() {
+                if upstream.insert(n) {
+                    stack.extend(run_parents[&n].iter().copied());
+                }
+            }
+        }
+        for p in tested {
+            for &x in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+                if !upstream.contains(&x) {
+                    run_parents.get_mut(&x).unwrap().insert(t);
+                }
+            }
+        }
+    }
+}
+
 /// A result with nothing run yet: the fields every status shares.
 fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult {
     NodeResult {
@@ -523,6 +595,7 @@ fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult
         execution_time: 0.0,
         rows_affected: None,
         failures: None,
+        details: Vec::new(),
         message: message.to_string(),
         attempts: 0,
         relation: node

@@ -20,7 +20,18 @@ const METHODS: &[&str] = &[
 ];
 
 /// How tests attached to selected nodes are added (dbt's indirect selection).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum IndirectSelection {
     /// A test is selected when any node it tests is selected.
     #[default]

@@ -72,12 +72,27 @@ pub fn build_model(
         AdapterError::permanent(format!("model `{}` has no compiled SQL", node.name))
     })?;
     let _ = caps;
-    match node.materialized() {
-        Materialized::View => in_transaction(conn, |c| build_view(c, node, relation, sql)),
-        Materialized::Table => in_transaction(conn, |c| build_table(c, node, relation, sql)),
-        Materialized::Incremental => {
-            in_transaction(conn, |c| build_incremental(c, node, relation, opts))
+    // An enforced contract is checked on the new version before the transaction commits: a
+    // breach rolls everything back and the previous version stays.
+    let check = |c: &mut dyn Connection, out: Outcome| -> DbResult<Outcome> {
+        if let Some(info) = node.contract.as_ref().filter(|i| i.enforced) {
+            crate::checks::contract::enforce(c, relation, info)?;
         }
+        Ok(out)
+    };
+    match node.materialized() {
+        Materialized::View => in_transaction(conn, |c| {
+            let out = build_view(c, node, relation, sql)?;
+            check(c, out)
+        }),
+        Materialized::Table => in_transaction(conn, |c| {
+            let out = build_table(c, node, relation, sql)?;
+            check(c, out)
+        }),
+        Materialized::Incremental => in_transaction(conn, |c| {
+            let out = build_incremental(c, node, relation, opts)?;
+            check(c, out)
+        }),
         Materialized::MaterializedView => Err(AdapterError::permanent(format!(
             "model `{}`: materialized views need a Postgres target",
             node.name

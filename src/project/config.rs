@@ -511,8 +511,15 @@ impl NodeConfig {
                 )?)
             }
             "where" => self.where_clause = Some(want_str(key, v)?),
-            "warn_if" => self.warn_if = Some(want_str(key, v)?),
-            "error_if" => self.error_if = Some(want_str(key, v)?),
+            "warn_if" | "error_if" => {
+                let text = want_str(key, v)?;
+                crate::checks::Threshold::parse(&text).map_err(|m| invalid(key, m))?;
+                if key == "warn_if" {
+                    self.warn_if = Some(text);
+                } else {
+                    self.error_if = Some(text);
+                }
+            }
             "store_failures" => self.store_failures = Some(want_bool(key, v)?),
             "limit" => {
                 self.limit = Some(

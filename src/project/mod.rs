@@ -814,6 +814,7 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
         p.properties.seeds.extend(props.seeds);
         p.properties.sources.extend(props.sources);
         p.properties.exposures.extend(props.exposures);
+        p.properties.unit_tests.extend(props.unit_tests);
     }
 
     for (path, _) in doc_list {

@@ -22,6 +22,53 @@ pub struct Properties {
     pub seeds: Vec<SeedProps>,
     /// `exposures:` entries.
     pub exposures: Vec<ExposureProps>,
+    /// `unit_tests:` entries.
+    pub unit_tests: Vec<UnitTestProps>,
+}
+
+/// Rows of a unit test as written: inline mappings, CSV text, or a CSV file.
+#[derive(Clone, Debug)]
+pub enum RowsDef {
+    /// `rows:` as a list of mappings (`format: dict`, the default), keys in written order.
+    Maps(Vec<Vec<(String, J)>>),
+    /// `format: csv` with `rows:` as text.
+    Csv(String),
+    /// `format: csv` with `fixture:` naming a CSV file (relative to the project root).
+    Fixture(String),
+}
+
+/// One `given:` input of a unit test.
+#[derive(Clone, Debug)]
+pub struct GivenDef {
+    /// `ref('x')`, `source('s', 't')` or `this`.
+    pub input: String,
+    /// Its rows.
+    pub rows: RowsDef,
+    /// Where the input is written.
+    pub span: Span,
+}
+
+/// A unit test as declared under `unit_tests:`.
+#[derive(Clone, Debug)]
+pub struct UnitTestProps {
+    /// Its name.
+    pub name: String,
+    /// The tested model.
+    pub model: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Inputs.
+    pub given: Vec<GivenDef>,
+    /// Expected rows.
+    pub expect: RowsDef,
+    /// `overrides: {macros: {is_incremental: true}}`: test the incremental query.
+    pub is_incremental: bool,
+    /// Config (tags, meta, enabled).
+    pub config: NodeConfig,
+    /// Where the name is written.
+    pub span: Span,
+    /// Where `model:` is written.
+    pub model_span: Span,
 }
 
 /// Properties of one model or seed.
@@ -253,6 +300,13 @@ pub fn read_file(root: &Node, file: &Path, out: &mut Properties, diags: &mut Dia
         for item in yaml::expect_seq(sources, file, "sources", diags) {
             if let Some(s) = read_source(item, file, diags) {
                 out.sources.push(s);
+            }
+        }
+    }
+    if let Some(units) = top.take(&["unit_tests"]) {
+        for item in yaml::expect_seq(units, file, "unit_tests", diags) {
+            if let Some(u) = read_unit_test(item, file, diags) {
+                out.unit_tests.push(u);
             }
         }
     }
@@ -551,6 +605,178 @@ fn read_test_body(node: &Node, file: &Path, def: &mut TestDef, diags: &mut Diagn
             }
         }
     }
+}
+
+fn read_rows<'a>(
+    r: &mut MapReader<'a>,
+    node: &Node,
+    file: &Path,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<RowsDef> {
+    let format = r.string(&["format"], diags);
+    let rows = r.take(&["rows"]);
+    let fixture = r.string(&["fixture"], diags);
+    let bad = |msg: String, at: &Node, diags: &mut Diagnostics| {
+        diags.push(Diagnostic::error(Code::InvalidValue, msg).at(at.span(file)));
+        None
+    };
+    match format.as_deref().unwrap_or("dict") {
+        "dict" => {
+            let Some(rows) = rows else {
+                return bad(
+                    format!("{what} needs `rows:` (a list of mappings)"),
+                    node,
+                    diags,
+                );
+            };
+            if rows.is_null() {
+                return Some(RowsDef::Maps(Vec::new()));
+            }
+            let Some(items) = rows.as_seq() else {
+                return bad(
+                    "`rows` must be a list of mappings like `- {id: 1, name: a}`".into(),
+                    rows,
+                    diags,
+                );
+            };
+            let mut maps = Vec::new();
+            for item in items {
+                match item.as_map() {
+                    Some(entries) => maps.push(
+                        entries
+                            .iter()
+                            .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.to_json()))
+                            .collect(),
+                    ),
+                    None => {
+                        return bad(
+                            "each row must be a mapping of column to value".into(),
+                            item,
+                            diags,
+                        );
+                    }
+                }
+            }
+            Some(RowsDef::Maps(maps))
+        }
+        "csv" => match (rows, fixture) {
+            (Some(rows), None) => match rows.as_str() {
+                Some(t) => Some(RowsDef::Csv(t.to_string())),
+                None => bad(
+                    "with `format: csv`, `rows` is CSV text with a header line (use `rows: |`)"
+                        .into(),
+                    rows,
+                    diags,
+                ),
+            },
+            (None, Some(f)) => Some(RowsDef::Fixture(f)),
+            _ => bad(
+                format!(
+                    "with `format: csv`, {what} needs either `rows: |` (CSV text) or `fixture:` (a CSV file)"
+                ),
+                node,
+                diags,
+            ),
+        },
+        other => bad(
+            format!("unknown rows format `{other}` (expected dict or csv)"),
+            node,
+            diags,
+        ),
+    }
+}
+
+fn read_unit_test(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<UnitTestProps> {
+    let mut r = MapReader::new(node, file, "a unit test", diags)?;
+    let name_node = r.take(&["name"]);
+    let name = r.required_string("name", node, diags);
+    let model_node = r.take(&["model"]);
+    let model = r.required_string("model", node, diags);
+    let description = r.string(&["description"], diags);
+    let mut given = Vec::new();
+    if let Some(g) = r.take(&["given"]) {
+        for item in yaml::expect_seq(g, file, "given", diags) {
+            let Some(mut gr) = MapReader::new(item, file, "a given input", diags) else {
+                continue;
+            };
+            let input_node = gr.take(&["input"]);
+            let input = gr.required_string("input", item, diags);
+            let rows = read_rows(&mut gr, item, file, "a given input", diags);
+            gr.finish(diags);
+            if let (Some(input), Some(rows)) = (input, rows) {
+                given.push(GivenDef {
+                    input,
+                    rows,
+                    span: input_node
+                        .map(|n| n.span(file))
+                        .unwrap_or_else(|| item.span(file)),
+                });
+            }
+        }
+    } else {
+        diags.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                "a unit test needs `given:` (rows for each input of the model)",
+            )
+            .at(node.span(file)),
+        );
+    }
+    let expect = match r.take(&["expect"]) {
+        Some(e) => MapReader::new(e, file, "`expect`", diags).and_then(|mut er| {
+            let rows = read_rows(&mut er, e, file, "`expect`", diags);
+            er.finish(diags);
+            rows
+        }),
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    "a unit test needs `expect:` (the expected rows)",
+                )
+                .at(node.span(file)),
+            );
+            None
+        }
+    };
+    let mut is_incremental = false;
+    if let Some(o) = r.take(&["overrides"])
+        && let Some(mut or) = MapReader::new(o, file, "`overrides`", diags)
+    {
+        if let Some(m) = or.take(&["macros"])
+            && let Some(mut mr) = MapReader::new(
+                m,
+                file,
+                "`overrides.macros` (only is_incremental can be overridden)",
+                diags,
+            )
+        {
+            is_incremental = mr.bool(&["is_incremental"], diags).unwrap_or(false);
+            mr.finish(diags);
+        }
+        or.finish(diags);
+    }
+    let mut config = NodeConfig::default();
+    if let Some(c) = r.take(&["config"]) {
+        read_config_map(c, file, ConfigScope::Test, &mut config, diags);
+    }
+    r.finish(diags);
+    Some(UnitTestProps {
+        name: name?,
+        model: model?,
+        description,
+        given,
+        expect: expect?,
+        is_incremental,
+        config,
+        span: name_node
+            .map(|n| n.span(file))
+            .unwrap_or_else(|| node.span(file)),
+        model_span: model_node
+            .map(|n| n.span(file))
+            .unwrap_or_else(|| node.span(file)),
+    })
 }
 
 fn k_node<'a>(key: &str, entries: &'a [(Node, Node)]) -> &'a Node {
