@@ -1,8 +1,10 @@
 //! Generates a synthetic strata project of a given size, for benchmarks.
 //!
 //! ```text
-//! cargo run --release --example generate_project -- --models N --out DIR [--seed S]
+//! cargo run --release --example generate_project -- --models N --out DIR [--seed S] [--materialized view|table]
 //! ```
+//!
+//! `--materialized` makes every model a view (or a table), for the run benchmarks.
 //!
 //! The output is deterministic: the same arguments give byte-identical files. DIR must be empty or
 //! missing, or hold a project written by this generator (recognised by the first line of its
@@ -38,11 +40,13 @@ const CATEGORIES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 /// Rows per seed.
 const SEED_ROWS: u64 = 8;
 
-const USAGE: &str = "usage: generate_project --models N --out DIR [--seed S]
+const USAGE: &str =
+    "usage: generate_project --models N --out DIR [--seed S] [--materialized view|table]
 
 Writes a synthetic strata project with N models (N >= 3) into DIR. DIR must be empty or missing,
 or hold a project written by this generator, which is then replaced. S (default 42) seeds the PRNG;
-the same arguments always give byte-identical output.";
+the same arguments always give byte-identical output. --materialized makes every model a view
+(or a table) instead of the usual mix.";
 
 /// SplitMix64: tiny, seedable and good enough to pick parents.
 struct Rng(u64);
@@ -71,12 +75,14 @@ struct Args {
     models: usize,
     out: PathBuf,
     seed: u64,
+    force: Option<Flavor>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut models = None;
     let mut out = None;
     let mut seed = 42;
+    let mut force = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -114,6 +120,13 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--seed: `{v}` is not a number"))?;
             }
+            "--materialized" => {
+                force = Some(match value()?.as_str() {
+                    "view" => Flavor::View,
+                    "table" => Flavor::Table,
+                    v => return Err(format!("--materialized: `{v}` must be view or table")),
+                })
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -121,6 +134,7 @@ fn parse_args() -> Result<Args, String> {
         models: models.ok_or("--models is required")?,
         out: out.ok_or("--out is required")?,
         seed,
+        force,
     })
 }
 
@@ -228,7 +242,7 @@ fn seed_name(i: usize) -> String {
     format!("seed_{i:04}")
 }
 
-fn plan(n: usize, seed: u64) -> Plan {
+fn plan(n: usize, seed: u64, force: Option<Flavor>) -> Plan {
     let mut rng = Rng(seed);
     let seeds = (n / 100).max(3);
     // Layers: 3 below 100 models, then two more per power of ten, at most 10.
@@ -263,6 +277,7 @@ fn plan(n: usize, seed: u64) -> Plan {
                 let last_layer = layer == layers - 1;
                 let roll = rng.below(100);
                 let flavor = match roll {
+                    _ if force.is_some() => force.unwrap_or(Flavor::Plain),
                     _ if layer == 0 => {
                         if roll < 10 {
                             Flavor::TagsOnly
@@ -680,7 +695,7 @@ fn exposures_yml(p: &Plan) -> String {
 fn run(args: &Args) -> Result<(), String> {
     prepare_dir(&args.out)?;
     let out = &args.out;
-    let p = plan(args.models, args.seed);
+    let p = plan(args.models, args.seed, args.force);
     write(
         &out.join("project.yml"),
         &project_yml(&p, args.models, args.seed),

@@ -424,6 +424,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     };
 
+    crate::timing::mark("load");
     // Template sources, for error positions.
     let mut sources: BTreeMap<PathBuf, Arc<str>> = BTreeMap::new();
     for f in project
@@ -541,6 +542,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("prepare");
     // Render every model and singular test once, in parallel.
     let rendered: Vec<Option<Result<jinja::Rendered, Diagnostic>>> = pending
         .par_iter()
@@ -574,6 +576,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("render");
     // Incremental models are rendered a second time with is_incremental() true: a first build
     // and later runs need different SQL, and the refs of both are dependencies. Hooks are
     // rendered in the node's context (`this`, `ref`).
@@ -602,6 +605,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         })
         .collect();
 
+    crate::timing::mark("render_incremental_hooks");
     // Drop disabled nodes, remembering their names for clearer ref errors.
     let mut disabled: BTreeSet<String> = BTreeSet::new();
     let mut keep_pending = Vec::new();
@@ -746,6 +750,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("relations_sources");
     // Resolve each rendered text's relation calls (main SQL, incremental SQL, hooks).
     let mut edges: Vec<Edge> = Vec::new();
     let mut substituted: Vec<Option<String>> = vec![None; pending.len()];
@@ -847,6 +852,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("resolve");
     // SQL analysis in the target dialect, in parallel, for every node whose relations resolved
     // (even when other files have errors, so one run reports everything); lines are mapped back
     // to the model files.
@@ -989,6 +995,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("analyze");
     // Generic tests from properties.
     let mut test_nodes: Vec<CompiledNode> = Vec::new();
     let custom_tests: BTreeSet<String> = renderer
@@ -1310,6 +1317,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         });
     }
 
+    crate::timing::mark("generic_tests");
     // Unit tests: nodes now (so that selection and the DAG know them); their SQL once the
     // model's final SQL exists.
     let mut unit_pending: Vec<UnitPending> = Vec::new();
@@ -1617,6 +1625,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         return Err(diags);
     }
 
+    crate::timing::mark("unit_tests_exposures");
     // Assemble model/seed/singular-test nodes.
     let mut nodes: Vec<CompiledNode> = Vec::with_capacity(exposure_base + exposure_nodes.len());
     // Descriptions may call doc(): rendered in parallel.
@@ -1757,6 +1766,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     nodes.extend(test_nodes);
     nodes.extend(exposure_nodes);
 
+    crate::timing::mark("assemble");
     // The DAG.
     let graph_nodes: Vec<GraphNode> = nodes
         .iter()
@@ -1801,6 +1811,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         n.depends_on = deps;
     }
 
+    crate::timing::mark("dag");
     // Wildcards: expand `*` from the parent's columns when exactly one parent is read.
     output_columns.resize(nodes.len(), Vec::new());
     for &i in dag.topo_order() {
@@ -1854,6 +1865,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    crate::timing::mark("wildcards");
     // Inline ephemeral parents as CTEs, in dependency order (each body as written: nested
     // ephemerals become CTEs of their own), in parallel.
     let mut topo_pos = vec![0usize; nodes.len()];
@@ -1896,6 +1908,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             n.compiled_incremental_code = inc;
         }
     }
+    crate::timing::mark("ephemeral");
     // Unit tests: the model's final SQL with each input replaced by its given rows.
     for u in &unit_pending {
         let model = &nodes[u.model];
@@ -1969,6 +1982,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     });
 
+    crate::timing::mark("checksums");
     // Project hooks, rendered with the global context.
     let mut run_hooks: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for (k, list) in [&project.on_run_start, &project.on_run_end]

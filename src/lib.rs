@@ -18,3 +18,4 @@ pub mod jinja;
 pub mod materialize;
 pub mod project;
 pub mod sql;
+pub mod timing;

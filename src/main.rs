@@ -7,6 +7,7 @@ use strata::cli::{Cli, Command};
 use strata::commands::{self, ExitStatus};
 
 fn main() {
+    strata::timing::start();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Parse { compile } => commands::parse::run(&cli.global, compile),
@@ -68,6 +69,7 @@ fn main() {
         Command::Clean => commands::clean::run(&cli.global),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
     };
+    strata::timing::report();
     let status = match result {
         Ok(s) => s,
         Err(e) => {

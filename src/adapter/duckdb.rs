@@ -1,6 +1,7 @@
 //! The embedded DuckDB adapter: one database instance per run, one connection per worker
 //! (clones of the instance's first connection), transactional DDL, interruptible statements.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +43,124 @@ fn err(e: duckdb::Error) -> AdapterError {
 pub struct DuckDbAdapter {
     root: Mutex<duckdb::Connection>,
     path: PathBuf,
+    catalog: Arc<Mutex<Catalog>>,
+}
+
+/// What relations exist, read once per run and kept up to date from the DDL strata runs:
+/// DuckDB's catalog functions scan every relation (and render each view's SQL), so asking for
+/// one relation per model made a run quadratic. Changes made inside a transaction are applied
+/// when it commits; a statement whose effect is not understood (a hook's own DDL) empties the
+/// cache, which is then read again.
+#[derive(Default)]
+struct Catalog {
+    loaded: bool,
+    kinds: HashMap<(String, String), RelationKind>,
+}
+
+type Key = (String, String);
+
+fn key(schema: &str, name: &str) -> Key {
+    (schema.to_lowercase(), name.to_lowercase())
+}
+
+/// Reads one identifier (quoted or not) at the start of `s`; returns it and the rest.
+fn ident(s: &str) -> Option<(String, &str)> {
+    let s = s.trim_start();
+    if let Some(rest) = s.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if rest[i + 1..].starts_with('"') {
+                    out.push('"');
+                    chars.next();
+                } else {
+                    return Some((out, &rest[i + 1..]));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        None
+    } else {
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (end > 0).then(|| (s[..end].to_string(), &s[end..]))
+    }
+}
+
+/// `schema.name` (or `name`, in `main`) at the start of `s`.
+fn relation_name(s: &str) -> Option<(Key, &str)> {
+    let (first, rest) = ident(s)?;
+    match rest.strip_prefix('.') {
+        Some(r) => {
+            let (second, rest) = ident(r)?;
+            Some((key(&first, &second), rest))
+        }
+        None => Some((key("main", &first), rest)),
+    }
+}
+
+/// The text after the first `n` words of `sql`.
+fn after_words(sql: &str, n: usize) -> &str {
+    let mut rest = sql.trim_start();
+    for _ in 0..n {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    rest
+}
+
+/// What a statement does to the catalog: `Some(changes)` when understood (possibly none),
+/// `None` when it is DDL of a shape not recognised.
+fn catalog_effect(sql: &str) -> Option<Vec<(Key, Option<RelationKind>)>> {
+    let lower = sql.trim_start().to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().take(6).collect();
+    let made = |n: usize, kind: RelationKind| {
+        relation_name(after_words(sql, n)).map(|(k, _)| vec![(k, Some(kind))])
+    };
+    let dropped = |n: usize| relation_name(after_words(sql, n)).map(|(k, _)| vec![(k, None)]);
+    match words.as_slice() {
+        ["create", "or", "replace", "view", ..] => made(4, RelationKind::View),
+        ["create", "view", ..] => made(2, RelationKind::View),
+        ["create", "or", "replace", "table", ..] => made(4, RelationKind::Table),
+        ["create", "table", "if", "not", "exists", ..] => made(5, RelationKind::Table),
+        ["create", "table", ..] => made(2, RelationKind::Table),
+        ["drop", "table" | "view", "if", "exists", ..] => dropped(4),
+        ["drop", "table" | "view", ..] => dropped(2),
+        ["alter", kind @ ("table" | "view"), ..] => {
+            let (from, rest) = relation_name(after_words(sql, 2))?;
+            let rest = rest.trim_start();
+            let is_rename = rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("rename to");
+            if !is_rename {
+                // add column, alter column ...: the relation stays what it was.
+                return Some(Vec::new());
+            }
+            let (to, _) = ident(&rest[9..])?;
+            let kind = if *kind == "view" {
+                RelationKind::View
+            } else {
+                RelationKind::Table
+            };
+            Some(vec![(from.clone(), None), (key(&from.0, &to), Some(kind))])
+        }
+        ["create" | "drop" | "alter", rest @ ..] => {
+            // Schemas, indexes, sequences, macros, types do not change what relations exist.
+            let object = rest
+                .iter()
+                .find(|w| !matches!(**w, "or" | "replace" | "temp" | "temporary" | "unique"))
+                .copied()
+                .unwrap_or("");
+            matches!(
+                object,
+                "schema" | "index" | "sequence" | "macro" | "function" | "type" | "secret"
+            )
+            .then(Vec::new)
+        }
+        _ => Some(Vec::new()),
+    }
 }
 
 impl DuckDbAdapter {
@@ -70,6 +189,7 @@ impl DuckDbAdapter {
         Ok(DuckDbAdapter {
             root: Mutex::new(conn),
             path: path.to_path_buf(),
+            catalog: Arc::default(),
         })
     }
 
@@ -98,6 +218,10 @@ impl Adapter for DuckDbAdapter {
         Ok(Box::new(DuckDbConnection {
             conn,
             interrupter: Arc::new(move || handle.interrupt()),
+            catalog: self.catalog.clone(),
+            in_transaction: false,
+            pending: Vec::new(),
+            pending_unknown: false,
         }))
     }
 }
@@ -106,10 +230,96 @@ impl Adapter for DuckDbAdapter {
 pub struct DuckDbConnection {
     conn: duckdb::Connection,
     interrupter: Interrupter,
+    catalog: Arc<Mutex<Catalog>>,
+    in_transaction: bool,
+    pending: Vec<(Key, Option<RelationKind>)>,
+    pending_unknown: bool,
 }
 
-impl Connection for DuckDbConnection {
-    fn execute(&mut self, sql: &str) -> DbResult<u64> {
+impl DuckDbConnection {
+    /// Records what a statement that succeeded did to the catalog.
+    fn track(&mut self, sql: &str) {
+        let first = sql.split_whitespace().next().unwrap_or("").to_lowercase();
+        match first.as_str() {
+            "begin" => {
+                self.in_transaction = true;
+                return;
+            }
+            "commit" | "end" | "rollback" | "abort" => {
+                let (changes, unknown) = (
+                    std::mem::take(&mut self.pending),
+                    std::mem::replace(&mut self.pending_unknown, false),
+                );
+                if first != "rollback" && first != "abort" {
+                    self.apply(changes, unknown);
+                }
+                self.in_transaction = false;
+                return;
+            }
+            _ => {}
+        }
+        // A batch (hooks) may hold several statements: each is looked at.
+        for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            match catalog_effect(stmt) {
+                Some(changes) => self.pending.extend(changes),
+                None => self.pending_unknown = true,
+            }
+        }
+        if !self.in_transaction {
+            let changes = std::mem::take(&mut self.pending);
+            let unknown = std::mem::replace(&mut self.pending_unknown, false);
+            self.apply(changes, unknown);
+        }
+    }
+
+    fn apply(&self, changes: Vec<(Key, Option<RelationKind>)>, unknown: bool) {
+        let mut cat = self.catalog.lock().unwrap();
+        if unknown {
+            *cat = Catalog::default();
+            return;
+        }
+        if !cat.loaded {
+            return;
+        }
+        for (k, v) in changes {
+            match v {
+                Some(kind) => cat.kinds.insert(k, kind),
+                None => cat.kinds.remove(&k),
+            };
+        }
+    }
+
+    fn load_catalog(&mut self) -> DbResult<()> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "select schema_name, table_name, false from duckdb_tables() where database_name = current_database() \
+                 union all \
+                 select schema_name, view_name, true from duckdb_views() where database_name = current_database() and not internal",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut kinds = HashMap::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let schema: String = row.get(0).map_err(err)?;
+            let name: String = row.get(1).map_err(err)?;
+            let view: bool = row.get(2).map_err(err)?;
+            kinds.insert(
+                key(&schema, &name),
+                if view {
+                    RelationKind::View
+                } else {
+                    RelationKind::Table
+                },
+            );
+        }
+        let mut cat = self.catalog.lock().unwrap();
+        cat.kinds = kinds;
+        cat.loaded = true;
+        Ok(())
+    }
+
+    fn execute_untracked(&mut self, sql: &str) -> DbResult<u64> {
         let mut stmt = match self.conn.prepare(sql) {
             Ok(s) => s,
             // Several statements in one string (a hook): run them as a batch.
@@ -121,6 +331,25 @@ impl Connection for DuckDbConnection {
         };
         let n = stmt.execute([]).map_err(err)?;
         Ok(n as u64)
+    }
+}
+
+impl Connection for DuckDbConnection {
+    fn execute(&mut self, sql: &str) -> DbResult<u64> {
+        match self.execute_untracked(sql) {
+            Ok(n) => {
+                self.track(sql);
+                Ok(n)
+            }
+            Err(e) => {
+                // Inside a transaction the rollback that follows discards everything. Outside
+                // one, a batch may have run part of its DDL: read the catalog again.
+                if !self.in_transaction && catalog_effect(sql).is_none_or(|c| !c.is_empty()) {
+                    self.apply(Vec::new(), true);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>> {
@@ -144,24 +373,36 @@ impl Connection for DuckDbConnection {
     }
 
     fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>> {
-        let mut stmt = self
-            .conn
-            .prepare("select table_type from information_schema.tables where table_schema = ? and table_name = ?")
-            .map_err(err)?;
-        let mut rows = stmt
-            .query([&relation.schema, &relation.identifier])
-            .map_err(err)?;
-        match rows.next().map_err(err)? {
-            Some(row) => {
-                let t: String = row.get(0).map_err(err)?;
-                Ok(Some(if t.eq_ignore_ascii_case("VIEW") {
-                    RelationKind::View
-                } else {
-                    RelationKind::Table
-                }))
-            }
-            None => Ok(None),
+        if !self.catalog.lock().unwrap().loaded {
+            self.load_catalog()?;
         }
+        let k = key(&relation.schema, &relation.identifier);
+        // This transaction's own changes first, then the committed state.
+        if let Some((_, v)) = self.pending.iter().rev().find(|(pk, _)| *pk == k) {
+            return Ok(*v);
+        }
+        if self.pending_unknown {
+            // A hook changed relations in ways not tracked: ask the database.
+            let mut stmt = self
+                .conn
+                .prepare("select table_type from information_schema.tables where table_schema = ? and table_name = ?")
+                .map_err(err)?;
+            let mut rows = stmt
+                .query([&relation.schema, &relation.identifier])
+                .map_err(err)?;
+            return match rows.next().map_err(err)? {
+                Some(row) => {
+                    let t: String = row.get(0).map_err(err)?;
+                    Ok(Some(if t.eq_ignore_ascii_case("VIEW") {
+                        RelationKind::View
+                    } else {
+                        RelationKind::Table
+                    }))
+                }
+                None => Ok(None),
+            };
+        }
+        Ok(self.catalog.lock().unwrap().kinds.get(&k).copied())
     }
 
     fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
@@ -228,6 +469,42 @@ impl Connection for DuckDbConnection {
 
     fn interrupter(&self) -> Interrupter {
         self.interrupter.clone()
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+
+    #[test]
+    fn ddl_is_understood() {
+        let v = |s: &str| catalog_effect(s);
+        assert_eq!(
+            v("create or replace view \"main\".\"m\" as\nselect 1"),
+            Some(vec![(key("main", "m"), Some(RelationKind::View))])
+        );
+        assert_eq!(
+            v("create table \"Marts\".\"x__strata_new\" as select 1"),
+            Some(vec![(
+                key("marts", "x__strata_new"),
+                Some(RelationKind::Table)
+            )])
+        );
+        assert_eq!(
+            v("alter table \"s\".\"x__strata_new\" rename to \"x\""),
+            Some(vec![
+                (key("s", "x__strata_new"), None),
+                (key("s", "x"), Some(RelationKind::Table))
+            ])
+        );
+        assert_eq!(
+            v("drop view if exists s.y"),
+            Some(vec![(key("s", "y"), None)])
+        );
+        assert_eq!(v("create schema if not exists raw"), Some(vec![]));
+        assert_eq!(v("insert into t select 1"), Some(vec![]));
+        assert_eq!(v("create temp view v as select 1"), None);
+        assert_eq!(v("alter table t add column c int"), Some(vec![]));
     }
 }
 

@@ -17,8 +17,11 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs, sel: &SelectArgs) -> Result<
     let Some(selected) = select_nodes(&c, sel, &out) else {
         return Ok(ExitStatus::Error);
     };
+    crate::timing::mark("compile");
     let written = crate::artifacts::write_compiled(&c, &selected)?;
+    crate::timing::mark("write_compiled");
     let manifest = crate::artifacts::write_manifest(&c, true)?;
+    crate::timing::mark("write_manifest");
     let dir = crate::artifacts::artifacts_dir(&c)
         .join("compiled")
         .join(&c.target.info.name);
