@@ -37,7 +37,7 @@ for n in "${SIZES[@]}"; do
   runs=$RUNS
   [ "$n" -ge 100000 ] && runs=$(( RUNS < 3 ? RUNS : 3 ))
   hyperfine --style none --warmup 1 --runs "$runs" --export-json "$WORK/compile-$n.json" \
-    "$STRATA --project-dir $dir compile" >/dev/null
+    "$STRATA --project-dir $dir compile" >/dev/null 2>>"$WORK/hyperfine.log"
   read -r med lo hi < <(python3 -c "import json,statistics as s;r=json.load(open('$WORK/compile-$n.json'))['results'][0]['times'];print(f'{s.median(r):.3f} {min(r):.3f} {max(r):.3f}')")
   peak=$( (/usr/bin/time -f '%M' "$STRATA" --project-dir "$dir" compile >/dev/null) 2>&1 | tail -1)
   nodes=$(python3 -c "import json;m=json.load(open('$dir/.strata/manifest.json'));print(len(m['nodes'])+len(m['sources'])+len(m['exposures']))")
