@@ -417,7 +417,22 @@ fn read_model(
         Some(t) => read_tests(t, file, None, diags),
         None => Vec::new(),
     };
-    r.take(&["version", "latest_version", "versions", "access", "group"]);
+    r.take(&["access", "group"]);
+    // dbt's model versions are not implemented: saying so beats building something else.
+    for key in ["versions", "latest_version", "version"] {
+        if let Some(v) = r.take(&[key]) {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("`{key}`: model versions are not supported"),
+                )
+                .at(v.span(file))
+                .with_help(
+                    "publish each version as a model of its own with its own contract file (e.g. mart_x with contracts/x.v2.json and mart_x_v1 with contracts/x.v1.json)",
+                ),
+            );
+        }
+    }
     r.finish(diags);
     Some(ModelProps {
         name: name?,
@@ -996,6 +1011,20 @@ fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_versions_are_refused_at_their_line() {
+        let text = "models:\n  - name: m\n    latest_version: 2\n    versions:\n      - v: 1\n";
+        let root = yaml::parse(text, Path::new("m.yml")).unwrap();
+        let mut out = Properties::default();
+        let mut diags = Diagnostics::new();
+        read_file(&root, Path::new("m.yml"), &mut out, &mut diags);
+        let lines: Vec<usize> = diags
+            .into_iter()
+            .map(|d| d.span.map(|s| s.line).unwrap_or(0))
+            .collect();
+        assert_eq!(lines, vec![5, 3]);
+    }
 
     #[test]
     fn depends_on_forms() {
