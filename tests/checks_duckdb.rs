@@ -9,36 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{copy_tree, example_copy, fixture_copy, strata, strata_ok};
-
-fn db(dir: &Path, file: &str) -> duckdb::Connection {
-    duckdb::Connection::open(dir.join("warehouse").join(file)).expect("warehouse exists")
-}
-
-fn rows(conn: &duckdb::Connection, sql: &str) -> Vec<Vec<String>> {
-    let wrapped = format!("select columns(*)::varchar from ({sql}) as q");
-    let mut stmt = conn.prepare(&wrapped).unwrap();
-    let mut out = Vec::new();
-    let mut r = stmt.query([]).unwrap();
-    while let Some(row) = r.next().unwrap() {
-        let n = row.as_ref().column_count();
-        out.push(
-            (0..n)
-                .map(|i| {
-                    row.get::<_, Option<String>>(i)
-                        .unwrap()
-                        .unwrap_or_else(|| "NULL".into())
-                })
-                .collect(),
-        );
-    }
-    out
-}
-
-fn run_results(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join(".strata/run_results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use common::{copy_tree, db, example_copy, fixture_copy, rows, run_results, strata, strata_ok};
 
 /// `unique_id` → (status, failures) of every result.
 fn outcomes(dir: &Path) -> BTreeMap<String, (String, Option<u64>)> {

@@ -84,3 +84,35 @@ pub fn strata_ok(dir: &Path, args: &[&str], code: i32) -> Output {
     }
     out
 }
+
+/// Opens the DuckDB file `warehouse/<file>` of a project.
+pub fn db(dir: &Path, file: &str) -> duckdb::Connection {
+    duckdb::Connection::open(dir.join("warehouse").join(file)).expect("warehouse exists")
+}
+
+/// Runs a query and returns every row as strings (DuckDB casts each column; NULL as `NULL`).
+pub fn rows(conn: &duckdb::Connection, sql: &str) -> Vec<Vec<String>> {
+    let wrapped = format!("select columns(*)::varchar from ({sql}) as q");
+    let mut stmt = conn.prepare(&wrapped).unwrap();
+    let mut out = Vec::new();
+    let mut r = stmt.query([]).unwrap();
+    while let Some(row) = r.next().unwrap() {
+        let n = row.as_ref().column_count();
+        out.push(
+            (0..n)
+                .map(|i| {
+                    row.get::<_, Option<String>>(i)
+                        .unwrap()
+                        .unwrap_or_else(|| "NULL".into())
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The project's `.strata/run_results.json`.
+pub fn run_results(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(".strata/run_results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
