@@ -13,7 +13,7 @@ read -r -a SIZES <<<"${SIZES[*]}"
 RUNS="${RUNS:-5}"
 WORK="${WORK:-$(mktemp -d /tmp/strata-bench.XXXXXX)}"
 if [ -z "${CARGO_TARGET_DIR:-}" ] && [ -d /work ] && [ -w /work ]; then
-  export CARGO_TARGET_DIR=/work/strata-target
+  export CARGO_TARGET_DIR=/work/strata-target-pg
 fi
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release --quiet --bin strata --example generate_project --example run_floor

@@ -30,6 +30,12 @@ pub struct Target {
     pub path: Option<PathBuf>,
     /// Postgres connection string (secret).
     pub dsn: Option<String>,
+    /// Seconds to wait for a connection.
+    pub connect_timeout: Option<f64>,
+    /// Seconds a run waits for another run on the same target to finish (default 60).
+    pub lock_timeout: Option<f64>,
+    /// Schemas searched for unqualified names, comma-separated.
+    pub search_path: Option<String>,
 }
 
 /// A relation in the database: schema and name, quoted for SQL.
@@ -309,7 +315,28 @@ fn resolve_target(p: &Project) -> Result<Target, Diagnostic> {
             })?,
         None => 4,
     };
+    let seconds = |k: &str| -> Result<Option<f64>, Diagnostic> {
+        match get(k)? {
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Some)
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("`{k}` must be a number of seconds, not `{v}`"),
+                    )
+                    .at(def.fields[k].1.clone())
+                }),
+            None => Ok(None),
+        }
+    };
     Ok(Target {
+        connect_timeout: seconds("connect_timeout")?,
+        lock_timeout: seconds("lock_timeout")?,
+        search_path: get("search_path")?,
         info: TargetInfo {
             name: def.name.clone(),
             kind: def.kind,
@@ -936,6 +963,25 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             .with_label("hard-coded relation")
                             .with_help(help),
                         );
+                    }
+                    for f in &a.foreign_functions {
+                        let mut d = Diagnostic::error(
+                            Code::DialectFunction,
+                            format!(
+                                "`{}` calls `{}()`, which {} has and {} does not",
+                                p.name,
+                                f.name,
+                                f.only_in.as_str(),
+                                kind.as_str()
+                            ),
+                        )
+                        .at(mark_text(map.at_line_col(f.line, f.col), map.source, &f.name))
+                        .with_label(format!("not a {} function", kind.as_str()));
+                        d = match f.instead {
+                            Some(i) => d.with_help(format!("write it so that both engines run it: {i}")),
+                            None => d.with_help("call it from a macro dispatched per engine (adapter.dispatch), with a variant for each".to_string()),
+                        };
+                        warnings.push(d);
                     }
                     Some((Some(a.columns), warnings))
                 }

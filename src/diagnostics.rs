@@ -59,6 +59,8 @@ pub enum Code {
     SqlSyntax,
     /// A model reads a relation that is neither a ref nor a source.
     HardCodedRelation,
+    /// A model calls a built-in function that only the other engine has.
+    DialectFunction,
     /// A selector expression is malformed.
     InvalidSelector,
     /// A seed CSV file is malformed.
@@ -99,6 +101,7 @@ impl Code {
             Code::UnknownTest => "S304",
             Code::SqlSyntax => "S401",
             Code::HardCodedRelation => "S402",
+            Code::DialectFunction => "S403",
             Code::InvalidSelector => "S501",
             Code::ContractInvalid => "S601",
             Code::ContractColumns => "S602",

@@ -1,4 +1,9 @@
 -- Sales fact: invoiced amounts per invoice date, company and project, read from the vault.
+-- On Postgres each company's reader role sees only its own rows (macros/company_row_security.sql).
+{{ config(
+    post_hook="{{ company_row_security() }}",
+    grants={'select': ['bi_reader', 'company_1_reader', 'company_2_reader']}
+) }}
 with project_invoices as (
     select
         hk_project,

@@ -1,5 +1,10 @@
 -- CEO KPIs, one row per company at var('as_of_date'): cash position and cash days, backlog,
 -- AR / AP totals, average supply lead time and gross margin.
+-- On Postgres a materialized view, refreshed concurrently so that dashboards are never blocked.
+{{ config(
+    materialized='materialized_view' if target.type == 'postgres' else 'table',
+    unique_key='company_id'
+) }}
 with companies as (
     select
         company_id,

@@ -209,6 +209,10 @@ impl Adapter for DuckDbAdapter {
             transactional_ddl: true,
             materialized_views: false,
             concurrent_writers: true,
+            grants: false,
+            // DuckDB refuses to rename a table that has an index.
+            indexes: false,
+            replace_view_any_columns: true,
         }
     }
 

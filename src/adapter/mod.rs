@@ -3,6 +3,7 @@
 //! engines are capability flags and error classification, never `if postgres` in callers.
 
 pub mod duckdb;
+pub mod postgres;
 
 use std::fmt;
 use std::sync::Arc;
@@ -52,7 +53,28 @@ pub struct Capabilities {
     pub materialized_views: bool,
     /// Several connections may write at the same time.
     pub concurrent_writers: bool,
+    /// Privileges can be granted to roles (`grants` config).
+    pub grants: bool,
+    /// Indexes survive renaming their table (`indexes` config).
+    pub indexes: bool,
+    /// `create or replace view` accepts any new column list (else: drop and create).
+    pub replace_view_any_columns: bool,
 }
+
+/// A view or materialized view that depends on a relation about to be replaced, with the
+/// statements that recreate it as it is now (definition, indexes, grants, comment).
+#[derive(Clone, Debug)]
+pub struct Dependent {
+    /// The dependent relation.
+    pub relation: Relation,
+    /// View or materialized view.
+    pub kind: RelationKind,
+    /// Statements that recreate it, in order.
+    pub statements: Vec<String>,
+}
+
+/// Held for the length of a run: while it lives, no other run can take the target's lock.
+pub type RunLock = Box<dyn std::any::Any + Send>;
 
 /// Whether retrying can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +131,18 @@ pub trait Adapter: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// A new connection (one per worker).
     fn connect(&self) -> DbResult<Box<dyn Connection>>;
+    /// Takes the run lock of target `name` (writing into `schema`), waiting up to `wait` for
+    /// another run to release it.
+    /// Engines whose database admits a single writer process lock by themselves (`None`).
+    fn lock_target(
+        &self,
+        name: &str,
+        schema: &str,
+        wait: std::time::Duration,
+    ) -> DbResult<Option<RunLock>> {
+        let _ = (name, schema, wait);
+        Ok(None)
+    }
 }
 
 /// One database session.
@@ -132,6 +166,30 @@ pub trait Connection: Send {
     ) -> DbResult<()>;
     /// A handle that interrupts the running statement.
     fn interrupter(&self) -> Interrupter;
+    /// True once the session is gone (server stopped, network down): open a new one.
+    fn is_broken(&self) -> bool {
+        false
+    }
+    /// Views and materialized views bound to `relation` that dropping it would take along
+    /// (engines whose views bind late, by name, have none), in the order to recreate them.
+    fn dependents(&mut self, relation: &Relation) -> DbResult<Vec<Dependent>> {
+        let _ = relation;
+        Ok(Vec::new())
+    }
+    /// Locks, until the transaction ends, the dependents of `relation` (about to be dropped
+    /// and recreated), so that two builds replacing parents of the same view queue up instead
+    /// of deadlocking or reading a definition the other one is replacing. Engines without
+    /// dependents have nothing to do.
+    fn lock_dependents(&mut self, relation: &Relation) -> DbResult<()> {
+        let _ = relation;
+        Ok(())
+    }
+    /// Privileges granted on `relation` to roles other than its owner: `(privilege, role)`,
+    /// privilege in lower case.
+    fn grants(&mut self, relation: &Relation) -> DbResult<Vec<(String, String)>> {
+        let _ = relation;
+        Ok(Vec::new())
+    }
 }
 
 /// Opens the adapter for a resolved target. `read_only` never creates or writes the database
@@ -156,8 +214,19 @@ pub fn open(
                 .ok_or_else(|| AdapterError::permanent("the DuckDB target has no `path`"))?;
             Ok(Arc::new(duckdb::DuckDbAdapter::open(&path, read_only)?))
         }
-        AdapterKind::Postgres => Err(AdapterError::permanent(
-            "running on a Postgres target is not available yet: `strata compile -t <postgres target>` works offline",
-        )),
+        AdapterKind::Postgres => {
+            let dsn = target
+                .dsn
+                .as_deref()
+                .ok_or_else(|| AdapterError::permanent("the Postgres target has no `dsn`"))?;
+            let mut a = postgres::PostgresAdapter::new(dsn, read_only)?;
+            if let Some(s) = target.connect_timeout {
+                a.set_connect_timeout(std::time::Duration::from_secs_f64(s));
+            }
+            if let Some(p) = &target.search_path {
+                a.set_search_path(p);
+            }
+            Ok(Arc::new(a))
+        }
     }
 }

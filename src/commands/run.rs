@@ -215,6 +215,14 @@ impl Connection for DryRunConnection {
         self.inner.columns(relation)
     }
 
+    fn dependents(&mut self, relation: &Relation) -> DbResult<Vec<crate::adapter::Dependent>> {
+        self.inner.dependents(relation)
+    }
+
+    fn grants(&mut self, relation: &Relation) -> DbResult<Vec<(String, String)>> {
+        self.inner.grants(relation)
+    }
+
     fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>> {
         self.statements.push(format!("describe {sql}"));
         Ok(Vec::new())
@@ -375,6 +383,20 @@ fn execute_invocation(
             return Ok(ExitStatus::Failure);
         }
     };
+    // One run at a time per target: the lock lives until this function returns.
+    let wait = Duration::from_secs_f64(c.target.lock_timeout.unwrap_or(60.0));
+    let _run_lock = match with_retries(|| {
+        adapter.lock_target(&c.target.info.name, &c.target.info.schema, wait)
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            out.event(
+                &format!("cannot start the run: {e}"),
+                serde_json::json!({"event": "error", "message": e.message}),
+            );
+            return Ok(ExitStatus::Failure);
+        }
+    };
     // Schemas first, then the project's on-run-start hooks, on one connection.
     let mut schemas: Vec<String> = selected
         .iter()
@@ -391,9 +413,7 @@ fn execute_invocation(
     let setup = with_retries(|| {
         let mut conn = adapter.connect()?;
         crate::materialize::create_schemas(conn.as_mut(), &schemas)?;
-        for h in &c.on_run_start {
-            conn.execute(h)?;
-        }
+        crate::materialize::run_hooks(conn.as_mut(), &c.on_run_start)?;
         Ok(())
     });
     if let Err(e) = setup {
@@ -431,9 +451,7 @@ fn execute_invocation(
     if !c.on_run_end.is_empty() && !cancel.is_cancelled() {
         end_error = with_retries(|| {
             let mut conn = adapter.connect()?;
-            for h in &c.on_run_end {
-                conn.execute(h)?;
-            }
+            crate::materialize::run_hooks(conn.as_mut(), &c.on_run_end)?;
             Ok(())
         })
         .err();
@@ -515,7 +533,7 @@ fn dry_run_plan(
                 &n.original_file_path,
                 &n.config.column_types,
             ) {
-                Ok(data) => crate::materialize::seed::load(&mut conn, n, &data).map(|_| ()),
+                Ok(data) => crate::materialize::seed::load(&mut conn, n, &data, caps).map(|_| ()),
                 Err(e) => Err(crate::adapter::AdapterError::permanent(e.to_string())),
             },
             ResourceType::Model => crate::materialize::build_model(

@@ -186,7 +186,7 @@ fn execute_once(
                 Some(Err(e)) => return Err(AdapterError::permanent(e.to_string())),
                 None => return Err(AdapterError::permanent("seed data missing")),
             };
-            let out = seed::load(conn, node, data)?;
+            let out = seed::load(conn, node, data, caps)?;
             Ok(Executed::built(out))
         }
         ResourceType::Model => {
@@ -261,11 +261,14 @@ fn with_timeout<T>(
     }
 }
 
-/// Runs one node with retries for transient errors.
+/// Runs one node with retries for transient errors. The worker's connection lives in `slot`:
+/// opened when missing, dropped when the session broke (server restarted, network lost) so
+/// that the next attempt, or the next node, opens a new one.
 #[allow(clippy::too_many_arguments)]
 fn execute_node(
-    conn: &mut dyn Connection,
-    interrupter: &Interrupter,
+    slot: &mut Option<Box<dyn Connection>>,
+    adapter: &dyn Adapter,
+    worker: usize,
     c: &Compiled,
     index: usize,
     seeds: &BTreeMap<usize, Result<seed::SeedData, seed::SeedError>>,
@@ -279,9 +282,32 @@ fn execute_node(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let r = with_timeout(interrupter, node.config.statement_timeout, || {
-            execute_once(conn, c, node, seeds, index, opts, caps)
-        });
+        let r = match slot {
+            Some(conn) => {
+                let interrupter = conn.interrupter();
+                let r = with_timeout(&interrupter, node.config.statement_timeout, || {
+                    execute_once(conn.as_mut(), c, node, seeds, index, opts, caps)
+                });
+                if conn.is_broken() {
+                    cancel.interrupters.lock().unwrap().remove(&worker);
+                    *slot = None;
+                }
+                r
+            }
+            None => match adapter.connect() {
+                Ok(conn) => {
+                    cancel
+                        .interrupters
+                        .lock()
+                        .unwrap()
+                        .insert(worker, conn.interrupter());
+                    *slot = Some(conn);
+                    attempt -= 1;
+                    continue;
+                }
+                Err(e) => Err(e),
+            },
+        };
         match r {
             Err(e) if e.is_transient() && attempt <= retries && !cancel.is_cancelled() => {
                 std::thread::sleep(Duration::from_secs_f64(delay));
@@ -398,30 +424,10 @@ pub fn run(
                     let node = &c.nodes[job.index];
                     let started = now_rfc3339();
                     let t0 = Instant::now();
-                    if conn.is_none() {
-                        match adapter.connect() {
-                            Ok(cn) => {
-                                cancel
-                                    .interrupters
-                                    .lock()
-                                    .unwrap()
-                                    .insert(t, cn.interrupter());
-                                conn = Some(cn);
-                            }
-                            Err(e) => {
-                                let _ = done_tx.send(Done {
-                                    index: job.index,
-                                    result: error_result(node, t, started, t0, &e, 1),
-                                });
-                                continue;
-                            }
-                        }
-                    }
-                    let cn = conn.as_mut().unwrap();
-                    let interrupter = cn.interrupter();
                     let (r, attempts) = execute_node(
-                        cn.as_mut(),
-                        &interrupter,
+                        &mut conn,
+                        adapter.as_ref(),
+                        t,
                         c,
                         job.index,
                         seeds,

@@ -155,6 +155,11 @@ pub struct Renderer<'a> {
 /// Template texts by path relative to the project, for error positions.
 pub type SourceTexts = BTreeMap<PathBuf, Arc<str>>;
 
+/// The template name of the built-in cross-dialect macros.
+const BUILTINS_FILE: &str = "<strata builtins>";
+/// The built-in cross-dialect macros (dbt's names), dispatched per engine.
+const BUILTINS: &str = include_str!("builtins.sql");
+
 /// Where each macro is defined, for error messages and dispatch.
 pub type MacroIndex = BTreeMap<String, PathBuf>;
 
@@ -322,7 +327,11 @@ impl<'a> Renderer<'a> {
             .iter()
             .map(|(n, src)| (PathBuf::from(n), Arc::from(src.as_str())))
             .collect();
-        for (name, source) in macro_sources {
+        // The built-in cross-dialect macros come first; a project macro of the same name wins.
+        let all_sources = std::iter::once((BUILTINS_FILE, BUILTINS))
+            .chain(macro_sources.iter().map(|(n, s)| (n.as_str(), s.as_str())));
+        let mut builtin_names: Vec<String> = Vec::new();
+        for (name, source) in all_sources {
             if let Err(e) = env.add_template(name, source) {
                 diags.push(jinja_diagnostic(&e, Path::new(name), None, &macro_texts));
                 continue;
@@ -342,7 +351,11 @@ impl<'a> Renderer<'a> {
                 }
             };
             for m in exports {
-                if let Some(first) = macros.get(&m) {
+                if name == BUILTINS_FILE {
+                    builtin_names.push(m.clone());
+                } else if let Some(first) = macros.get(&m)
+                    && first != Path::new(BUILTINS_FILE)
+                {
                     diags.push(
                         Diagnostic::error(
                             Code::DuplicateName,
@@ -359,6 +372,21 @@ impl<'a> Renderer<'a> {
                 macros.insert(m, PathBuf::from(name));
             }
         }
+        // `dbt.dateadd(...)` and friends, as dbt projects call them.
+        let dbt_namespace: BTreeMap<String, Value> = builtin_names
+            .iter()
+            .filter(|m| !m.contains("__"))
+            .map(|m| {
+                (
+                    m.clone(),
+                    Value::from_object(MacroFn {
+                        template: crate::diagnostics::display_path(&macros[m]),
+                        name: m.clone(),
+                    }),
+                )
+            })
+            .collect();
+        env.add_global("dbt", Value::from(dbt_namespace));
         for (m, file) in &macros {
             let template = crate::diagnostics::display_path(file);
             let macro_name = m.clone();

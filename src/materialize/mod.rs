@@ -5,7 +5,7 @@
 
 pub mod seed;
 
-use crate::adapter::{AdapterError, Capabilities, Connection, DbResult, RelationKind};
+use crate::adapter::{AdapterError, Capabilities, Connection, DbResult, Dependent, RelationKind};
 use crate::compiler::{CompiledNode, Relation};
 use crate::project::config::{IncrementalStrategy, Materialized, OnSchemaChange};
 use crate::sql::quote_ident;
@@ -71,38 +71,140 @@ pub fn build_model(
     let sql = node.compiled_code.as_deref().ok_or_else(|| {
         AdapterError::permanent(format!("model `{}` has no compiled SQL", node.name))
     })?;
-    let _ = caps;
     // An enforced contract is checked on the new version before the transaction commits: a
-    // breach rolls everything back and the previous version stays.
+    // breach rolls everything back and the previous version stays. Grants are synced last.
     let check = |c: &mut dyn Connection, out: Outcome| -> DbResult<Outcome> {
         if let Some(info) = node.contract.as_ref().filter(|i| i.enforced) {
             crate::checks::contract::enforce(c, relation, info)?;
         }
+        apply_grants(c, node, relation, caps)?;
         Ok(out)
     };
     match node.materialized() {
         Materialized::View => in_transaction(conn, |c| {
-            let out = build_view(c, node, relation, sql)?;
+            let out = build_view(c, node, relation, sql, caps)?;
             check(c, out)
         }),
         Materialized::Table => in_transaction(conn, |c| {
-            let out = build_table(c, node, relation, sql)?;
+            let out = build_table(c, node, relation, sql, caps)?;
             check(c, out)
         }),
         Materialized::Incremental => in_transaction(conn, |c| {
-            let out = build_incremental(c, node, relation, opts)?;
+            let out = build_incremental(c, node, relation, opts, caps)?;
+            check(c, out)
+        }),
+        Materialized::MaterializedView if caps.materialized_views => in_transaction(conn, |c| {
+            let out = build_materialized_view(c, node, relation, sql, opts, caps)?;
             check(c, out)
         }),
         Materialized::MaterializedView => Err(AdapterError::permanent(format!(
-            "model `{}`: materialized views need a Postgres target",
+            "model `{}` is a materialized_view, which this engine does not have: use a Postgres target, or choose per engine in the model: {{{{ config(materialized='materialized_view' if target.type == 'postgres' else 'table') }}}}",
             node.name
         ))),
         Materialized::Ephemeral | Materialized::Seed | Materialized::Test => Ok(Outcome::default()),
     }
 }
 
-/// Runs a node's hooks (blank ones are skipped) on the node's connection.
-pub(crate) fn run_hooks(conn: &mut dyn Connection, hooks: &[String]) -> DbResult<()> {
+/// Makes the privileges on `relation` exactly what the `grants` config lists (the owner's own
+/// privileges aside): missing ones are granted, others revoked. No `grants` config leaves the
+/// relation's privileges alone; engines without roles ignore it.
+pub(crate) fn apply_grants(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    relation: &Relation,
+    caps: Capabilities,
+) -> DbResult<()> {
+    let Some(want) = node.config.grants.as_ref().filter(|_| caps.grants) else {
+        return Ok(());
+    };
+    let role = |r: &str| {
+        if r.eq_ignore_ascii_case("public") {
+            "public".to_string()
+        } else {
+            quote_ident(r)
+        }
+    };
+    let wanted = |privilege: &str, grantee: &str| {
+        want.get(privilege).is_some_and(|roles| {
+            roles
+                .iter()
+                .any(|r| r == grantee || (grantee == "public" && r.eq_ignore_ascii_case("public")))
+        })
+    };
+    let have = conn.grants(relation)?;
+    for (privilege, grantee) in &have {
+        if !wanted(privilege, grantee) {
+            conn.execute(&format!(
+                "revoke {privilege} on {} from {}",
+                relation.quoted(),
+                role(grantee)
+            ))?;
+        }
+    }
+    for (privilege, roles) in want {
+        for r in roles {
+            let held = have.iter().any(|(p, g)| {
+                p == privilege && (g == r || (g == "public" && r.eq_ignore_ascii_case("public")))
+            });
+            if !held {
+                conn.execute(&format!(
+                    "grant {privilege} on {} to {}",
+                    relation.quoted(),
+                    role(r)
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the `indexes` of the config on `on` (a relation about to be swapped in).
+fn create_indexes(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    on: &Relation,
+    caps: Capabilities,
+) -> DbResult<()> {
+    if !caps.indexes {
+        return Ok(());
+    }
+    for ix in node.config.indexes.as_deref().unwrap_or_default() {
+        let cols: Vec<String> = ix.columns.iter().map(|c| quote_ident(c)).collect();
+        conn.execute(&format!(
+            "create {}index {} on {}{} ({})",
+            if ix.unique { "unique " } else { "" },
+            quote_ident(&index_name(on, &ix.columns, ix.unique)),
+            on.quoted(),
+            ix.index_type
+                .as_deref()
+                .map(|t| format!(" using {t}"))
+                .unwrap_or_default(),
+            cols.join(", ")
+        ))?;
+    }
+    Ok(())
+}
+
+/// A fresh index name: index names are unique per schema and the old relation's indexes live
+/// until the swap, so the name carries a hash of the columns and the current time.
+fn index_name(on: &Relation, columns: &[String], unique: bool) -> String {
+    use sha2::Digest;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let h = sha2::Sha256::digest(format!("{}|{unique}|{nanos}", columns.join(",")).as_bytes());
+    let base: String = on
+        .identifier
+        .trim_end_matches("__strata_new")
+        .chars()
+        .take(40)
+        .collect();
+    format!("{base}__ix_{}", &hex::encode(h)[..10])
+}
+
+/// Runs hooks (blank ones, e.g. a Jinja `if` false on this engine, are skipped) in order.
+pub fn run_hooks(conn: &mut dyn Connection, hooks: &[String]) -> DbResult<()> {
     for h in hooks {
         if !h.trim().is_empty() {
             conn.execute(h)?;
@@ -130,14 +232,28 @@ fn build_view(
     node: &CompiledNode,
     relation: &Relation,
     sql: &str,
+    caps: Capabilities,
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
-    drop_existing(conn, relation, Some(RelationKind::View))?;
-    conn.execute(&format!(
-        "create or replace view {} as\n{}",
-        relation.quoted(),
-        strip_semicolon(sql)
-    ))?;
+    if caps.replace_view_any_columns {
+        drop_existing(conn, relation, Some(RelationKind::View))?;
+        conn.execute(&format!(
+            "create or replace view {} as\n{}",
+            relation.quoted(),
+            strip_semicolon(sql)
+        ))?;
+    } else {
+        // `create or replace view` refuses new or reordered columns here: drop and create,
+        // taking along (and then recreating) the views bound to the old one.
+        let dependents = lock_dependents(conn, relation)?;
+        drop_existing_cascade(conn, relation, !dependents.is_empty())?;
+        conn.execute(&format!(
+            "create view {} as\n{}",
+            relation.quoted(),
+            strip_semicolon(sql)
+        ))?;
+        recreate(conn, &dependents)?;
+    }
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
         rows: None,
@@ -151,6 +267,7 @@ fn build_table(
     node: &CompiledNode,
     relation: &Relation,
     sql: &str,
+    caps: Capabilities,
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
     let tmp = temp_relation(relation, "new");
@@ -160,7 +277,8 @@ fn build_table(
         tmp.quoted(),
         strip_semicolon(sql)
     ))?;
-    swap_in(conn, &tmp, relation)?;
+    create_indexes(conn, node, &tmp, caps)?;
+    swap_in(conn, &tmp, relation, RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
         rows: Some(rows),
@@ -168,15 +286,147 @@ fn build_table(
     })
 }
 
-/// Drops what exists under `relation` and renames `tmp` to it.
-pub fn swap_in(conn: &mut dyn Connection, tmp: &Relation, relation: &Relation) -> DbResult<()> {
-    drop_existing(conn, relation, None)?;
+/// Drops what exists under `relation` and renames `tmp` (of kind `kind`) to it. Views bound
+/// to the old relation (engines with early-binding views) are recreated on the new one, so
+/// they survive the swap; one that no longer fits fails the build and everything rolls back.
+pub fn swap_in(
+    conn: &mut dyn Connection,
+    tmp: &Relation,
+    relation: &Relation,
+    kind: RelationKind,
+) -> DbResult<()> {
+    let dependents = lock_dependents(conn, relation)?;
+    drop_existing_cascade(conn, relation, !dependents.is_empty())?;
     conn.execute(&format!(
-        "alter table {} rename to {}",
+        "alter {} {} rename to {}",
+        kind.keyword(),
         tmp.quoted(),
         quote_ident(&relation.identifier)
     ))?;
+    recreate(conn, &dependents)
+}
+
+/// The dependents of `relation`, read under their lock (see `Connection::lock_dependents`).
+fn lock_dependents(conn: &mut dyn Connection, relation: &Relation) -> DbResult<Vec<Dependent>> {
+    conn.lock_dependents(relation)?;
+    conn.dependents(relation)
+}
+
+fn drop_existing_cascade(
+    conn: &mut dyn Connection,
+    relation: &Relation,
+    cascade: bool,
+) -> DbResult<()> {
+    if let Some(kind) = conn.relation_kind(relation)? {
+        conn.execute(&format!(
+            "drop {} {}{}",
+            kind.keyword(),
+            relation.quoted(),
+            if cascade { " cascade" } else { "" }
+        ))?;
+    }
     Ok(())
+}
+
+fn recreate(conn: &mut dyn Connection, dependents: &[Dependent]) -> DbResult<()> {
+    for d in dependents {
+        for s in &d.statements {
+            conn.execute(s).map_err(|e| AdapterError {
+                class: e.class,
+                message: format!(
+                    "{} `{}.{}`, which reads this relation, cannot be recreated on the new version: {}",
+                    d.kind.keyword(),
+                    d.relation.schema,
+                    d.relation.identifier,
+                    e.message
+                ),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A materialized view: refreshed in place when its definition is unchanged (concurrently,
+/// so readers are never blocked, when it has a `unique_key`), else built beside the old one
+/// and swapped in. The definition's hash is kept in the relation's comment.
+fn build_materialized_view(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    relation: &Relation,
+    sql: &str,
+    opts: BuildOptions,
+    caps: Capabilities,
+) -> DbResult<Outcome> {
+    use sha2::Digest;
+    let keys = node.config.unique_key.clone().unwrap_or_default();
+    let fingerprint = format!(
+        "strata:{}",
+        &hex::encode(sha2::Sha256::digest(
+            format!(
+                "{}\n{:?}\n{:?}",
+                strip_semicolon(sql),
+                keys,
+                node.config.indexes
+            )
+            .as_bytes()
+        ))[..16]
+    );
+    let full_refresh = node.config.full_refresh.unwrap_or(opts.full_refresh);
+    run_hooks(conn, &node.pre_hooks)?;
+    if !full_refresh && conn.relation_kind(relation)? == Some(RelationKind::MaterializedView) {
+        let comment = conn.query(&format!(
+            "select obj_description(to_regclass({}), 'pg_class')",
+            crate::sql::quote_literal(&relation.quoted())
+        ))?;
+        if comment.first().and_then(|r| r[0].as_deref()) == Some(fingerprint.as_str()) {
+            let concurrently = if keys.is_empty() { "" } else { " concurrently" };
+            conn.execute(&format!(
+                "refresh materialized view{concurrently} {}",
+                relation.quoted()
+            ))?;
+            run_hooks(conn, &node.post_hooks)?;
+            return Ok(Outcome {
+                rows: None,
+                message: format!(
+                    "refreshed materialized view {}{}",
+                    display(relation),
+                    if keys.is_empty() {
+                        " (no unique_key: readers waited)"
+                    } else {
+                        " concurrently"
+                    }
+                ),
+            });
+        }
+    }
+    let tmp = temp_relation(relation, "new");
+    drop_existing_cascade(conn, &tmp, false)?;
+    conn.execute(&format!(
+        "create materialized view {} as\n{}",
+        tmp.quoted(),
+        strip_semicolon(sql)
+    ))?;
+    if !keys.is_empty() {
+        let cols: Vec<String> = keys.iter().map(|c| quote_ident(c)).collect();
+        conn.execute(&format!(
+            "create unique index {} on {} ({})",
+            quote_ident(&index_name(&tmp, &keys, true)),
+            tmp.quoted(),
+            cols.join(", ")
+        ))?;
+    }
+    create_indexes(conn, node, &tmp, caps)?;
+    conn.execute(&format!(
+        "comment on materialized view {} is {}",
+        tmp.quoted(),
+        crate::sql::quote_literal(&fingerprint)
+    ))?;
+    swap_in(conn, &tmp, relation, RelationKind::MaterializedView)?;
+    run_hooks(conn, &node.post_hooks)?;
+    Ok(Outcome {
+        rows: None,
+        message: format!("created materialized view {}", display(relation)),
+    })
 }
 
 fn build_incremental(
@@ -184,13 +434,14 @@ fn build_incremental(
     node: &CompiledNode,
     relation: &Relation,
     opts: BuildOptions,
+    caps: Capabilities,
 ) -> DbResult<Outcome> {
     let full_refresh = node.config.full_refresh.unwrap_or(opts.full_refresh);
     let existing = conn.relation_kind(relation)?;
     let first_build = full_refresh || existing != Some(RelationKind::Table);
     if first_build {
         let sql = node.compiled_code.as_deref().unwrap_or_default();
-        let mut out = build_table(conn, node, relation, sql)?;
+        let mut out = build_table(conn, node, relation, sql, caps)?;
         out.message = if full_refresh && existing.is_some() {
             format!(
                 "rebuilt incremental table {} (full refresh)",

@@ -136,7 +136,8 @@ fn infer(values: impl Iterator<Item = Option<String>> + Clone) -> &'static str {
     if all(Family::Integer) && present.iter().all(|v| v.parse::<i64>().is_ok()) {
         "bigint"
     } else if all(Family::Number) {
-        "double"
+        // Spelt so that both DuckDB and Postgres accept it.
+        "double precision"
     } else if all(Family::Date) {
         "date"
     } else if present.iter().all(|v| is_timestamp(v)) {
@@ -245,12 +246,21 @@ pub fn read(
 }
 
 /// Loads a seed into its relation, replacing the previous table in one transaction.
-pub fn load(conn: &mut dyn Connection, node: &CompiledNode, data: &SeedData) -> DbResult<Outcome> {
+pub fn load(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    data: &SeedData,
+    caps: crate::adapter::Capabilities,
+) -> DbResult<Outcome> {
     let relation = node
         .relation
         .as_ref()
         .ok_or_else(|| AdapterError::permanent(format!("seed `{}` has no relation", node.name)))?;
-    in_transaction(conn, |c| load_in_transaction(c, node, relation, data))
+    in_transaction(conn, |c| {
+        let out = load_in_transaction(c, node, relation, data)?;
+        super::apply_grants(c, node, relation, caps)?;
+        Ok(out)
+    })
 }
 
 fn load_in_transaction(
@@ -288,7 +298,7 @@ fn load_in_transaction(
         stage.quoted()
     ))?;
     conn.execute(&format!("drop table {}", stage.quoted()))?;
-    swap_in(conn, &tmp, relation)?;
+    swap_in(conn, &tmp, relation, crate::adapter::RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
         rows: Some(rows),
@@ -316,7 +326,7 @@ mod tests {
         let s = read(d.path(), Path::new("s.csv"), &BTreeMap::new()).unwrap();
         assert_eq!(
             s.types,
-            vec!["bigint", "double", "date", "varchar", "boolean"]
+            vec!["bigint", "double precision", "date", "varchar", "boolean"]
         );
         assert_eq!(s.rows[1][1], None);
     }

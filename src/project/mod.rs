@@ -501,9 +501,14 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
     let mut fields = BTreeMap::new();
     let allowed: &[&'static str] = match kind {
         Some(AdapterKind::Duckdb) => &["path", "schema", "threads", "extensions"],
-        Some(AdapterKind::Postgres) => {
-            &["dsn", "schema", "threads", "connect_timeout", "search_path"]
-        }
+        Some(AdapterKind::Postgres) => &[
+            "dsn",
+            "schema",
+            "threads",
+            "connect_timeout",
+            "search_path",
+            "lock_timeout",
+        ],
         None => &[],
     };
     for key in allowed {

@@ -20,6 +20,11 @@ pub fn dialect(kind: AdapterKind) -> Box<dyn Dialect + Send + Sync> {
     }
 }
 
+/// A SQL string literal: single quotes, inner quotes doubled.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// Quotes an identifier with double quotes (both DuckDB and Postgres), doubling inner quotes.
 pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -47,6 +52,122 @@ pub struct Analysis {
     pub relations: Vec<RelationRead>,
     /// Number of statements.
     pub statements: usize,
+    /// Calls of functions that exist in the other engine only.
+    pub foreign_functions: Vec<ForeignFunction>,
+}
+
+/// A call of a built-in function that only the other engine has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignFunction {
+    /// The function's name as written.
+    pub name: String,
+    /// The engine that has it.
+    pub only_in: AdapterKind,
+    /// A portable way to write it, when there is one.
+    pub instead: Option<&'static str>,
+    /// 1-based line in the analyzed text.
+    pub line: usize,
+    /// 1-based column in the analyzed text.
+    pub col: usize,
+}
+
+/// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.
+/// `tests/dialect_functions.rs` checks both lists against the two engines' catalogs.
+pub const DUCKDB_ONLY: &[(&str, Option<&str>)] = &[
+    (
+        "date_diff",
+        Some("{{ dbt.datediff(first, second, 'day') }}"),
+    ),
+    ("datediff", Some("{{ dbt.datediff(first, second, 'day') }}")),
+    ("date_add", Some("{{ dbt.dateadd('day', n, date) }}")),
+    ("date_sub", Some("{{ dbt.datediff(first, second, 'day') }}")),
+    ("strftime", None),
+    ("strptime", None),
+    ("epoch_ms", None),
+    ("list_value", None),
+    ("list_aggregate", None),
+    ("list_sort", None),
+    ("list_contains", None),
+    ("list_slice", None),
+    ("struct_pack", None),
+    ("arg_max", None),
+    ("arg_min", None),
+    ("max_by", None),
+    ("min_by", None),
+    (
+        "median",
+        Some("percentile_cont(0.5) within group (order by x)"),
+    ),
+    (
+        "quantile_cont",
+        Some("percentile_cont(q) within group (order by x)"),
+    ),
+    ("approx_count_distinct", None),
+    ("string_split", None),
+    ("str_split", None),
+    ("regexp_full_match", None),
+    ("dayname", None),
+    ("monthname", None),
+    ("yearweek", None),
+    ("epoch", Some("extract(epoch from x)")),
+    ("last_day", None),
+    ("contains", Some("position(needle in haystack) > 0")),
+    ("list_extract", None),
+    ("try_strptime", None),
+];
+
+/// Built-in functions of PostgreSQL that DuckDB does not have.
+pub const POSTGRES_ONLY: &[(&str, Option<&str>)] = &[
+    ("clock_timestamp", Some("{{ dbt.current_timestamp() }}")),
+    ("statement_timestamp", Some("{{ dbt.current_timestamp() }}")),
+    ("timeofday", None),
+    ("to_tsvector", None),
+    ("to_tsquery", None),
+    ("jsonb_build_object", None),
+    ("jsonb_agg", None),
+    ("json_build_object", None),
+    ("row_to_json", None),
+    ("jsonb_array_elements", None),
+    ("json_array_elements", None),
+    ("justify_days", None),
+    ("justify_hours", None),
+    ("set_config", None),
+    ("to_char", None),
+    ("array_upper", None),
+    ("array_lower", None),
+];
+
+/// Finds calls of functions that only the other engine has.
+struct ForeignCalls {
+    kind: AdapterKind,
+    out: Vec<ForeignFunction>,
+}
+
+impl Visitor for ForeignCalls {
+    type Break = ();
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = expr
+            && f.name.0.len() == 1
+        {
+            let name = f.name.to_string();
+            let lower = name.to_lowercase();
+            let (list, only_in) = match self.kind {
+                AdapterKind::Duckdb => (POSTGRES_ONLY, AdapterKind::Postgres),
+                AdapterKind::Postgres => (DUCKDB_ONLY, AdapterKind::Duckdb),
+            };
+            if let Some((_, instead)) = list.iter().find(|(n, _)| *n == lower) {
+                let span = f.name.span();
+                self.out.push(ForeignFunction {
+                    name,
+                    only_in,
+                    instead: *instead,
+                    line: span.start.line as usize,
+                    col: span.start.column as usize,
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// A syntax error with its position in the analyzed text.
@@ -80,6 +201,14 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
         let _ = st.visit(&mut tables);
     }
     out.relations = tables.out;
+    let mut calls = ForeignCalls {
+        kind,
+        out: Vec::new(),
+    };
+    for st in &statements {
+        let _ = st.visit(&mut calls);
+    }
+    out.foreign_functions = calls.out;
     if let Some(Statement::Query(q)) = statements.last() {
         out.columns = output_columns(q);
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -71,9 +73,25 @@ pub fn strata(dir: &Path, args: &[&str]) -> Output {
         .expect("strata runs")
 }
 
+/// Runs strata with extra environment variables.
+pub fn strata_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--project-dir")
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("strata runs")
+}
+
 /// Runs strata and panics with its output unless the exit code is `code`.
 pub fn strata_ok(dir: &Path, args: &[&str], code: i32) -> Output {
-    let out = strata(dir, args);
+    strata_env_ok(dir, args, &[], code)
+}
+
+/// `strata_ok` with extra environment variables.
+pub fn strata_env_ok(dir: &Path, args: &[&str], env: &[(&str, &str)], code: i32) -> Output {
+    let out = strata_env(dir, args, env);
     if out.status.code() != Some(code) {
         panic!(
             "strata {args:?} exited with {:?}, expected {code}\n--- stdout\n{}\n--- stderr\n{}",

@@ -1,0 +1,612 @@
+//! The Postgres adapter, on tokio-postgres: one session per worker, each driven by its own
+//! single-threaded runtime (the connection task runs while a statement is awaited), statements
+//! sent with the simple query protocol (so hooks may hold several statements and rows come back
+//! as text), seeds loaded with `COPY ... FROM STDIN`, and statements cancelled from another
+//! thread with the server's cancel request. The DSN's password never leaves this module: the
+//! `Display` of the adapter and every error message use the redacted DSN.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::SinkExt;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+use super::{
+    Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, Dependent, ErrorClass,
+    Interrupter, RelationKind, RunLock,
+};
+use crate::compiler::Relation;
+use crate::project::AdapterKind;
+
+/// A DSN with its password replaced by `****` (URL or key=value form).
+pub fn redact_dsn(dsn: &str) -> String {
+    if let Some(scheme_end) = dsn.find("://") {
+        let rest = &dsn[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!(
+                    "{}{}:****{}",
+                    &dsn[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &dsn[scheme_end + 3 + at..]
+                );
+            }
+        }
+        // A password can also come as a query parameter.
+        return redact_param(dsn, "password=");
+    }
+    redact_param(dsn, "password=")
+}
+
+fn redact_param(dsn: &str, key: &str) -> String {
+    let mut out = String::new();
+    let mut rest = dsn;
+    while let Some(at) = rest.find(key) {
+        let boundary = at == 0 || matches!(rest.as_bytes()[at - 1], b' ' | b'&' | b'?');
+        out.push_str(&rest[..at + key.len()]);
+        rest = &rest[at + key.len()..];
+        if !boundary {
+            continue;
+        }
+        let end = if let Some(stripped) = rest.strip_prefix('\'') {
+            stripped.find('\'').map(|e| e + 2).unwrap_or(rest.len())
+        } else {
+            rest.find([' ', '&']).unwrap_or(rest.len())
+        };
+        out.push_str("****");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Classifies a Postgres error: serialization failures, deadlocks, lock timeouts, a server
+/// shutting down or a lost connection are worth a retry; a cancelled statement is an interrupt.
+pub fn classify(e: &tokio_postgres::Error) -> ErrorClass {
+    if let Some(code) = e.code() {
+        if *code == SqlState::QUERY_CANCELED {
+            return ErrorClass::Interrupted;
+        }
+        if [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::CONNECTION_EXCEPTION,
+            SqlState::TOO_MANY_CONNECTIONS,
+        ]
+        .contains(code)
+        {
+            return ErrorClass::Transient;
+        }
+        return ErrorClass::Permanent;
+    }
+    if e.is_closed() || e.to_string().to_lowercase().contains("connection") {
+        ErrorClass::Transient
+    } else {
+        ErrorClass::Permanent
+    }
+}
+
+fn err(e: tokio_postgres::Error) -> AdapterError {
+    let class = classify(&e);
+    // The database error's own text (message, detail, hint) is what people need.
+    let message = match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!("{}: {}", db.severity(), db.message());
+            if let Some(d) = db.detail() {
+                m.push_str(&format!("\nDETAIL: {d}"));
+            }
+            if let Some(h) = db.hint() {
+                m.push_str(&format!("\nHINT: {h}"));
+            }
+            m
+        }
+        None => e.to_string(),
+    };
+    AdapterError { class, message }
+}
+
+fn runtime() -> DbResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AdapterError::permanent(format!("cannot start the Postgres client: {e}")))
+}
+
+/// A Postgres server reached through a DSN.
+pub struct PostgresAdapter {
+    config: tokio_postgres::Config,
+    redacted: String,
+    read_only: bool,
+}
+
+impl PostgresAdapter {
+    /// Parses the DSN; nothing is connected yet. `read_only` sessions cannot write (dry runs).
+    pub fn new(dsn: &str, read_only: bool) -> DbResult<PostgresAdapter> {
+        let redacted = redact_dsn(dsn);
+        let mut config: tokio_postgres::Config =
+            dsn.parse().map_err(|_: tokio_postgres::Error| {
+                // The parser's message can quote the DSN, password included.
+                AdapterError::permanent(format!("invalid Postgres DSN `{redacted}`"))
+            })?;
+        if config.get_application_name().is_none() {
+            config.application_name("strata");
+        }
+        Ok(PostgresAdapter {
+            config,
+            redacted,
+            read_only,
+        })
+    }
+
+    /// Seconds to wait for a connection.
+    pub fn set_connect_timeout(&mut self, d: std::time::Duration) {
+        self.config.connect_timeout(d);
+    }
+
+    /// The `search_path` of every session (schemas, comma-separated).
+    pub fn set_search_path(&mut self, path: &str) {
+        self.config
+            .options(format!("-c search_path={}", path.replace(' ', "")));
+    }
+
+    /// The DSN without its password.
+    pub fn redacted_dsn(&self) -> &str {
+        &self.redacted
+    }
+}
+
+impl Adapter for PostgresAdapter {
+    fn kind(&self) -> AdapterKind {
+        AdapterKind::Postgres
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            transactional_ddl: true,
+            materialized_views: true,
+            concurrent_writers: true,
+            grants: true,
+            indexes: true,
+            replace_view_any_columns: false,
+        }
+    }
+
+    fn lock_target(
+        &self,
+        name: &str,
+        schema: &str,
+        wait: std::time::Duration,
+    ) -> DbResult<Option<RunLock>> {
+        let mut conn = self.open()?;
+        // A session-level advisory lock (this database) keyed by the target's name and schema;
+        // it goes away with the session, so a crashed run never leaves it behind.
+        let digest =
+            <sha2::Sha256 as sha2::Digest>::digest(format!("strata:{name}:{schema}").as_bytes());
+        // Positive, so that it reads back the same from pg_locks' two 32-bit halves.
+        let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8])) & i64::MAX;
+        let started = std::time::Instant::now();
+        loop {
+            let rows = conn.query(&format!("select pg_try_advisory_lock({key})"))?;
+            if rows.first().and_then(|r| r[0].as_deref()) == Some("t") {
+                return Ok(Some(Box::new(conn)));
+            }
+            if started.elapsed() >= wait {
+                let holder = conn
+                    .query(&format!(
+                        "select a.pid::text, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local') \
+                         from pg_locks l join pg_stat_activity a on a.pid = l.pid \
+                         where l.locktype = 'advisory' and l.granted \
+                         and ((l.classid::bigint << 32) | l.objid::bigint) = {key} limit 1"
+                    ))
+                    .ok()
+                    .and_then(|r| r.into_iter().next())
+                    .map(|r| {
+                        format!(
+                            " (server process {}, {}, from {})",
+                            r[0].clone().unwrap_or_default(),
+                            r[1].clone().unwrap_or_default(),
+                            r[2].clone().unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                return Err(AdapterError::permanent(format!(
+                    "another run holds the lock on target `{name}`{holder}; waited {:.1}s (target `lock_timeout`). Runs on one target never interleave: try again when it has finished",
+                    wait.as_secs_f64()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    fn connect(&self) -> DbResult<Box<dyn Connection>> {
+        Ok(Box::new(self.open()?))
+    }
+}
+
+impl PostgresAdapter {
+    fn open(&self) -> DbResult<PostgresConnection> {
+        let rt = runtime()?;
+        let (client, connection) = rt.block_on(self.config.connect(NoTls)).map_err(|e| {
+            let mut a = err(e);
+            a.message = format!("cannot connect to {}: {}", self.redacted, a.message);
+            a
+        })?;
+        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        {
+            let failure = failure.clone();
+            rt.spawn(async move {
+                if let Err(e) = connection.await {
+                    *failure.lock().unwrap() = Some(e.to_string());
+                }
+            });
+        }
+        let token = client.cancel_token();
+        let mut conn = PostgresConnection {
+            rt,
+            client,
+            failure,
+            interrupter: Arc::new(move || {
+                let token = token.clone();
+                // A short-lived runtime on the calling thread sends the cancel request.
+                if let Ok(rt) = runtime() {
+                    let _ = rt.block_on(token.cancel_query(NoTls));
+                }
+            }),
+        };
+        if self.read_only {
+            conn.execute("set default_transaction_read_only = on")?;
+        }
+        Ok(conn)
+    }
+}
+
+/// One Postgres session.
+pub struct PostgresConnection {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    /// Why the connection task ended, when it did (server gone, network down).
+    failure: Arc<Mutex<Option<String>>>,
+    interrupter: Interrupter,
+}
+
+impl PostgresConnection {
+    fn simple(&mut self, sql: &str) -> DbResult<Vec<SimpleQueryMessage>> {
+        self.rt
+            .block_on(self.client.simple_query(sql))
+            .map_err(|e| self.lost(e))
+    }
+
+    /// The error of a call, saying so when the connection itself is gone.
+    fn lost(&self, e: tokio_postgres::Error) -> AdapterError {
+        let mut a = err(e);
+        if self.client.is_closed() {
+            a.class = ErrorClass::Transient;
+            let why = self.failure.lock().unwrap().clone();
+            a.message = format!(
+                "the connection to the server was lost{}: {}",
+                why.map(|w| format!(" ({w})")).unwrap_or_default(),
+                a.message
+            );
+        }
+        a
+    }
+
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> DbResult<Vec<tokio_postgres::Row>> {
+        self.rt
+            .block_on(self.client.query(sql, params))
+            .map_err(|e| self.lost(e))
+    }
+}
+
+/// The first key of the advisory locks taken on dependents being recreated ("strd").
+const DEPENDENT_LOCK_CLASS: i32 = 0x7374_7264;
+
+/// The views and materialized views reading `$1` (a regclass), directly or through each
+/// other: a CTE `deps(oid, depth)` for the queries below.
+macro_rules! dependents_cte {
+    () => {
+        "with recursive deps(oid, depth) as ( \
+            select r.ev_class, 1 from pg_catalog.pg_depend d \
+            join pg_catalog.pg_rewrite r on r.oid = d.objid \
+            where d.classid = 'pg_catalog.pg_rewrite'::regclass \
+              and d.refclassid = 'pg_catalog.pg_class'::regclass \
+              and d.refobjid = $1::text::regclass and r.ev_class <> $1::text::regclass \
+            union all \
+            select r.ev_class, deps.depth + 1 from deps \
+            join pg_catalog.pg_depend d on d.refobjid = deps.oid \
+            join pg_catalog.pg_rewrite r on r.oid = d.objid \
+            where d.classid = 'pg_catalog.pg_rewrite'::regclass \
+              and d.refclassid = 'pg_catalog.pg_class'::regclass \
+              and r.ev_class <> deps.oid and deps.depth < 50 \
+        ) "
+    };
+}
+
+/// The dependents with their definitions and comments, in the order to recreate them.
+const DEPENDENTS_SQL: &str = concat!(
+    dependents_cte!(),
+    "select c.oid::bigint, n.nspname::text, c.relname::text, c.relkind::text, \
+            pg_catalog.pg_get_viewdef(c.oid), pg_catalog.obj_description(c.oid, 'pg_class'), \
+            max(deps.depth) \
+     from deps join pg_catalog.pg_class c on c.oid = deps.oid \
+     join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+     group by 1, 2, 3, 4, 5, 6 order by max(deps.depth), 2, 3"
+);
+
+/// The dependents' quoted names only (reading a definition fails on a view that another
+/// transaction is dropping).
+const DEPENDENT_NAMES_SQL: &str = concat!(
+    dependents_cte!(),
+    "select distinct pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) \
+     from deps join pg_catalog.pg_class c on c.oid = deps.oid \
+     join pg_catalog.pg_namespace n on n.oid = c.relnamespace order by 1"
+);
+
+impl Connection for PostgresConnection {
+    fn execute(&mut self, sql: &str) -> DbResult<u64> {
+        let msgs = self.simple(sql)?;
+        Ok(msgs
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                _ => None,
+            })
+            .unwrap_or(0))
+    }
+
+    fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>> {
+        let msgs = self.simple(sql.trim_end().trim_end_matches(';'))?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>> {
+        let rows = self
+            .rt
+            .block_on(self.client.query(
+                "select c.relkind::text from pg_catalog.pg_class c \
+                 join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+                 where n.nspname = $1 and c.relname = $2",
+                &[&relation.schema, &relation.identifier],
+            ))
+            .map_err(|e| self.lost(e))?;
+        Ok(rows.first().and_then(|r| {
+            let kind: String = r.get(0);
+            match kind.as_str() {
+                "v" => Some(RelationKind::View),
+                "m" => Some(RelationKind::MaterializedView),
+                "r" | "p" | "f" => Some(RelationKind::Table),
+                _ => None,
+            }
+        }))
+    }
+
+    fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
+        let rows = self
+            .rt
+            .block_on(self.client.query(
+                "select a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), not a.attnotnull \
+                 from pg_catalog.pg_attribute a \
+                 join pg_catalog.pg_class c on c.oid = a.attrelid \
+                 join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+                 where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped \
+                 order by a.attnum",
+                &[&relation.schema, &relation.identifier],
+            ))
+            .map_err(|e| self.lost(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| ColumnMeta {
+                name: r.get(0),
+                data_type: r.get(1),
+                nullable: r.get(2),
+            })
+            .collect())
+    }
+
+    fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>> {
+        let stmt = self
+            .rt
+            .block_on(self.client.prepare(sql.trim_end().trim_end_matches(';')))
+            .map_err(|e| self.lost(e))?;
+        Ok(stmt
+            .columns()
+            .iter()
+            .map(|c| ColumnMeta {
+                name: c.name().to_string(),
+                data_type: c.type_().name().to_string(),
+                nullable: true,
+            })
+            .collect())
+    }
+
+    fn load_text_rows(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> DbResult<()> {
+        let cols: Vec<String> = columns.iter().map(|c| crate::sql::quote_ident(c)).collect();
+        let copy = format!(
+            "copy {} ({}) from stdin with (format csv)",
+            relation.quoted(),
+            cols.join(", ")
+        );
+        // CSV: NULL is an unquoted empty field; every value is quoted, so '' stays a string.
+        let mut data = String::new();
+        for row in rows {
+            let fields: Vec<String> = row
+                .iter()
+                .map(|v| match v {
+                    None => String::new(),
+                    Some(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+                })
+                .collect();
+            data.push_str(&fields.join(","));
+            data.push('\n');
+        }
+        let client = &self.client;
+        self.rt
+            .block_on(async {
+                let sink = client.copy_in(&copy).await?;
+                futures_util::pin_mut!(sink);
+                sink.send(bytes::Bytes::from(data)).await?;
+                sink.finish().await
+            })
+            .map_err(|e| self.lost(e))?;
+        Ok(())
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    fn dependents(&mut self, relation: &Relation) -> DbResult<Vec<Dependent>> {
+        if self.relation_kind(relation)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let target = relation.quoted();
+        let rows = self.rows(DEPENDENTS_SQL, &[&target])?;
+        let mut out = Vec::new();
+        for r in rows {
+            let oid: i64 = r.get(0);
+            let dep = Relation {
+                schema: r.get(1),
+                identifier: r.get(2),
+            };
+            let kind: String = r.get(3);
+            let definition: String = r.get(4);
+            let comment: Option<String> = r.get(5);
+            let (kind, keyword) = if kind == "m" {
+                (RelationKind::MaterializedView, "materialized view")
+            } else {
+                (RelationKind::View, "view")
+            };
+            let mut statements = vec![format!(
+                "create {keyword} {} as\n{}",
+                dep.quoted(),
+                definition.trim_end().trim_end_matches(';')
+            )];
+            // Indexes of a materialized view (its unique index makes concurrent refresh work).
+            for ix in self.rows(
+                "select pg_catalog.pg_get_indexdef(i.indexrelid) from pg_catalog.pg_index i \
+                 where i.indrelid = $1::bigint::oid order by i.indexrelid",
+                &[&oid],
+            )? {
+                statements.push(ix.get(0));
+            }
+            for g in self.rows(
+                "select a.privilege_type::text, coalesce(quote_ident(ro.rolname), 'public') \
+                 from pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a \
+                 left join pg_catalog.pg_roles ro on ro.oid = a.grantee \
+                 where c.oid = $1::bigint::oid and a.grantee <> c.relowner",
+                &[&oid],
+            )? {
+                let privilege: String = g.get(0);
+                let grantee: String = g.get(1);
+                statements.push(format!(
+                    "grant {privilege} on {} to {grantee}",
+                    dep.quoted()
+                ));
+            }
+            if let Some(c) = comment {
+                statements.push(format!(
+                    "comment on {keyword} {} is {}",
+                    dep.quoted(),
+                    crate::sql::quote_literal(&c)
+                ));
+            }
+            out.push(Dependent {
+                relation: dep,
+                kind,
+                statements,
+            });
+        }
+        Ok(out)
+    }
+
+    fn lock_dependents(&mut self, relation: &Relation) -> DbResult<()> {
+        if self.relation_kind(relation)?.is_none() {
+            return Ok(());
+        }
+        // Transaction-level advisory locks in name order (LOCK TABLE refuses materialized
+        // views); the two-key form keeps them apart from the run lock's keys.
+        let target = relation.quoted();
+        let names: Vec<String> = self
+            .rows(DEPENDENT_NAMES_SQL, &[&target])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for n in names {
+            self.execute(&format!(
+                "select pg_advisory_xact_lock({}, hashtext({}))",
+                DEPENDENT_LOCK_CLASS,
+                crate::sql::quote_literal(&n)
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn grants(&mut self, relation: &Relation) -> DbResult<Vec<(String, String)>> {
+        let rows = self.rows(
+            "select lower(a.privilege_type::text), coalesce(ro.rolname::text, 'public') \
+             from pg_catalog.pg_class c \
+             join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+             cross join lateral pg_catalog.aclexplode(c.relacl) a \
+             left join pg_catalog.pg_roles ro on ro.oid = a.grantee \
+             where n.nspname = $1 and c.relname = $2 and a.grantee <> c.relowner \
+             order by 1, 2",
+            &[&relation.schema, &relation.identifier],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_dsn("postgresql://strata:s3cr%40t@127.0.0.1:5432/db?sslmode=disable"),
+            "postgresql://strata:****@127.0.0.1:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            redact_dsn("postgresql://strata@127.0.0.1/db?password=abc&application_name=x"),
+            "postgresql://strata@127.0.0.1/db?password=****&application_name=x"
+        );
+        assert_eq!(
+            redact_dsn("host=127.0.0.1 user=strata password='a b' dbname=x"),
+            "host=127.0.0.1 user=strata password=**** dbname=x"
+        );
+        assert_eq!(
+            redact_dsn("host=127.0.0.1 password=abc"),
+            "host=127.0.0.1 password=****"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! A throwaway PostgreSQL server for the tests: started once per test binary from the installed
+//! binaries (`/usr/lib/postgresql/15/bin`, or `STRATA_PG_BIN`) in a temp dir on a free
+//! loopback port, as user `postgres` when the tests run as root (initdb refuses root), with
+//! password authentication over TCP; or the server at `STRATA_TEST_PG_URL` when set. A watchdog
+//! process stops the server when the test binary exits. Missing Postgres is a failure with a
+//! message, never a skipped test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The superuser's password of the throwaway cluster.
+pub const PASSWORD: &str = "strata-test-s3cret";
+
+/// Roles every test may use (cluster-wide, so created once with the server).
+const ROLES: &[&str] = &["bi_reader", "company_1_reader", "company_2_reader"];
+
+/// A running server.
+pub struct PgServer {
+    /// `postgresql://user:password@127.0.0.1:port` without a database.
+    pub base_url: String,
+    /// Where the throwaway cluster lives (none for STRATA_TEST_PG_URL).
+    pub dir: Option<PathBuf>,
+    /// Its port.
+    pub port: u16,
+}
+
+impl PgServer {
+    fn data(&self) -> PathBuf {
+        self.dir.as_ref().expect("a throwaway cluster").join("data")
+    }
+
+    /// Stops the server at once (`-m fast`: sessions are terminated, transactions rolled back).
+    pub fn stop(&self) {
+        let out = pg_command(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the stopped server again on its port.
+    pub fn start(&self) {
+        pg_ctl_start(self.dir.as_ref().unwrap(), self.port);
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::var_os("STRATA_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Runs a PostgreSQL binary, as `postgres` when we are root.
+fn pg_command(bin: &str, args: &[&str]) -> std::process::Output {
+    let path = bin_dir().join(bin);
+    let out = if is_root() {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(&path)
+            .args(args)
+            .current_dir("/")
+            .output()
+    } else {
+        Command::new(&path).args(args).current_dir("/").output()
+    };
+    out.unwrap_or_else(|e| {
+        panic!(
+            "cannot run {} ({e}): PostgreSQL 15 must be installed (or set STRATA_TEST_PG_URL)",
+            path.display()
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> PgServer {
+    if let Ok(url) = std::env::var("STRATA_TEST_PG_URL") {
+        let url = url.trim_end_matches('/').to_string();
+        let base = match url.rfind('/') {
+            Some(i) if i > url.find("://").map(|s| s + 2).unwrap_or(0) => url[..i].to_string(),
+            _ => url,
+        };
+        let server = PgServer {
+            base_url: base,
+            dir: None,
+            port: 0,
+        };
+        create_roles(&server);
+        return server;
+    }
+    start_cluster()
+}
+
+/// A new throwaway cluster of its own (for a test that stops and restarts the server).
+pub fn start_cluster() -> PgServer {
+    let tmp = tempfile::Builder::new()
+        .prefix("strata-pg-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let dir = tmp;
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot give {} to user postgres", dir.display());
+    }
+    let data = dir.join("data");
+    let pwfile = dir.join("pw");
+    std::fs::write(&pwfile, PASSWORD).unwrap();
+    if is_root() {
+        Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&pwfile)
+            .status()
+            .unwrap();
+    }
+    let out = pg_command(
+        "initdb",
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--pwfile",
+            pwfile.to_str().unwrap(),
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "initdb failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    pg_ctl_start(&dir, port);
+    watchdog(&data);
+    let server = PgServer {
+        base_url: format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{port}"),
+        dir: Some(dir),
+        port,
+    };
+    create_roles(&server);
+    server
+}
+
+fn pg_ctl_start(dir: &Path, port: u16) {
+    let data = dir.join("data");
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
+        dir.display()
+    );
+    let log = dir.join("server.log");
+    let out = pg_command(
+        "pg_ctl",
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "start",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+fn create_roles(server: &PgServer) {
+    for role in ROLES {
+        psql(
+            &format!("{}/postgres", server.base_url),
+            &format!(
+                "do $$ begin create role {role} nologin; exception when duplicate_object then null; end $$"
+            ),
+        );
+    }
+}
+
+/// Stops the server (and removes its files) once this test process is gone.
+fn watchdog(data: &Path) {
+    let pid = std::process::id();
+    let pg_ctl = bin_dir().join("pg_ctl");
+    let as_user = if is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
+    let root = data.parent().unwrap();
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; cd /; {as_user}{} -D {} -m immediate stop >/dev/null 2>&1; rm -rf {}",
+        pg_ctl.display(),
+        data.display(),
+        root.display()
+    );
+    // `setsid -f` forks the watchdog into a session of its own and returns at once.
+    let started = Command::new("setsid")
+        .args(["-f", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("setsid and sh exist");
+    assert!(started.success(), "cannot start the server's watchdog");
+}
+
+/// The server shared by the tests of this binary.
+pub fn server() -> &'static PgServer {
+    static SERVER: OnceLock<PgServer> = OnceLock::new();
+    SERVER.get_or_init(start)
+}
+
+/// Runs SQL with psql on `url`, returning the rows (fields separated by `|`, NULL as `NULL`).
+pub fn psql(url: &str, sql: &str) -> Vec<String> {
+    let out = Command::new(bin_dir().join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-P",
+            "null=NULL",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql failed on `{sql}`:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Values as both engines print them, for comparing DuckDB's rows with Postgres': numbers as
+/// numbers (the engines pad decimals differently), booleans as true/false.
+pub fn normalized(table: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    table
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|v| match v.as_str() {
+                    "t" => "true".into(),
+                    "f" => "false".into(),
+                    _ => match v.parse::<f64>() {
+                        Ok(f) => format!("{f:.6}"),
+                        Err(_) => v,
+                    },
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Rows of a query, each split into its fields.
+pub fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    psql(url, sql)
+        .into_iter()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+/// A new empty database on the shared server; returns its URL.
+pub fn fresh_database(prefix: &str) -> String {
+    fresh_database_on(server(), prefix)
+}
+
+/// A new empty database on `s`; returns its URL.
+pub fn fresh_database_on(s: &PgServer, prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    psql(
+        &format!("{}/postgres", s.base_url),
+        &format!("create database \"{name}\""),
+    );
+    format!("{}/{name}", s.base_url)
+}
