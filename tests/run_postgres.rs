@@ -557,3 +557,45 @@ fn two_runs_on_one_target_never_interleave() {
         "runs interleaved: {a_start}..{a_end} and {b_start}..{b_end}"
     );
 }
+
+#[test]
+fn statement_timeout_cancels_on_the_server_and_keeps_the_old_table() {
+    let url = pg::fresh_database("timeout");
+    let (_tmp, dir) = fixture_copy("pg_run");
+    let env = [("PGRUN_DSN", url.as_str())];
+    ok(
+        &dir,
+        &["build", "--exclude", "mv_keyed", "mv_plain"],
+        &env,
+        0,
+    );
+    std::fs::write(
+        dir.join("models/slow.sql"),
+        "{{ config(statement_timeout=1, retries=0) }}\nselect b.id, b.v * 5 as v\nfrom {{ ref('base') }} as b\nwhere (select true from pg_sleep(30))\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let out = ok(&dir, &["run", "-s", "slow"], &env, 1);
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "the statement was not cancelled"
+    );
+    assert_eq!(
+        message_of(&dir, "model.pgrun.slow"),
+        "statement timed out after 1s (statement_timeout)",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Cancelled on the server, not merely abandoned: nothing of it still runs.
+    assert_eq!(
+        psql(
+            &url,
+            "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()"
+        ),
+        vec!["0"]
+    );
+    assert_eq!(
+        pg::rows(&url, "select id, v from analytics.slow order by id"),
+        vec![vec!["1", "10"], vec!["2", "20"], vec!["3", "30"]]
+    );
+}
