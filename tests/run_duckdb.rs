@@ -390,7 +390,7 @@ fn dry_run_prints_statements_and_writes_nothing() {
     let out = strata_ok(&dir, &["run", "--dry-run"], 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("create table \"main\".\"base__strata_new\""),
+        stdout.contains("create or replace table \"main\".\"base\" as"),
         "{stdout}"
     );
     assert!(

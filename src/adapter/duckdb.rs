@@ -213,6 +213,7 @@ impl Adapter for DuckDbAdapter {
             // DuckDB refuses to rename a table that has an index.
             indexes: false,
             replace_view_any_columns: true,
+            replace_table: true,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Capabilities {
     pub indexes: bool,
     /// `create or replace view` accepts any new column list (else: drop and create).
     pub replace_view_any_columns: bool,
+    /// `create or replace table ... as` replaces a table in one atomic statement.
+    pub replace_table: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the

@@ -176,6 +176,7 @@ impl Adapter for PostgresAdapter {
             grants: true,
             indexes: true,
             replace_view_any_columns: false,
+            replace_table: false,
         }
     }
 

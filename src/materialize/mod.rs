@@ -81,6 +81,26 @@ pub fn build_model(
         Ok(out)
     };
     match node.materialized() {
+        // A view that is one `create or replace view` is atomic by itself: no transaction
+        // around it (on DuckDB, begin and commit cost as much as the statement).
+        Materialized::View if single_statement(conn, node, relation, caps, RelationKind::View)? => {
+            build_view(conn, node, relation, sql, caps)
+        }
+        // Likewise a table the engine can replace in one statement (DuckDB): the old table
+        // stays if it fails.
+        Materialized::Table
+            if single_statement(conn, node, relation, caps, RelationKind::Table)? =>
+        {
+            let rows = conn.execute(&format!(
+                "create or replace table {} as\n{}",
+                relation.quoted(),
+                strip_semicolon(sql)
+            ))?;
+            Ok(Outcome {
+                rows: Some(rows),
+                message: format!("created table {}", display(relation)),
+            })
+        }
         Materialized::View => in_transaction(conn, |c| {
             let out = build_view(c, node, relation, sql, caps)?;
             check(c, out)
@@ -103,6 +123,31 @@ pub fn build_model(
         ))),
         Materialized::Ephemeral | Materialized::Seed | Materialized::Test => Ok(Outcome::default()),
     }
+}
+
+/// True when building a view or table takes exactly one `create or replace` statement: the
+/// engine replaces that kind in one atomic statement, nothing of another kind has the name,
+/// and no hook, enforced contract, grant or index adds statements.
+fn single_statement(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    relation: &Relation,
+    caps: Capabilities,
+    kind: RelationKind,
+) -> DbResult<bool> {
+    let blank = |hooks: &[String]| hooks.iter().all(|h| h.trim().is_empty());
+    let replaces = match kind {
+        RelationKind::View => caps.replace_view_any_columns,
+        RelationKind::Table => caps.replace_table,
+        RelationKind::MaterializedView => false,
+    };
+    Ok(replaces
+        && blank(&node.pre_hooks)
+        && blank(&node.post_hooks)
+        && !node.contract.as_ref().is_some_and(|i| i.enforced)
+        && !(caps.grants && node.config.grants.is_some())
+        && !(caps.indexes && node.config.indexes.is_some())
+        && conn.relation_kind(relation)?.is_none_or(|k| k == kind))
 }
 
 /// Makes the privileges on `relation` exactly what the `grants` config lists (the owner's own
