@@ -67,3 +67,16 @@ for spec in "1000 view" "200 table"; do
   per=$(echo "scale=3; ($s_med - $f_med) * 1000 / $n" | bc)
   echo "| $n ${kind}s | $s_med | $f_med | $ratio | $per |"
 done
+
+echo
+echo "| example project | strata build median (s) | min | max |"
+echo "|---|---|---|---|"
+ex="$WORK/example"
+mkdir -p "$ex/tests"
+cp -r project.yml models seeds macros contracts "$ex/"
+cp -r tests/singular "$ex/tests/"
+"$STRATA" --project-dir "$ex" build >/dev/null
+hyperfine --style none --warmup 1 --runs "$RUNS" --export-json "$WORK/example.json" \
+  "$STRATA --project-dir $ex build" >/dev/null 2>>"$WORK/hyperfine.log"
+read -r med lo hi < <(python3 -c "import json,statistics as s;r=json.load(open('$WORK/example.json'))['results'][0]['times'];print(f'{s.median(r):.3f} {min(r):.3f} {max(r):.3f}')")
+echo "| seeds, 32 models, 155 tests, once built | $med | $lo | $hi |"
