@@ -232,6 +232,8 @@ pub struct Compiled {
     pub on_run_end: Vec<String>,
     /// Warnings found on the way.
     pub warnings: Diagnostics,
+    /// The SQL analyses of this compile, by key (see `sql::cache`), for the next compile.
+    pub analyses: sql::cache::Entries,
 }
 
 fn sha256(s: &str) -> String {
@@ -429,7 +431,12 @@ struct Extra {
 }
 
 /// Output columns (when the SQL parsed) and the diagnostics of one node's analysis.
-type AnalysisOutcome = (Option<Vec<String>>, Vec<Diagnostic>);
+/// Output columns (None when the SQL does not parse), diagnostics, and the analysis to keep.
+type AnalysisOutcome = (
+    Option<Vec<String>>,
+    Vec<Diagnostic>,
+    Option<(String, sql::Analysis)>,
+);
 
 /// A node name that ref() can reach.
 #[derive(Clone)]
@@ -922,6 +929,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .filter(|p| p.config.materialized == Some(Materialized::Ephemeral))
         .map(|p| ephemeral_cte_name(&p.name))
         .collect();
+    // Analyses of an earlier compile, by the hash of the SQL: unchanged models are not parsed.
+    let cache = sql::cache::load(&project.root.join(&project.paths.artifacts));
     let analyses: Vec<Option<AnalysisOutcome>> = pending
         .par_iter()
         .enumerate()
@@ -934,7 +943,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 source: p.template.as_deref().unwrap_or(""),
                 file: &p.path,
             };
-            match sql::analyze(code, kind) {
+            let key = sql::cache::key(kind, code);
+            let analyzed = match cache.get(&key) {
+                Some(a) => Ok(a.clone()),
+                None => sql::analyze(code, kind),
+            };
+            match analyzed {
                 Ok(a) => {
                     let mut warnings = Vec::new();
                     for rel in &a.relations {
@@ -977,13 +991,13 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         )
                         .at(mark_text(map.at_line_col(f.line, f.col), map.source, &f.name))
                         .with_label(format!("not a {} function", kind.as_str()));
-                        d = match f.instead {
+                        d = match &f.instead {
                             Some(i) => d.with_help(format!("write it so that both engines run it: {i}")),
                             None => d.with_help("call it from a macro dispatched per engine (adapter.dispatch), with a variant for each".to_string()),
                         };
                         warnings.push(d);
                     }
-                    Some((Some(a.columns), warnings))
+                    Some((Some(a.columns.clone()), warnings, Some((key, a))))
                 }
                 Err(e) => Some((
                     None,
@@ -999,6 +1013,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             e.line
                         )),
                     ],
+                    None,
                 )),
             }
         })
@@ -1033,9 +1048,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .collect();
     diags.extend(incremental_errors);
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
+    let mut analysis_entries = sql::cache::Entries::new();
     for (i, a) in analyses.into_iter().enumerate() {
-        let Some((cols, found)) = a else { continue };
+        let Some((cols, found, keep)) = a else {
+            continue;
+        };
         diags.extend(found);
+        if let Some((key, a)) = keep {
+            analysis_entries.insert(key, a);
+        }
         if let Some(cols) = cols {
             output_columns[i] = cols;
         }
@@ -2060,6 +2081,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         on_run_start,
         on_run_end,
         warnings: diags,
+        analyses: analysis_entries,
     })
 }
 

@@ -171,3 +171,47 @@ fn two_compiles_give_byte_identical_artifacts() {
         assert!(b1 == b2, "{p1} differs between two compiles");
     }
 }
+
+#[test]
+fn a_second_compile_reuses_the_analyses_and_a_changed_model_misses_them() {
+    let (_tmp, dir) = common::example_copy();
+    common::strata_ok(&dir, &["compile"], 0);
+    let manifest = |d: &Path| std::fs::read_to_string(d.join(".strata/manifest.json")).unwrap();
+    let cache = dir.join(".strata/analysis-cache.json");
+    let cold = manifest(&dir);
+    assert!(cache.exists(), "the analyses were not kept");
+    // Warm: the same manifest.
+    common::strata_ok(&dir, &["compile"], 0);
+    assert_eq!(manifest(&dir), cold);
+    // The cache is what the warm compile reads: a doctored entry shows through (the contract
+    // of mart_fact_cashflow requires amount_planned).
+    let text = std::fs::read_to_string(&cache).unwrap();
+    std::fs::write(
+        &cache,
+        text.replace("\"amount_planned\"", "\"amount_doctored\""),
+    )
+    .unwrap();
+    let out = common::strata_ok(&dir, &["compile"], 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("S602") && stderr.contains("amount_planned"),
+        "{stderr}"
+    );
+    // A changed model misses the cache: removing the column for real is found as well, and
+    // restoring it compiles clean again (the doctored entry no longer matches anything).
+    std::fs::remove_file(&cache).unwrap();
+    common::strata_ok(&dir, &["compile"], 0);
+    let model = dir.join("models/marts/mart_fact_cashflow.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    let without = sql.replace(
+        "    cast(sum(case when l.status = 'planned' then l.amount else 0 end) as decimal(18, 2)) as amount_planned,\n",
+        "",
+    );
+    assert_ne!(without, sql);
+    std::fs::write(&model, &without).unwrap();
+    let out = common::strata_ok(&dir, &["compile"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("amount_planned"));
+    std::fs::write(&model, &sql).unwrap();
+    common::strata_ok(&dir, &["compile"], 0);
+    assert_eq!(manifest(&dir), cold);
+}

@@ -116,6 +116,10 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("manifest.json");
     write_if_changed(&path, manifest_json(c, with_compiled).as_bytes())?;
+    write_if_changed(
+        &crate::sql::cache::path(&dir),
+        &crate::sql::cache::to_bytes(&c.analyses),
+    )?;
     Ok(path)
 }
 

@@ -71,7 +71,7 @@ pub struct DocBlock {
 }
 
 /// The kind of database a target points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AdapterKind {
     /// Embedded DuckDB.

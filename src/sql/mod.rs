@@ -12,6 +12,8 @@ use sqlparser::parser::{Parser, ParserError};
 
 use crate::project::AdapterKind;
 
+pub mod cache;
+
 /// The sqlparser dialect of an adapter.
 pub fn dialect(kind: AdapterKind) -> Box<dyn Dialect + Send + Sync> {
     match kind {
@@ -31,7 +33,7 @@ pub fn quote_ident(s: &str) -> String {
 }
 
 /// A relation read by a statement, as written, with its position in the analyzed text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RelationRead {
     /// Name parts, unquoted (`["raw", "invoices"]`).
     pub parts: Vec<String>,
@@ -44,7 +46,7 @@ pub struct RelationRead {
 }
 
 /// What analysis found in a model's SQL.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
     /// Output column names of the final query, in order; `*` for a wildcard.
     pub columns: Vec<String>,
@@ -57,14 +59,14 @@ pub struct Analysis {
 }
 
 /// A call of a built-in function that only the other engine has.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ForeignFunction {
     /// The function's name as written.
     pub name: String,
     /// The engine that has it.
     pub only_in: AdapterKind,
     /// A portable way to write it, when there is one.
-    pub instead: Option<&'static str>,
+    pub instead: Option<String>,
     /// 1-based line in the analyzed text.
     pub line: usize,
     /// 1-based column in the analyzed text.
@@ -160,7 +162,7 @@ impl Visitor for ForeignCalls {
                 self.out.push(ForeignFunction {
                     name,
                     only_in,
-                    instead: *instead,
+                    instead: instead.map(str::to_string),
                     line: span.start.line as usize,
                     col: span.start.column as usize,
                 });
