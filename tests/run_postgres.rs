@@ -205,6 +205,18 @@ fn incremental_strategies_run_on_postgres() {
         pg::rows(&url, "select * from main.inc_merge order by id"),
         merge1
     );
+    // On Postgres the merge strategy is one MERGE statement.
+    let plan = ok(
+        &dir,
+        &["run", "-t", "pg", "--dry-run", "-s", "inc_merge"],
+        &env,
+        0,
+    );
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("merge into \"main\".\"inc_merge\" as t"),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
     std::fs::write(
         dir.join("seeds/events.csv"),
         "id,region,day,amount\n1,north,2024-01-01,10\n2,north,2024-01-01,25\n3,south,2024-01-02,30\n4,south,2024-01-03,40\n",

@@ -214,6 +214,7 @@ impl Adapter for DuckDbAdapter {
             indexes: false,
             replace_view_any_columns: true,
             replace_table: true,
+            merge_statement: false,
         }
     }
 

@@ -61,6 +61,8 @@ pub struct Capabilities {
     pub replace_view_any_columns: bool,
     /// `create or replace table ... as` replaces a table in one atomic statement.
     pub replace_table: bool,
+    /// Incremental `merge` runs as one SQL `MERGE` (else an update and an insert).
+    pub merge_statement: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the

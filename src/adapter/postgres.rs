@@ -177,6 +177,8 @@ impl Adapter for PostgresAdapter {
             indexes: true,
             replace_view_any_columns: false,
             replace_table: false,
+            // PostgreSQL 15 and later.
+            merge_statement: true,
         }
     }
 

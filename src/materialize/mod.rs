@@ -620,7 +620,24 @@ fn build_incremental(
                 .map(|c| format!("{q} = s.{q}", q = quote_ident(c)))
                 .collect();
             let mut changed = 0;
-            if !updates.is_empty() {
+            if caps.merge_statement {
+                // One MERGE: matched rows updated, the others inserted.
+                let values: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("s.{}", quote_ident(c)))
+                    .collect();
+                let matched = if updates.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nwhen matched then update set {}", updates.join(", "))
+                };
+                changed += conn.execute(&format!(
+                    "merge into {target} as t\nusing {} as s\non {}{matched}\nwhen not matched then insert ({list}) values ({})",
+                    tmp.quoted(),
+                    matches("t", "s"),
+                    values.join(", ")
+                ))?;
+            } else if !updates.is_empty() {
                 changed += conn.execute(&format!(
                     "update {target}\nset {}\nfrom {} as s\nwhere {}",
                     updates.join(", "),
@@ -628,11 +645,13 @@ fn build_incremental(
                     matches(&target, "s")
                 ))?;
             }
-            changed += conn.execute(&format!(
-                "insert into {target} ({list})\nselect {list} from {} as s\nwhere not exists (select 1 from {target} where {})",
-                tmp.quoted(),
-                matches(&target, "s")
-            ))?;
+            if !caps.merge_statement {
+                changed += conn.execute(&format!(
+                    "insert into {target} ({list})\nselect {list} from {} as s\nwhere not exists (select 1 from {target} where {})",
+                    tmp.quoted(),
+                    matches(&target, "s")
+                ))?;
+            }
             changed
         }
     };
