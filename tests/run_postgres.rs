@@ -160,6 +160,8 @@ fn example_builds_on_postgres_like_duckdb_with_grants_and_row_security_and_no_pa
         "{}",
         texts[2]
     );
+    // `debug` names the server with the password masked.
+    assert!(texts[2].contains(":****@"), "{}", texts[2]);
     for f in every_file_under(&pg_dir) {
         texts.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string());
     }

@@ -2,8 +2,8 @@
 //! single-threaded runtime (the connection task runs while a statement is awaited), statements
 //! sent with the simple query protocol (so hooks may hold several statements and rows come back
 //! as text), seeds loaded with `COPY ... FROM STDIN`, and statements cancelled from another
-//! thread with the server's cancel request. The DSN's password never leaves this module: the
-//! `Display` of the adapter and every error message use the redacted DSN.
+//! thread with the server's cancel request. The DSN's password never leaves this module: every
+//! message that names the server uses the redacted DSN.
 
 use std::sync::{Arc, Mutex};
 
@@ -155,11 +155,6 @@ impl PostgresAdapter {
     pub fn set_search_path(&mut self, path: &str) {
         self.config
             .options(format!("-c search_path={}", path.replace(' ', "")));
-    }
-
-    /// The DSN without its password.
-    pub fn redacted_dsn(&self) -> &str {
-        &self.redacted
     }
 }
 
