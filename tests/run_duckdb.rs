@@ -157,55 +157,12 @@ fn incremental_strategies_are_idempotent_and_upsert() {
     drop(conn);
 
     // Row 2 changes, row 4 is new: both are upserted; the composite key merges per (region, day).
-    write(
-        &dir,
-        "seeds/events.csv",
-        "id,region,day,amount\n1,north,2024-01-01,10\n2,north,2024-01-01,25\n3,south,2024-01-02,30\n4,south,2024-01-03,40\n",
-    );
+    write(&dir, "seeds/events.csv", common::INCREMENTAL_EVENTS_CHANGED);
     strata_ok(&dir, &["build"], 0);
     let conn = db(&dir, "inc.duckdb");
-    assert_eq!(
-        rows(&conn, "select id, amount from main.inc_merge order by id"),
-        vec![
-            vec!["1", "10"],
-            vec!["2", "25"],
-            vec!["3", "30"],
-            vec!["4", "40"]
-        ]
-    );
-    assert_eq!(
-        rows(
-            &conn,
-            "select region, day, amount from main.inc_merge_composite order by region, day"
-        ),
-        vec![
-            vec!["north", "2024-01-01", "35"],
-            vec!["south", "2024-01-02", "30"],
-            vec!["south", "2024-01-03", "40"]
-        ]
-    );
-    assert_eq!(
-        rows(
-            &conn,
-            "select id, amount from main.inc_delete_insert order by id"
-        ),
-        vec![
-            vec!["1", "10"],
-            vec!["2", "25"],
-            vec!["3", "30"],
-            vec!["4", "40"]
-        ]
-    );
-    // Append only adds rows past the current maximum id: row 2's change is not appended.
-    assert_eq!(
-        rows(&conn, "select id, amount from main.inc_append order by id"),
-        vec![
-            vec!["1", "10"],
-            vec!["2", "20"],
-            vec!["3", "30"],
-            vec!["4", "40"]
-        ]
-    );
+    for (sql, want) in common::incremental_after_change() {
+        assert_eq!(rows(&conn, sql), want, "{sql}");
+    }
     drop(conn);
 
     // And once more: still idempotent.

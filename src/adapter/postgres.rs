@@ -311,8 +311,9 @@ impl PostgresConnection {
 /// The first key of the advisory locks taken on dependents being recreated ("strd").
 const DEPENDENT_LOCK_CLASS: i32 = 0x7374_7264;
 
-/// The views and materialized views reading `$1` (a regclass), directly or through each
-/// other: a CTE `deps(oid, depth)` for the queries below.
+/// The views and materialized views reading the relation named `$1` (quoted), directly or
+/// through each other: a CTE `deps(oid, depth)` for the queries below. A name that does not
+/// exist has none (`to_regclass` is null).
 macro_rules! dependents_cte {
     () => {
         "with recursive deps(oid, depth) as ( \
@@ -320,7 +321,7 @@ macro_rules! dependents_cte {
             join pg_catalog.pg_rewrite r on r.oid = d.objid \
             where d.classid = 'pg_catalog.pg_rewrite'::regclass \
               and d.refclassid = 'pg_catalog.pg_class'::regclass \
-              and d.refobjid = $1::text::regclass and r.ev_class <> $1::text::regclass \
+              and d.refobjid = pg_catalog.to_regclass($1) and r.ev_class <> pg_catalog.to_regclass($1) \
             union all \
             select r.ev_class, deps.depth + 1 from deps \
             join pg_catalog.pg_depend d on d.refobjid = deps.oid \
@@ -484,9 +485,6 @@ impl Connection for PostgresConnection {
     }
 
     fn dependents(&mut self, relation: &Relation) -> DbResult<Vec<Dependent>> {
-        if self.relation_kind(relation)?.is_none() {
-            return Ok(Vec::new());
-        }
         let target = relation.quoted();
         let rows = self.rows(DEPENDENTS_SQL, &[&target])?;
         let mut out = Vec::new();
@@ -548,9 +546,6 @@ impl Connection for PostgresConnection {
     }
 
     fn lock_dependents(&mut self, relation: &Relation) -> DbResult<()> {
-        if self.relation_kind(relation)?.is_none() {
-            return Ok(());
-        }
         // Transaction-level advisory locks in name order (LOCK TABLE refuses materialized
         // views); the two-key form keeps them apart from the run lock's keys.
         let target = relation.quoted();

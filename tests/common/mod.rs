@@ -103,6 +103,49 @@ pub fn strata_env_ok(dir: &Path, args: &[&str], env: &[(&str, &str)], code: i32)
     out
 }
 
+/// The `run_incremental` fixture's seed after a change: row 2's amount changes, row 4 is new.
+pub const INCREMENTAL_EVENTS_CHANGED: &str = "id,region,day,amount\n1,north,2024-01-01,10\n2,north,2024-01-01,25\n3,south,2024-01-02,30\n4,south,2024-01-03,40\n";
+
+/// What each incremental model of `run_incremental` holds once built again after
+/// `INCREMENTAL_EVENTS_CHANGED`, on any engine: `(query, rows)`. Merge and delete+insert upsert
+/// row 2 and add row 4; the composite key merges per (region, day); append only adds rows past
+/// the current maximum id, so row 2's change is not appended.
+pub fn incremental_after_change() -> Vec<(&'static str, Vec<Vec<&'static str>>)> {
+    let upserted = vec![
+        vec!["1", "10"],
+        vec!["2", "25"],
+        vec!["3", "30"],
+        vec!["4", "40"],
+    ];
+    vec![
+        (
+            "select id, amount from main.inc_merge order by id",
+            upserted.clone(),
+        ),
+        (
+            "select region, day, amount from main.inc_merge_composite order by region, day",
+            vec![
+                vec!["north", "2024-01-01", "35"],
+                vec!["south", "2024-01-02", "30"],
+                vec!["south", "2024-01-03", "40"],
+            ],
+        ),
+        (
+            "select id, amount from main.inc_delete_insert order by id",
+            upserted,
+        ),
+        (
+            "select id, amount from main.inc_append order by id",
+            vec![
+                vec!["1", "10"],
+                vec!["2", "20"],
+                vec!["3", "30"],
+                vec!["4", "40"],
+            ],
+        ),
+    ]
+}
+
 /// Opens the DuckDB file `warehouse/<file>` of a project.
 pub fn db(dir: &Path, file: &str) -> duckdb::Connection {
     duckdb::Connection::open(dir.join("warehouse").join(file)).expect("warehouse exists")
