@@ -234,6 +234,8 @@ pub struct Compiled {
     pub warnings: Diagnostics,
     /// The SQL analyses of this compile, by key (see `sql::cache`), for the next compile.
     pub analyses: sql::cache::Entries,
+    /// The renders of this compile (see `jinja::cache`), for the next compile.
+    pub renders: jinja::cache::Out,
 }
 
 fn sha256(s: &str) -> String {
@@ -364,6 +366,9 @@ struct Pending {
     template: Option<Arc<str>>,
     checksum: String,
     seed_columns: Vec<String>,
+    /// The config before the render's `config()` calls, kept when the render came from the
+    /// cache (rendering again maps diagnostics to template positions).
+    base_config: Option<NodeConfig>,
 }
 
 /// Maps positions in rendered output back to the template source.
@@ -475,6 +480,17 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .iter()
         .map(|f| (display_path(&f.path), jinja::rewrite_test_blocks(&f.text)))
         .collect();
+    // The caches of the last compile are read in the background while the project is prepared.
+    let artifacts = project.root.join(&project.paths.artifacts);
+    let render_global = jinja::cache::global_key(&project, &target.info, &macro_sources);
+    let render_cache_job = {
+        let (dir, global) = (artifacts.clone(), render_global.clone());
+        std::thread::spawn(move || jinja::cache::load(&dir, &global))
+    };
+    let analysis_cache_job = {
+        let dir = artifacts.clone();
+        std::thread::spawn(move || sql::cache::load(&dir))
+    };
     let renderer = Renderer::new(&project, &target.info, &macro_sources, &mut diags);
 
     let mut pending: Vec<Pending> = Vec::new();
@@ -500,6 +516,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         template: Some(file.text.clone()),
         checksum: file.checksum.clone(),
         seed_columns: Vec::new(),
+        base_config: None,
     };
     for s in &project.seeds {
         let mut config = project.seed_configs.resolve(&s.folders, &s.name);
@@ -577,6 +594,65 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     }
 
     crate::timing::mark("prepare");
+    // Renders of the last compile with the same inputs are taken as they are.
+    let render_cache = render_cache_job.join().unwrap_or_default();
+    let render = |p: &Pending,
+                  source: &str,
+                  scope: ConfigScope,
+                  incremental: bool|
+     -> Result<jinja::Rendered, Diagnostic> {
+        let name = display_path(&p.path);
+        let base = serde_json::to_string(&p.config).unwrap_or_default();
+        let flags = u8::from(scope == ConfigScope::Test) | (u8::from(incremental) << 1);
+        let key = jinja::cache::key(&render_global, &name, source, &base, flags);
+        if let Some(e) = render_cache.get(&key) {
+            return Ok(cached_render(e, key, scope, &p.path));
+        }
+        let mut r = renderer
+            .render_node(&name, source, scope, &p.config, incremental)
+            .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))?;
+        let map = SourceMap {
+            spans: r.spans.as_deref().unwrap_or_default(),
+            rendered: &r.text,
+            source,
+            file: &p.path,
+        };
+        r.relation_spans = r
+            .recorded
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(n, call)| {
+                r.text
+                    .find(&relation_token(n))
+                    .map(|o| map.at_offset(o))
+                    .unwrap_or_else(|| call_span(source, &p.path, call))
+            })
+            .collect();
+        r.cache_key = Some(key);
+        Ok(r)
+    };
+    // The positions of a render's output in its template, rendering again if it was cached.
+    let spans_of = |p: &Pending, r: &jinja::Rendered, incremental: bool| -> Vec<OutputSpan> {
+        if let Some(s) = &r.spans {
+            return s.clone();
+        }
+        let scope = if p.resource_type == ResourceType::Test && !incremental {
+            ConfigScope::Test
+        } else {
+            ConfigScope::Model
+        };
+        let base = match (&p.base_config, incremental) {
+            (Some(b), false) => b,
+            _ => &p.config,
+        };
+        let source = p.template.as_deref().unwrap_or("");
+        renderer
+            .render_node(&display_path(&p.path), source, scope, base, incremental)
+            .ok()
+            .and_then(|r| r.spans)
+            .unwrap_or_default()
+    };
     // Render every model and singular test once, in parallel.
     let rendered: Vec<Option<Result<jinja::Rendered, Diagnostic>>> = pending
         .par_iter()
@@ -587,12 +663,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             } else {
                 ConfigScope::Model
             };
-            let name = display_path(&p.path);
-            Some(
-                renderer
-                    .render_node(&name, text, scope, &p.config, false)
-                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources)),
-            )
+            Some(render(p, text, scope, false))
         })
         .collect();
     let mut rendered_ok: Vec<Option<jinja::Rendered>> = Vec::with_capacity(pending.len());
@@ -600,6 +671,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         match r {
             None => rendered_ok.push(None),
             Some(Ok(r)) => {
+                if r.spans.is_none() {
+                    p.base_config = Some(p.config.clone());
+                }
                 p.config.merge(&r.recorded.config);
                 rendered_ok.push(Some(r));
             }
@@ -619,11 +693,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .zip(&rendered_ok)
         .map(|(p, r)| {
             let mut out = Extra::default();
-            let name = display_path(&p.path);
             let render = |source: &str, incremental: bool| {
-                renderer
-                    .render_node(&name, source, ConfigScope::Model, &p.config, incremental)
-                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))
+                render(p, source, ConfigScope::Model, incremental)
             };
             if let (Some(text), Some(_)) = (p.template.as_ref(), r)
                 && p.config.materialized == Some(Materialized::Incremental)
@@ -638,6 +709,22 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             out
         })
         .collect();
+
+    // What the next compile may reuse.
+    let mut render_entries = jinja::cache::Entries::new();
+    for (r, x) in rendered_ok.iter().zip(&extra) {
+        let hooks = x.hooks.iter().filter_map(|(_, _, r)| r.as_ref().ok());
+        for r in r
+            .iter()
+            .chain(x.incremental.iter().filter_map(|r| r.as_ref().ok()))
+            .chain(hooks)
+        {
+            if let Some(key) = &r.cache_key {
+                render_entries.insert(key.clone(), render_entry(r));
+            }
+        }
+    }
+    let render_hits = rendered_ok.iter().flatten().any(|r| r.spans.is_none());
 
     crate::timing::mark("render_incremental_hooks");
     // Drop disabled nodes, remembering their names for clearer ref errors.
@@ -655,48 +742,76 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
     let pending = keep_pending;
-    let rendered = keep_rendered;
+    let mut rendered = keep_rendered;
     let extra = keep_extra;
 
     // Relations of models and seeds (generate_schema_name may be a project macro).
     let has_schema_macro = renderer.has_macro("generate_schema_name");
-    let relations: Vec<Result<Option<Relation>, Diagnostic>> = pending
+    type WithSchemaMemo = (Option<Relation>, Option<(String, String)>);
+    let relations: Vec<Result<WithSchemaMemo, Diagnostic>> = pending
         .par_iter()
         .map(|p| {
             if p.resource_type == ResourceType::Test
                 || p.config.materialized == Some(Materialized::Ephemeral)
             {
-                return Ok(None);
+                return Ok((None, None));
             }
+            let mut memo = None;
             let schema = if has_schema_macro {
-                let node = crate::jinja::to_value(&serde_json::json!({
+                let node = serde_json::json!({
                     "name": p.name, "resource_type": p.resource_type.as_str(), "fqn": p.fqn,
                     "original_file_path": display_path(&p.path),
-                }));
-                let custom = match &p.config.schema {
-                    Some(s) => minijinja::Value::from(s.clone()),
-                    None => minijinja::Value::from(()),
+                });
+                // A pure function of the macros, the target and these arguments: cached too.
+                let key = jinja::cache::key(
+                    &render_global,
+                    "generate_schema_name",
+                    &serde_json::to_string(&node).unwrap_or_default(),
+                    &serde_json::to_string(&p.config.schema).unwrap_or_default(),
+                    0,
+                );
+                let schema = match render_cache.schema(&key) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let custom = match &p.config.schema {
+                            Some(s) => minijinja::Value::from(s.clone()),
+                            None => minijinja::Value::from(()),
+                        };
+                        renderer
+                            .call_macro("generate_schema_name", &[custom, jinja::to_value(&node)])
+                            .map(|s| s.trim().to_string())
+                            .map_err(|e| {
+                                jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources)
+                            })?
+                    }
                 };
-                renderer
-                    .call_macro("generate_schema_name", &[custom, node])
-                    .map(|s| s.trim().to_string())
-                    .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))?
+                memo = Some((key, schema.clone()));
+                schema
             } else {
                 match &p.config.schema {
                     Some(custom) => format!("{}_{}", target.info.schema, custom.trim()),
                     None => target.info.schema.clone(),
                 }
             };
-            Ok(Some(Relation {
-                schema,
-                identifier: p.config.alias.clone().unwrap_or_else(|| p.name.clone()),
-            }))
+            Ok((
+                Some(Relation {
+                    schema,
+                    identifier: p.config.alias.clone().unwrap_or_else(|| p.name.clone()),
+                }),
+                memo,
+            ))
         })
         .collect();
     let mut node_relations: Vec<Option<Relation>> = Vec::with_capacity(pending.len());
+    let mut schema_entries: BTreeMap<String, String> = BTreeMap::new();
     for r in relations {
         match r {
-            Ok(rel) => node_relations.push(rel),
+            Ok((rel, memo)) => {
+                node_relations.push(rel);
+                if let Some((k, v)) = memo {
+                    schema_entries.insert(k, v);
+                }
+            }
             Err(d) => {
                 diags.push(d);
                 node_relations.push(None);
@@ -797,20 +912,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             .unwrap_or_else(|| sql::quote_ident(&p.name));
         let mut resolve =
             |r: &jinja::Rendered, src: &str, diags: &mut Diagnostics| -> Option<String> {
-                let map = SourceMap {
-                    spans: &r.spans,
-                    rendered: &r.text,
-                    source: src,
-                    file: &p.path,
-                };
                 let mut text = r.text.replace(THIS_TOKEN, &own);
                 let mut ok = true;
                 for (n, call) in r.recorded.relations.iter().enumerate() {
                     let token = relation_token(n);
                     let span = r
-                        .text
-                        .find(&token)
-                        .map(|o| map.at_offset(o))
+                        .relation_spans
+                        .get(n)
+                        .cloned()
                         .unwrap_or_else(|| call_span(src, &p.path, call));
                     match resolve_call(
                         call,
@@ -930,18 +1039,24 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .map(|p| ephemeral_cte_name(&p.name))
         .collect();
     // Analyses of an earlier compile, by the hash of the SQL: unchanged models are not parsed.
-    let cache = sql::cache::load(&project.root.join(&project.paths.artifacts));
+    let cache = analysis_cache_job.join().unwrap_or_default();
     let analyses: Vec<Option<AnalysisOutcome>> = pending
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
             let code = substituted[i].as_ref()?;
             let r = rendered[i].as_ref()?;
-            let map = SourceMap {
-                spans: &r.spans,
-                rendered: &r.text,
-                source: p.template.as_deref().unwrap_or(""),
-                file: &p.path,
+            let source = p.template.as_deref().unwrap_or("");
+            // Positions are needed only for diagnostics (rare): map them lazily.
+            let at_line_col = |line: usize, col: usize| {
+                let spans = spans_of(p, r, false);
+                SourceMap {
+                    spans: &spans,
+                    rendered: &r.text,
+                    source,
+                    file: &p.path,
+                }
+                .at_line_col(line, col)
             };
             let key = sql::cache::key(kind, code);
             let analyzed = match cache.get(&key) {
@@ -973,7 +1088,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                                 Code::HardCodedRelation,
                                 format!("`{}` reads `{}`, which is neither a ref() nor a source()", p.name, rel.text),
                             )
-                            .at(mark_text(map.at_line_col(rel.line, rel.col), map.source, &rel.text))
+                            .at(mark_text(at_line_col(rel.line, rel.col), source, &rel.text))
                             .with_label("hard-coded relation")
                             .with_help(help),
                         );
@@ -989,7 +1104,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                                 kind.as_str()
                             ),
                         )
-                        .at(mark_text(map.at_line_col(f.line, f.col), map.source, &f.name))
+                        .at(mark_text(at_line_col(f.line, f.col), source, &f.name))
                         .with_label(format!("not a {} function", kind.as_str()));
                         d = match &f.instead {
                             Some(i) => d.with_help(format!("write it so that both engines run it: {i}")),
@@ -1006,7 +1121,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             Code::SqlSyntax,
                             format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message),
                         )
-                        .at(map.at_line_col(e.line, e.col))
+                        .at(at_line_col(e.line, e.col))
                         .with_label("the rendered SQL does not parse here")
                         .with_note(format!(
                             "line {} of the rendered SQL; the rendered SQL is what `strata compile` writes once the project is valid",
@@ -1019,36 +1134,49 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         })
         .collect();
     // The incremental variant must parse too.
-    let incremental_errors: Vec<Diagnostic> = pending
+    let incremental_checked: Vec<Result<(String, sql::Analysis), Diagnostic>> = pending
         .par_iter()
         .enumerate()
         .filter_map(|(i, p)| {
             let code = substituted_incremental[i].as_ref()?;
             let r = extra[i].incremental.as_ref()?.as_ref().ok()?;
-            let e = sql::analyze(code, kind).err()?;
+            let key = sql::cache::key(kind, code);
+            if let Some(a) = cache.get(&key) {
+                return Some(Ok((key, a.clone())));
+            }
+            let e = match sql::analyze(code, kind) {
+                Ok(a) => return Some(Ok((key, a))),
+                Err(e) => e,
+            };
+            let spans = spans_of(p, r, true);
             let map = SourceMap {
-                spans: &r.spans,
+                spans: &spans,
                 rendered: &r.text,
                 source: p.template.as_deref().unwrap_or(""),
                 file: &p.path,
             };
-            Some(
-                Diagnostic::error(
-                    Code::SqlSyntax,
-                    format!(
-                        "SQL syntax error ({} dialect) when is_incremental() is true: {}",
-                        kind.as_str(),
-                        e.message
-                    ),
-                )
-                .at(map.at_line_col(e.line, e.col))
-                .with_label("the rendered SQL does not parse here"),
+            Some(Err(Diagnostic::error(
+                Code::SqlSyntax,
+                format!(
+                    "SQL syntax error ({} dialect) when is_incremental() is true: {}",
+                    kind.as_str(),
+                    e.message
+                ),
             )
+            .at(map.at_line_col(e.line, e.col))
+            .with_label("the rendered SQL does not parse here")))
         })
         .collect();
-    diags.extend(incremental_errors);
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
     let mut analysis_entries = sql::cache::Entries::new();
+    for checked in incremental_checked {
+        match checked {
+            Ok((key, a)) => {
+                analysis_entries.insert(key, a);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
     for (i, a) in analyses.into_iter().enumerate() {
         let Some((cols, found, keep)) = a else {
             continue;
@@ -1130,7 +1258,19 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .map(|p| p.id.clone())
         .chain(source_nodes.iter().map(|s| s.unique_id.clone()))
         .collect();
-    for (def, attached, attached_name, rel) in test_defs {
+    // Each test's SQL in parallel (the macros and the SQL builders are pure); names, edges and
+    // nodes in declaration order after.
+    struct PreparedTest {
+        def: TestDef,
+        attached: usize,
+        attached_name: String,
+        extra_parents: Vec<usize>,
+        sql_text: String,
+    }
+    let prepared: Vec<(Diagnostics, Option<PreparedTest>)> = test_defs
+        .into_par_iter()
+        .map(|(def, attached, attached_name, rel)| {
+        let mut diags = Diagnostics::new();
         let is_builtin = checks::BUILTIN_TESTS.contains(&def.test_name.as_str());
         if !is_builtin && !custom_tests.contains(&def.test_name) {
             let candidates: Vec<&str> = checks::BUILTIN_TESTS
@@ -1145,7 +1285,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         Some(format!("built-in tests: {}; custom tests are macros defined with {{% test name(model, column_name) %}}", checks::BUILTIN_TESTS.join(", ")))
                     })),
             );
-            continue;
+            return (diags, None);
         }
         if is_builtin {
             let allowed = checks::builtin_args(&def.test_name);
@@ -1207,7 +1347,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 bad = true;
             }
             if bad {
-                continue;
+                return (diags, None);
             }
         }
         // Relations named in arguments (`to`, `compare_model`).
@@ -1252,10 +1392,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             }
         };
         let Ok(to) = resolve_arg("to", &mut diags) else {
-            continue;
+            return (diags, None);
         };
         let Ok(compare) = resolve_arg("compare_model", &mut diags) else {
-            continue;
+            return (diags, None);
         };
         let model_rel = match &def.config.where_clause {
             Some(w) => format!(
@@ -1283,7 +1423,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         )
                         .at(def.span.clone()),
                     );
-                    continue;
+                    return (diags, None);
                 }
             }
         } else {
@@ -1310,9 +1450,33 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             ),
                         ),
                     );
-                    continue;
+                    return (diags, None);
                 }
             }
+        };
+        (
+            diags,
+            Some(PreparedTest {
+                def,
+                attached,
+                attached_name,
+                extra_parents,
+                sql_text,
+            }),
+        )
+        })
+        .collect();
+    for (found, prepared) in prepared {
+        diags.extend(found);
+        let Some(PreparedTest {
+            def,
+            attached,
+            attached_name,
+            extra_parents,
+            sql_text,
+        }) = prepared
+        else {
+            continue;
         };
         let base_name = def.custom_name.clone().unwrap_or_else(|| {
             checks::test_name(
@@ -1765,7 +1929,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             contracts[i] = Some(info);
         }
     }
-    for (i, (p, description)) in pending.iter().zip(descriptions).enumerate() {
+    for (i, (p, description)) in pending.into_iter().zip(descriptions).enumerate() {
         let description = match description {
             Ok(d) => d,
             Err(d) => {
@@ -1788,25 +1952,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 c.data_type = p.config.column_types.get(&c.name).cloned();
             }
         }
-        let r = &rendered[i];
+        let logs = rendered[i]
+            .take()
+            .map(|r| r.recorded.logs)
+            .unwrap_or_default();
+        let (pre_hooks, post_hooks) = std::mem::take(&mut hooks[i]);
         nodes.push(CompiledNode {
-            unique_id: p.id.clone(),
-            resource_type: p.resource_type,
-            name: p.name.clone(),
-            original_file_path: p.path.clone(),
-            fqn: p.fqn.clone(),
-            config: p.config.clone(),
-            description,
-            columns,
-            depends_on: Vec::new(),
-            relation: node_relations[i].clone(),
-            raw_code: p.template.as_ref().map(|t| t.to_string()),
-            compiled_code: substituted[i].clone(),
-            checksum: p.checksum.clone(),
-            compiled_checksum: None,
-            compiled_incremental_code: substituted_incremental[i].clone(),
-            pre_hooks: hooks[i].0.clone(),
-            post_hooks: hooks[i].1.clone(),
             test: (p.resource_type == ResourceType::Test).then(|| TestInfo {
                 test_name: "singular".into(),
                 test_type: "singular",
@@ -1816,13 +1967,27 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 audit_relation: audit_relation(&target.info.schema, &p.config, &p.name),
                 unit: None,
             }),
+            unique_id: p.id,
+            resource_type: p.resource_type,
+            name: p.name,
+            original_file_path: p.path,
+            fqn: p.fqn,
+            config: p.config,
+            description,
+            columns,
+            depends_on: Vec::new(),
+            relation: node_relations[i].take(),
+            raw_code: p.template.as_ref().map(|t| t.to_string()),
+            compiled_code: substituted[i].take(),
+            checksum: p.checksum,
+            compiled_checksum: None,
+            compiled_incremental_code: substituted_incremental[i].take(),
+            pre_hooks,
+            post_hooks,
             source: None,
             exposure: None,
             contract: contracts[i].take(),
-            logs: r
-                .as_ref()
-                .map(|r| r.recorded.logs.clone())
-                .unwrap_or_default(),
+            logs,
         });
     }
     if diags.has_errors() {
@@ -1837,27 +2002,17 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     // The DAG.
     let graph_nodes: Vec<GraphNode> = nodes
         .iter()
-        .map(|n| {
-            let mut config = serde_json::to_value(&n.config).unwrap_or(J::Null);
-            if let J::Object(m) = &mut config {
-                m.insert(
-                    "materialized".into(),
-                    J::String(n.materialized().as_str().into()),
-                );
-                if let Some(t) = &n.test {
-                    m.insert("test_type".into(), J::String(t.test_type.into()));
-                }
-            }
-            GraphNode {
-                id: n.unique_id.clone(),
-                resource_type: n.resource_type,
-                name: n.name.clone(),
-                path: Some(n.original_file_path.clone()),
-                fqn: n.fqn.clone(),
-                tags: n.config.tags.clone(),
-                config,
-                source_name: n.source.as_ref().map(|s| s.source_name.clone()),
-            }
+        .map(|n| GraphNode {
+            id: n.unique_id.clone(),
+            resource_type: n.resource_type,
+            name: n.name.clone(),
+            path: Some(n.original_file_path.clone()),
+            fqn: n.fqn.clone(),
+            tags: n.config.tags.clone(),
+            config: n.config.clone(),
+            materialized: n.materialized().as_str(),
+            test_type: n.test.as_ref().map(|t| t.test_type),
+            source_name: n.source.as_ref().map(|s| s.source_name.clone()),
         })
         .collect();
     let dag = match Dag::build(graph_nodes, &edges) {
@@ -2071,6 +2226,13 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         return Err(diags);
     }
     let [on_run_start, on_run_end] = run_hooks;
+    let mut render_env = renderer.env_reads();
+    if render_hits {
+        for (k, v) in render_cache.env() {
+            render_env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    drop(renderer);
 
     diags.sort();
     Ok(Compiled {
@@ -2082,7 +2244,63 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         on_run_end,
         warnings: diags,
         analyses: analysis_entries,
+        renders: jinja::cache::Out {
+            global: render_global,
+            env: render_env,
+            entries: render_entries,
+            schemas: schema_entries,
+        },
     })
+}
+
+/// A render taken from the cache; positions in the template are left to a new render.
+fn cached_render(
+    e: &jinja::cache::Entry,
+    key: String,
+    scope: ConfigScope,
+    file: &Path,
+) -> jinja::Rendered {
+    let mut config = NodeConfig::default();
+    for (k, v) in &e.config {
+        // Validated when the entry was stored.
+        let _ = config.set(scope, k, v);
+    }
+    jinja::Rendered {
+        text: e.text.clone(),
+        spans: None,
+        recorded: jinja::Recorded {
+            relations: e.relations.clone(),
+            config,
+            config_calls: e.config.clone(),
+            logs: e.logs.clone(),
+        },
+        relation_spans: e
+            .at
+            .iter()
+            .map(|&(line, col, len)| Span {
+                file: file.to_path_buf(),
+                line,
+                col,
+                len,
+            })
+            .collect(),
+        cache_key: Some(key),
+    }
+}
+
+/// The cache entry of a render.
+fn render_entry(r: &jinja::Rendered) -> jinja::cache::Entry {
+    jinja::cache::Entry {
+        text: r.text.clone(),
+        relations: r.recorded.relations.clone(),
+        at: r
+            .relation_spans
+            .iter()
+            .map(|s| (s.line, s.col, s.len))
+            .collect(),
+        config: r.recorded.config_calls.clone(),
+        logs: r.recorded.logs.clone(),
+    }
 }
 
 /// Widens a one-character span to cover `text` when the source has it verbatim at that place

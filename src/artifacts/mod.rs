@@ -120,6 +120,10 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
         &crate::sql::cache::path(&dir),
         &crate::sql::cache::to_bytes(&c.analyses),
     )?;
+    write_if_changed(
+        &crate::jinja::cache::path(&dir),
+        &crate::jinja::cache::to_bytes(&c.renders),
+    )?;
     Ok(path)
 }
 

@@ -65,10 +65,29 @@ pub struct GraphNode {
     pub fqn: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
-    /// Resolved config as JSON, for `config.<key>:` selectors.
-    pub config: serde_json::Value,
+    /// Resolved config, for `config.<key>:` selectors (see [`GraphNode::config_value`]).
+    pub config: crate::project::config::NodeConfig,
+    /// The materialization (the resource type's default when the config has none).
+    pub materialized: &'static str,
+    /// `generic` or `singular` for tests.
+    pub test_type: Option<&'static str>,
     /// For sources: the source name.
     pub source_name: Option<String>,
+}
+
+impl GraphNode {
+    /// One config value as JSON (as in the manifest), for selectors; `materialized` with the
+    /// resource type's default.
+    pub fn config_value(&self, key: &str) -> Option<serde_json::Value> {
+        match key {
+            "materialized" => Some(serde_json::Value::String(self.materialized.into())),
+            "test_type" => self.test_type.map(|t| serde_json::Value::String(t.into())),
+            _ => match serde_json::to_value(&self.config) {
+                Ok(serde_json::Value::Object(mut m)) => m.remove(key),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// A dependency: `parent` must be built before `child`; `span` is where the child asks for it.
@@ -96,47 +115,25 @@ impl Dag {
     /// Builds the graph; a cycle is reported as the full path with the file of each step.
     pub fn build(nodes: Vec<GraphNode>, edges: &[Edge]) -> Result<Dag, Diagnostics> {
         let n = nodes.len();
-        let mut parents: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-        let mut children: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, edges.len());
-        for i in 0..n {
-            g.add_node(i);
-        }
-        let mut edge_span: HashMap<(usize, usize), Option<Span>> = HashMap::new();
+        let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
         for e in edges {
-            if parents[e.child].insert(e.parent) {
-                children[e.parent].insert(e.child);
-                g.add_edge(NodeIndex::new(e.parent), NodeIndex::new(e.child), ());
-                edge_span.insert((e.parent, e.child), e.span.clone());
+            parents[e.child].push(e.parent);
+        }
+        for p in &mut parents {
+            p.sort_unstable();
+            p.dedup();
+        }
+        // Children come out sorted: the outer loop visits them in index order.
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (child, ps) in parents.iter().enumerate() {
+            for &parent in ps {
+                children[parent].push(child);
             }
         }
-        let mut diags = Diagnostics::new();
-        for scc in tarjan_scc(&g) {
-            let self_loop = scc.len() == 1 && parents[scc[0].index()].contains(&scc[0].index());
-            if scc.len() < 2 && !self_loop {
-                continue;
-            }
-            let members: BTreeSet<usize> = scc.iter().map(|i| i.index()).collect();
-            let start = *members
-                .iter()
-                .min_by_key(|i| &nodes[**i].id)
-                .expect("non-empty component");
-            let path = cycle_path(start, &members, &children);
-            diags.push(cycle_diagnostic(&path, &nodes, &edge_span));
-        }
-        if diags.has_errors() {
-            diags.sort();
-            return Err(diags);
-        }
-        let parents: Vec<Vec<usize>> = parents
-            .into_iter()
-            .map(|s| s.into_iter().collect())
-            .collect();
-        let children: Vec<Vec<usize>> = children
-            .into_iter()
-            .map(|s| s.into_iter().collect())
-            .collect();
         let order = topo_order(&nodes, &parents, &children);
+        if order.len() < n {
+            return Err(cycles(&nodes, &parents, &children, edges));
+        }
         let by_id = nodes
             .iter()
             .enumerate()
@@ -187,6 +184,47 @@ impl Dag {
     }
 }
 
+/// Every cycle (a topological order could not take all nodes): each strongly connected
+/// component reported as the full path with the file of each step.
+fn cycles(
+    nodes: &[GraphNode],
+    parents: &[Vec<usize>],
+    children: &[Vec<usize>],
+    edges: &[Edge],
+) -> Diagnostics {
+    let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(nodes.len(), edges.len());
+    for i in 0..nodes.len() {
+        g.add_node(i);
+    }
+    for (parent, cs) in children.iter().enumerate() {
+        for &c in cs {
+            g.add_edge(NodeIndex::new(parent), NodeIndex::new(c), ());
+        }
+    }
+    let mut edge_span: HashMap<(usize, usize), Option<Span>> = HashMap::new();
+    for e in edges {
+        edge_span
+            .entry((e.parent, e.child))
+            .or_insert_with(|| e.span.clone());
+    }
+    let mut diags = Diagnostics::new();
+    for scc in tarjan_scc(&g) {
+        let self_loop = scc.len() == 1 && parents[scc[0].index()].contains(&scc[0].index());
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let members: BTreeSet<usize> = scc.iter().map(|i| i.index()).collect();
+        let start = *members
+            .iter()
+            .min_by_key(|i| &nodes[**i].id)
+            .expect("non-empty component");
+        let path = cycle_path(start, &members, children);
+        diags.push(cycle_diagnostic(&path, nodes, &edge_span));
+    }
+    diags.sort();
+    diags
+}
+
 fn walk(start: usize, depth: Option<usize>, next: &[Vec<usize>]) -> BTreeSet<usize> {
     let mut seen = BTreeSet::new();
     let mut frontier = vec![start];
@@ -231,7 +269,7 @@ fn topo_order(nodes: &[GraphNode], parents: &[Vec<usize>], children: &[Vec<usize
 }
 
 /// A shortest path from `start` back to itself inside one strongly connected component.
-fn cycle_path(start: usize, members: &BTreeSet<usize>, children: &[BTreeSet<usize>]) -> Vec<usize> {
+fn cycle_path(start: usize, members: &BTreeSet<usize>, children: &[Vec<usize>]) -> Vec<usize> {
     let mut prev: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     let mut seen = BTreeSet::from([start]);
@@ -306,7 +344,9 @@ mod tests {
             path: Some(PathBuf::from(format!("models/{name}.sql"))),
             fqn: vec!["p".into(), name.into()],
             tags: vec![],
-            config: serde_json::json!({}),
+            config: Default::default(),
+            materialized: "view",
+            test_type: None,
             source_name: None,
         }
     }

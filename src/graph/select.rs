@@ -169,16 +169,13 @@ fn matches(atom: &Atom, node: &GraphNode) -> Result<bool, Diagnostic> {
             }
             node.resource_type.as_str() == v
         }
-        "test_type" => {
-            node.resource_type == ResourceType::Test
-                && node.config.get("test_type").and_then(|t| t.as_str()) == Some(v)
-        }
+        "test_type" => node.resource_type == ResourceType::Test && node.test_type == Some(v),
         "fqn" => fqn_match(v, node),
         m => {
             let key = m.strip_prefix("config.").unwrap_or(m);
-            match node.config.get(key) {
+            match node.config_value(key) {
                 Some(serde_json::Value::Array(items)) => items.iter().any(|i| json_eq(i, v)),
-                Some(other) => json_eq(other, v),
+                Some(other) => json_eq(&other, v),
                 None => false,
             }
         }

@@ -19,6 +19,8 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
 use crate::project::config::{ConfigScope, NodeConfig};
 use crate::project::{AdapterKind, DocBlock, Project};
 
+pub mod cache;
+
 /// The target a render is for: what `target` shows to templates.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TargetInfo {
@@ -34,7 +36,7 @@ pub struct TargetInfo {
 }
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RelationCall {
     /// `ref('name')` or `ref('project', 'name')`.
     Ref {
@@ -59,6 +61,8 @@ pub struct Recorded {
     pub relations: Vec<RelationCall>,
     /// `config()` entries in call order (already validated).
     pub config: NodeConfig,
+    /// The same entries as written (key, value), to replay them on a cached render.
+    pub config_calls: Vec<(String, J)>,
     /// `log()` messages in call order.
     pub logs: Vec<String>,
 }
@@ -140,16 +144,25 @@ impl std::error::Error for MacroReturn {}
 pub struct Rendered {
     /// Rendered text, with placeholders.
     pub text: String,
-    /// Which template source produced each piece of the output.
-    pub spans: Vec<OutputSpan>,
+    /// Which template source produced each piece of the output; `None` when the render came
+    /// from the cache (render again to map a position, see [`Renderer::render_node`]).
+    pub spans: Option<Vec<OutputSpan>>,
     /// What the render asked for.
     pub recorded: Recorded,
+    /// Where each recorded relation was asked for (filled in by the compiler).
+    pub relation_spans: Vec<Span>,
+    /// The render cache key it was stored under, when it can be cached.
+    pub cache_key: Option<String>,
 }
+
+/// Environment variables read by renders: name → value (`None` when unset).
+pub type EnvReads = BTreeMap<String, Option<String>>;
 
 /// The environment shared by all renders of one compile.
 pub struct Renderer<'a> {
     env: Environment<'a>,
     macros: BTreeMap<String, PathBuf>,
+    env_reads: Arc<Mutex<EnvReads>>,
 }
 
 /// Template texts by path relative to the project, for error positions.
@@ -212,10 +225,14 @@ impl<'a> Renderer<'a> {
                 },
             }
         });
+        let env_reads: Arc<Mutex<EnvReads>> = Arc::default();
+        let reads = env_reads.clone();
         env.add_function(
             "env_var",
-            |name: String, default: Option<Value>| -> Result<Value, Error> {
-                match std::env::var(&name) {
+            move |name: String, default: Option<Value>| -> Result<Value, Error> {
+                let value = std::env::var(&name).ok();
+                reads.lock().unwrap().insert(name.clone(), value.clone());
+                match value.ok_or(()) {
                     Ok(v) => Ok(Value::from(v)),
                     Err(_) => match default {
                         Some(d) => Ok(d),
@@ -427,12 +444,21 @@ impl<'a> Renderer<'a> {
                 names: dispatch_names,
             }),
         );
-        Renderer { env, macros }
+        Renderer {
+            env,
+            macros,
+            env_reads,
+        }
     }
 
     /// Where each macro is defined.
     pub fn macros(&self) -> &MacroIndex {
         &self.macros
+    }
+
+    /// The environment variables read so far (by any render or macro call).
+    pub fn env_reads(&self) -> EnvReads {
+        self.env_reads.lock().unwrap().clone()
     }
 
     /// Renders a node's template. `base_config` is what project.yml and properties set, visible
@@ -460,8 +486,10 @@ impl<'a> Renderer<'a> {
         let recorded = std::mem::take(&mut *state.recorded.lock().unwrap());
         Ok(Rendered {
             text,
-            spans,
+            spans: Some(spans),
             recorded,
+            relation_spans: Vec::new(),
+            cache_key: None,
         })
     }
 
@@ -585,6 +613,7 @@ impl Object for ConfigFn {
                     };
                     ctx_error(code, e.to_string(), e.help())
                 })?;
+                rec.config_calls.push((k.clone(), json));
             }
             Ok(())
         });

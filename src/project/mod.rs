@@ -746,20 +746,26 @@ fn read_sql_files(
 fn discover(p: &mut Project, diags: &mut Diagnostics) {
     let root = p.root.clone();
     let art = p.paths.artifacts.clone();
+    let is_yaml =
+        |f: &(PathBuf, Vec<String>)| f.0.extension().is_some_and(|e| e == "yml" || e == "yaml");
     let mut model_list = Vec::new();
     let mut yaml_list = Vec::new();
     for dir in &p.paths.models {
-        model_list.extend(walk(&root, dir, &["sql"], &art));
-        yaml_list.extend(walk(&root, dir, &["yml", "yaml"], &art));
+        let (yaml, sql): (Vec<_>, Vec<_>) = walk(&root, dir, &["sql", "yml", "yaml"], &art)
+            .into_iter()
+            .partition(is_yaml);
+        model_list.extend(sql);
+        yaml_list.extend(yaml);
     }
     let mut seed_list = Vec::new();
     for dir in &p.paths.seeds {
-        seed_list.extend(walk(&root, dir, &["csv"], &art));
-        for y in walk(&root, dir, &["yml", "yaml"], &art) {
-            if !yaml_list.contains(&y) {
-                yaml_list.push(y);
-            }
-        }
+        let (yaml, csv): (Vec<_>, Vec<_>) = walk(&root, dir, &["csv", "yml", "yaml"], &art)
+            .into_iter()
+            .partition(is_yaml);
+        seed_list.extend(csv);
+        let known: std::collections::HashSet<PathBuf> =
+            yaml_list.iter().map(|(p, _)| p.clone()).collect();
+        yaml_list.extend(yaml.into_iter().filter(|(p, _)| !known.contains(p)));
     }
     let mut macro_list = Vec::new();
     for dir in &p.paths.macros {
@@ -778,10 +784,12 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
         contract_list.extend(walk(&root, dir, &["json"], &art));
     }
 
+    crate::timing::mark("load:walk");
     p.models = read_sql_files(&root, model_list, diags);
     p.macro_files = read_sql_files(&root, macro_list, diags);
     p.singular_tests = read_sql_files(&root, test_list, diags);
 
+    crate::timing::mark("load:sql_files");
     // Seeds: header only.
     let seeds: Vec<Result<SeedFile, Diagnostic>> = seed_list
         .into_par_iter()
@@ -794,6 +802,7 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
         }
     }
 
+    crate::timing::mark("load:seeds");
     // Properties files, parsed in parallel, merged in path order.
     let parsed: Vec<(Properties, Diagnostics)> = yaml_list
         .into_par_iter()
@@ -822,6 +831,7 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
         p.properties.unit_tests.extend(props.unit_tests);
     }
 
+    crate::timing::mark("load:properties");
     for (path, _) in doc_list {
         match std::fs::read_to_string(root.join(&path)) {
             Ok(text) => read_doc_blocks(&text, &path, &mut p.docs, diags),
