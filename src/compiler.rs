@@ -353,7 +353,7 @@ fn resolve_target(p: &Project) -> Result<Target, Diagnostic> {
 }
 
 /// A node before rendering.
-struct Pending {
+struct Pending<'a> {
     id: String,
     resource_type: ResourceType,
     name: String,
@@ -362,13 +362,13 @@ struct Pending {
     config: NodeConfig,
     description: Option<String>,
     description_span: Option<Span>,
-    columns: Vec<ColumnProps>,
+    columns: &'a [ColumnProps],
     template: Option<Arc<str>>,
     checksum: String,
     seed_columns: Vec<String>,
     /// The config before the render's `config()` calls, kept when the render came from the
     /// cache (rendering again maps diagnostics to template positions).
-    base_config: Option<NodeConfig>,
+    base_config: Option<Box<NodeConfig>>,
 }
 
 /// Maps positions in rendered output back to the template source.
@@ -500,24 +500,33 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let model_props = index_props(&project.properties.models, "model", &mut diags);
     let seed_props = index_props(&project.properties.seeds, "seed", &mut diags);
 
-    let pending_of = |kind: ResourceType,
-                      file: &project::SqlFile,
-                      config: NodeConfig,
-                      props: Option<&ModelProps>| Pending {
-        id: format!("{}.{pname}.{}", kind.as_str(), file.name),
-        resource_type: kind,
-        name: file.name.clone(),
-        path: file.path.clone(),
-        fqn: fqn(&pname, &file.folders, &file.name),
-        config,
-        description: props.and_then(|p| p.description.clone()),
-        description_span: props.map(|p| p.span.clone()),
-        columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
-        template: Some(file.text.clone()),
-        checksum: file.checksum.clone(),
-        seed_columns: Vec::new(),
-        base_config: None,
-    };
+    // (A function-typed binding: the closure's result borrows from `props`.)
+    fn pending_fn<'p, F>(f: F) -> F
+    where
+        F: Fn(ResourceType, &project::SqlFile, NodeConfig, Option<&'p ModelProps>) -> Pending<'p>,
+    {
+        f
+    }
+    let pending_of = pending_fn(
+        |kind: ResourceType,
+         file: &project::SqlFile,
+         config: NodeConfig,
+         props: Option<&ModelProps>| Pending {
+            id: format!("{}.{pname}.{}", kind.as_str(), file.name),
+            resource_type: kind,
+            name: file.name.clone(),
+            path: file.path.clone(),
+            fqn: fqn(&pname, &file.folders, &file.name),
+            config,
+            description: props.and_then(|p| p.description.clone()),
+            description_span: props.map(|p| p.span.clone()),
+            columns: props.map(|p| p.columns.as_slice()).unwrap_or_default(),
+            template: Some(file.text.clone()),
+            checksum: file.checksum.clone(),
+            seed_columns: Vec::new(),
+            base_config: None,
+        },
+    );
     for s in &project.seeds {
         let mut config = project.seed_configs.resolve(&s.folders, &s.name);
         let props = seed_props.get(s.name.as_str()).copied();
@@ -605,7 +614,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         let base = serde_json::to_string(&p.config).unwrap_or_default();
         let flags = u8::from(scope == ConfigScope::Test) | (u8::from(incremental) << 1);
         let key = jinja::cache::key(&render_global, &name, source, &base, flags);
-        if let Some(e) = render_cache.get(&key) {
+        if let Some(e) = render_cache.take(&key) {
             return Ok(cached_render(e, key, scope, &p.path));
         }
         let mut r = renderer
@@ -672,7 +681,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             None => rendered_ok.push(None),
             Some(Ok(r)) => {
                 if r.spans.is_none() {
-                    p.base_config = Some(p.config.clone());
+                    p.base_config = Some(Box::new(p.config.clone()));
                 }
                 p.config.merge(&r.recorded.config);
                 rendered_ok.push(Some(r));
@@ -688,7 +697,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     // Incremental models are rendered a second time with is_incremental() true: a first build
     // and later runs need different SQL, and the refs of both are dependencies. Hooks are
     // rendered in the node's context (`this`, `ref`).
-    let extra: Vec<Extra> = pending
+    let mut extra: Vec<Extra> = pending
         .par_iter()
         .zip(&rendered_ok)
         .map(|(p, r)| {
@@ -710,40 +719,28 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         })
         .collect();
 
-    // What the next compile may reuse.
-    let mut render_entries = jinja::cache::Entries::new();
-    for (r, x) in rendered_ok.iter().zip(&extra) {
-        let hooks = x.hooks.iter().filter_map(|(_, _, r)| r.as_ref().ok());
-        for r in r
-            .iter()
-            .chain(x.incremental.iter().filter_map(|r| r.as_ref().ok()))
-            .chain(hooks)
-        {
-            if let Some(key) = &r.cache_key {
-                render_entries.insert(key.clone(), render_entry(r));
-            }
-        }
-    }
     let render_hits = rendered_ok.iter().flatten().any(|r| r.spans.is_none());
 
     crate::timing::mark("render_incremental_hooks");
-    // Drop disabled nodes, remembering their names for clearer ref errors.
-    let mut disabled: BTreeSet<String> = BTreeSet::new();
-    let mut keep_pending = Vec::new();
-    let mut keep_rendered = Vec::new();
-    let mut keep_extra = Vec::new();
-    for ((p, r), x) in pending.into_iter().zip(rendered_ok).zip(extra) {
-        if p.config.is_enabled() {
-            keep_pending.push(p);
-            keep_rendered.push(r);
-            keep_extra.push(x);
-        } else {
-            disabled.insert(p.name.clone());
-        }
+    // Drop disabled nodes (in place: these vectors are large), remembering their names for
+    // clearer ref errors.
+    let mut rendered = rendered_ok;
+
+    let keep: Vec<bool> = pending.iter().map(|p| p.config.is_enabled()).collect();
+    let disabled: BTreeSet<String> = pending
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| !**k)
+        .map(|(p, _)| p.name.clone())
+        .collect();
+    if !disabled.is_empty() {
+        let mut k = keep.iter();
+        pending.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        rendered.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        extra.retain(|_| *k.next().unwrap_or(&true));
     }
-    let pending = keep_pending;
-    let mut rendered = keep_rendered;
-    let extra = keep_extra;
 
     // Relations of models and seeds (generate_schema_name may be a project macro).
     let has_schema_macro = renderer.has_macro("generate_schema_name");
@@ -1190,6 +1187,23 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
+    // What the next compile may reuse: the rendered texts are not needed any more, so they
+    // move into the cache's entries.
+    let mut render_entries = jinja::cache::Entries::new();
+    for (r, x) in rendered.iter_mut().zip(extra.iter_mut()) {
+        let hooks = x.hooks.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok());
+        for r in r
+            .iter_mut()
+            .chain(x.incremental.iter_mut().filter_map(|r| r.as_mut().ok()))
+            .chain(hooks)
+        {
+            if let Some(key) = r.cache_key.take() {
+                render_entries.insert(key, render_entry(r));
+            }
+        }
+    }
+    drop(extra);
+
     crate::timing::mark("analyze");
     // Generic tests from properties.
     let mut test_nodes: Vec<CompiledNode> = Vec::new();
@@ -1216,7 +1230,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             refable.get(p.name.as_str()).map(|r| r.index),
         ));
     }
-    let mut test_defs: Vec<(TestDef, usize, String, Relation)> = Vec::new();
+    let mut test_defs: Vec<(&TestDef, usize, std::borrow::Cow<str>, Relation)> = Vec::new();
     for (name, _, props, index) in &attachments {
         let (Some(props), Some(index)) = (props, index) else {
             continue;
@@ -1229,7 +1243,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             .iter()
             .chain(props.columns.iter().flat_map(|c| c.tests.iter()))
         {
-            test_defs.push((t.clone(), *index, name.clone(), rel.clone()));
+            test_defs.push((t, *index, name.as_str().into(), rel.clone()));
         }
     }
     for s in &project.properties.sources {
@@ -1243,9 +1257,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .chain(t.columns.iter().flat_map(|c| c.tests.iter()))
             {
                 test_defs.push((
-                    td.clone(),
+                    td,
                     *index,
-                    format!("{}_{}", s.name, t.name),
+                    format!("{}_{}", s.name, t.name).into(),
                     rel.clone(),
                 ));
             }
@@ -1260,10 +1274,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .collect();
     // Each test's SQL in parallel (the macros and the SQL builders are pure); names, edges and
     // nodes in declaration order after.
-    struct PreparedTest {
-        def: TestDef,
+    struct PreparedTest<'a> {
+        def: &'a TestDef,
         attached: usize,
-        attached_name: String,
+        attached_name: std::borrow::Cow<'a, str>,
         extra_parents: Vec<usize>,
         sql_text: String,
     }
@@ -1516,7 +1530,11 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             resource_type: ResourceType::Test,
             name,
             original_file_path: def.span.file.clone(),
-            fqn: vec![pname.clone(), attached_name.clone(), def.test_name.clone()],
+            fqn: vec![
+                pname.clone(),
+                attached_name.to_string(),
+                def.test_name.clone(),
+            ],
             config,
             description: None,
             columns: Vec::new(),
@@ -2009,7 +2027,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             path: Some(n.original_file_path.clone()),
             fqn: n.fqn.clone(),
             tags: n.config.tags.clone(),
-            config: n.config.clone(),
+            config: serde_json::to_string(&n.config).unwrap_or_default(),
             materialized: n.materialized().as_str(),
             test_type: n.test.as_ref().map(|t| t.test_type),
             source_name: n.source.as_ref().map(|s| s.source_name.clone()),
@@ -2255,7 +2273,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
 /// A render taken from the cache; positions in the template are left to a new render.
 fn cached_render(
-    e: &jinja::cache::Entry,
+    e: jinja::cache::Entry,
     key: String,
     scope: ConfigScope,
     file: &Path,
@@ -2266,13 +2284,13 @@ fn cached_render(
         let _ = config.set(scope, k, v);
     }
     jinja::Rendered {
-        text: e.text.clone(),
+        text: e.text,
         spans: None,
         recorded: jinja::Recorded {
-            relations: e.relations.clone(),
+            relations: e.relations,
             config,
-            config_calls: e.config.clone(),
-            logs: e.logs.clone(),
+            config_calls: e.config,
+            logs: e.logs,
         },
         relation_spans: e
             .at
@@ -2288,10 +2306,10 @@ fn cached_render(
     }
 }
 
-/// The cache entry of a render.
-fn render_entry(r: &jinja::Rendered) -> jinja::cache::Entry {
+/// The cache entry of a render, taking its text.
+fn render_entry(r: &mut jinja::Rendered) -> jinja::cache::Entry {
     jinja::cache::Entry {
-        text: r.text.clone(),
+        text: std::mem::take(&mut r.text),
         relations: r.recorded.relations.clone(),
         at: r
             .relation_spans

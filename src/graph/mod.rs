@@ -65,8 +65,9 @@ pub struct GraphNode {
     pub fqn: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
-    /// Resolved config, for `config.<key>:` selectors (see [`GraphNode::config_value`]).
-    pub config: crate::project::config::NodeConfig,
+    /// Resolved config as compact JSON (as in the manifest), for `config.<key>:` selectors
+    /// (see [`GraphNode::config_value`]); text, because it is rarely read.
+    pub config: String,
     /// The materialization (the resource type's default when the config has none).
     pub materialized: &'static str,
     /// `generic` or `singular` for tests.
@@ -82,7 +83,7 @@ impl GraphNode {
         match key {
             "materialized" => Some(serde_json::Value::String(self.materialized.into())),
             "test_type" => self.test_type.map(|t| serde_json::Value::String(t.into())),
-            _ => match serde_json::to_value(&self.config) {
+            _ => match serde_json::from_str(&self.config) {
                 Ok(serde_json::Value::Object(mut m)) => m.remove(key),
                 _ => None,
             },
@@ -344,7 +345,7 @@ mod tests {
             path: Some(PathBuf::from(format!("models/{name}.sql"))),
             fqn: vec!["p".into(), name.into()],
             tags: vec![],
-            config: Default::default(),
+            config: "{}".into(),
             materialized: "view",
             test_type: None,
             source_name: None,

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
@@ -62,18 +63,18 @@ struct CacheFile {
     schemas: HashMap<String, String>,
 }
 
-/// The renders a compile may reuse.
+/// The renders a compile may reuse; each is taken (moved out) by the render it serves.
 #[derive(Default)]
 pub struct Cache {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Mutex<Option<Entry>>>,
     schemas: HashMap<String, String>,
     env: EnvReads,
 }
 
 impl Cache {
-    /// The stored render under `key`.
-    pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.entries.get(key)
+    /// The stored render under `key`, moved out (a second request for the same key gets none).
+    pub fn take(&self, key: &str) -> Option<Entry> {
+        self.entries.get(key)?.lock().ok()?.take()
     }
 
     /// The stored `generate_schema_name` result under `key` (see [`key`]).
@@ -149,7 +150,11 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
                     .all(|(name, value)| std::env::var(name).ok() == *value) =>
         {
             Cache {
-                entries: f.entries,
+                entries: f
+                    .entries
+                    .into_iter()
+                    .map(|(k, e)| (k, Mutex::new(Some(e))))
+                    .collect(),
                 schemas: f.schemas,
                 env: f.env,
             }
