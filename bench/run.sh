@@ -29,19 +29,40 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "strata $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo +changes), $(date -u +%Y-%m-%d)"
 echo
-echo "| project | nodes | compile median (s) | min | max | peak memory (MiB) |"
-echo "|---|---|---|---|---|---|"
+# Three compiles per size: warm (nothing changed since the last compile: the usual case in CI
+# and after a `git pull` that touched nothing), one model edited before each run (the edit
+# loop of a developer), and cold (no artifacts and no caches: a fresh clone).
+times() { python3 -c "import json,statistics as s;r=json.load(open('$1'))['results'][0]['times'];print(f'{s.median(r):.3f} {min(r):.3f} {max(r):.3f}')"; }
+echo "| project | nodes | compile | median (s) | min | max | peak memory (MiB) |"
+echo "|---|---|---|---|---|---|---|"
 for n in "${SIZES[@]}"; do
   dir="$WORK/synth-$n"
   "$GEN" --models "$n" --out "$dir" >/dev/null 2>&1
   runs=$RUNS
   [ "$n" -ge 100000 ] && runs=$(( RUNS < 3 ? RUNS : 3 ))
+  edited="$dir/models/staging/group_00/m_000000.sql"
   hyperfine --style none --warmup 1 --runs "$runs" --export-json "$WORK/compile-$n.json" \
     "$STRATA --project-dir $dir compile" >/dev/null 2>>"$WORK/hyperfine.log"
-  read -r med lo hi < <(python3 -c "import json,statistics as s;r=json.load(open('$WORK/compile-$n.json'))['results'][0]['times'];print(f'{s.median(r):.3f} {min(r):.3f} {max(r):.3f}')")
+  read -r med lo hi < <(times "$WORK/compile-$n.json")
   peak=$( (/usr/bin/time -f '%M' "$STRATA" --project-dir "$dir" compile >/dev/null) 2>&1 | tail -1)
   nodes=$(python3 -c "import json;m=json.load(open('$dir/.strata/manifest.json'));print(len(m['nodes'])+len(m['sources'])+len(m['exposures']))")
-  echo "| $n models | $nodes | $med | $lo | $hi | $((peak / 1024)) |"
+  echo "| $n models | $nodes | warm | $med | $lo | $hi | $((peak / 1024)) |"
+  hyperfine --style none --runs "$runs" --export-json "$WORK/compile-edit-$n.json" \
+    --prepare "echo '-- edited' >> $edited" \
+    "$STRATA --project-dir $dir compile" >/dev/null 2>>"$WORK/hyperfine.log"
+  read -r med lo hi < <(times "$WORK/compile-edit-$n.json")
+  echo "-- edited" >>"$edited"
+  peak=$( (/usr/bin/time -f '%M' "$STRATA" --project-dir "$dir" compile >/dev/null) 2>&1 | tail -1)
+  echo "| $n models | $nodes | one model edited | $med | $lo | $hi | $((peak / 1024)) |"
+  cold_runs=$runs
+  [ "$n" -ge 100000 ] && cold_runs=1
+  hyperfine --style none --runs "$cold_runs" --export-json "$WORK/compile-cold-$n.json" \
+    --prepare "rm -rf $dir/.strata" \
+    "$STRATA --project-dir $dir compile" >/dev/null 2>>"$WORK/hyperfine.log"
+  read -r med lo hi < <(times "$WORK/compile-cold-$n.json")
+  rm -rf "$dir/.strata"
+  peak=$( (/usr/bin/time -f '%M' "$STRATA" --project-dir "$dir" compile >/dev/null) 2>&1 | tail -1)
+  echo "| $n models | $nodes | cold | $med | $lo | $hi | $((peak / 1024)) |"
 done
 
 echo
@@ -78,5 +99,5 @@ cp -r tests/singular "$ex/tests/"
 "$STRATA" --project-dir "$ex" build >/dev/null
 hyperfine --style none --warmup 1 --runs "$RUNS" --export-json "$WORK/example.json" \
   "$STRATA --project-dir $ex build" >/dev/null 2>>"$WORK/hyperfine.log"
-read -r med lo hi < <(python3 -c "import json,statistics as s;r=json.load(open('$WORK/example.json'))['results'][0]['times'];print(f'{s.median(r):.3f} {min(r):.3f} {max(r):.3f}')")
+read -r med lo hi < <(times "$WORK/example.json")
 echo "| seeds, 32 models, 155 tests, once built | $med | $lo | $hi |"
