@@ -897,22 +897,33 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     }
 
     crate::timing::mark("relations_sources");
-    // Resolve each rendered text's relation calls (main SQL, incremental SQL, hooks).
-    let mut edges: Vec<Edge> = Vec::new();
-    let mut substituted: Vec<Option<String>> = vec![None; pending.len()];
-    let mut substituted_incremental: Vec<Option<String>> = vec![None; pending.len()];
-    let mut hooks: Vec<(Vec<String>, Vec<String>)> = vec![(Vec::new(), Vec::new()); pending.len()];
-    for (i, p) in pending.iter().enumerate() {
-        let own = node_relations[i]
-            .as_ref()
-            .map(Relation::quoted)
-            .unwrap_or_else(|| sql::quote_ident(&p.name));
-        let mut resolve =
-            |r: &jinja::Rendered, src: &str, diags: &mut Diagnostics| -> Option<String> {
-                let mut text = r.text.replace(THIS_TOKEN, &own);
-                let mut ok = true;
+    // Resolve each rendered text's relation calls (main SQL, incremental SQL, hooks), in
+    // parallel; edges and diagnostics are gathered in node order after.
+    struct ResolvedNode {
+        sql: Option<String>,
+        incremental: Option<String>,
+        hooks: (Vec<String>, Vec<String>),
+        edges: Vec<Edge>,
+        diags: Diagnostics,
+    }
+    let resolved: Vec<ResolvedNode> = pending
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let own = node_relations[i]
+                .as_ref()
+                .map(Relation::quoted)
+                .unwrap_or_else(|| sql::quote_ident(&p.name));
+            let mut out = ResolvedNode {
+                sql: None,
+                incremental: None,
+                hooks: (Vec::new(), Vec::new()),
+                edges: Vec::new(),
+                diags: Diagnostics::new(),
+            };
+            let resolve = |r: &jinja::Rendered, src: &str, out: &mut ResolvedNode| {
+                let mut replacements: Vec<String> = Vec::with_capacity(r.recorded.relations.len());
                 for (n, call) in r.recorded.relations.iter().enumerate() {
-                    let token = relation_token(n);
                     let span = r
                         .relation_spans
                         .get(n)
@@ -925,48 +936,61 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         &source_index,
                         &disabled,
                         &span,
-                        diags,
+                        &mut out.diags,
                     ) {
                         Some((parent, replacement)) => {
-                            edges.push(Edge {
+                            out.edges.push(Edge {
                                 parent,
                                 child: i,
                                 span: Some(span),
                             });
-                            text = text.replace(&token, &replacement);
+                            replacements.push(replacement);
                         }
-                        None => ok = false,
+                        None => return None,
                     }
                 }
-                ok.then_some(text)
+                Some(substitute_tokens(&r.text, &own, &replacements))
             };
-        let src = p.template.as_deref().unwrap_or("");
-        if let Some(r) = &rendered[i] {
-            substituted[i] = resolve(r, src, &mut diags);
-        }
-        match extra[i].incremental.as_ref() {
-            Some(Ok(r)) => substituted_incremental[i] = resolve(r, src, &mut diags),
-            Some(Err(d)) => diags.push(d.clone()),
-            None => {}
-        }
-        for (pre, hook_src, r) in &extra[i].hooks {
-            match r {
-                Ok(r) => {
-                    if let Some(t) = resolve(r, hook_src, &mut diags) {
-                        if *pre {
-                            hooks[i].0.push(t);
-                        } else {
-                            hooks[i].1.push(t);
+            let src = p.template.as_deref().unwrap_or("");
+            if let Some(r) = &rendered[i] {
+                out.sql = resolve(r, src, &mut out);
+            }
+            match extra[i].incremental.as_ref() {
+                Some(Ok(r)) => out.incremental = resolve(r, src, &mut out),
+                Some(Err(d)) => out.diags.push(d.clone()),
+                None => {}
+            }
+            for (pre, hook_src, r) in &extra[i].hooks {
+                match r {
+                    Ok(r) => {
+                        if let Some(t) = resolve(r, hook_src, &mut out) {
+                            if *pre {
+                                out.hooks.0.push(t);
+                            } else {
+                                out.hooks.1.push(t);
+                            }
                         }
                     }
+                    Err(d) => out.diags.push(
+                        d.clone()
+                            .at(Span::file(&p.path))
+                            .with_note(format!("in hook `{hook_src}`")),
+                    ),
                 }
-                Err(d) => diags.push(
-                    d.clone()
-                        .at(Span::file(&p.path))
-                        .with_note(format!("in hook `{hook_src}`")),
-                ),
             }
-        }
+            out
+        })
+        .collect();
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut substituted: Vec<Option<String>> = Vec::with_capacity(pending.len());
+    let mut substituted_incremental: Vec<Option<String>> = Vec::with_capacity(pending.len());
+    let mut hooks: Vec<(Vec<String>, Vec<String>)> = Vec::with_capacity(pending.len());
+    for r in resolved {
+        substituted.push(r.sql);
+        substituted_incremental.push(r.incremental);
+        hooks.push(r.hooks);
+        edges.extend(r.edges);
+        diags.extend(r.diags);
     }
 
     // A source table whose relation a seed builds depends on that seed.
@@ -2271,6 +2295,41 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     })
 }
 
+/// `text` with `this` and relation placeholders replaced, in one pass: `__strata_this__` by
+/// `own`, `__strata_rel_<n>__` by `relations[n]` (every relation of the render is resolved).
+fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> String {
+    const PREFIX: &str = "__strata_";
+    let mut out = String::with_capacity(text.len() + 32 * relations.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix(THIS_TOKEN) {
+            out.push_str(own);
+            rest = after;
+            continue;
+        }
+        const REL: &str = "__strata_rel_";
+        let number = tail.strip_prefix(REL).and_then(|after| {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let n = after[..digits].parse::<usize>().ok()?;
+            after[digits..].starts_with("__").then_some((n, digits))
+        });
+        match number {
+            Some((n, digits)) if n < relations.len() => {
+                out.push_str(&relations[n]);
+                rest = &tail[REL.len() + digits + 2..];
+            }
+            _ => {
+                out.push_str(PREFIX);
+                rest = &tail[PREFIX.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A render taken from the cache; positions in the template are left to a new render.
 fn cached_render(
     e: jinja::cache::Entry,
@@ -2630,5 +2689,33 @@ mod tests {
             inject_ctes("select 1", &["e as (x)".into()]),
             "with e as (x)\nselect 1"
         );
+    }
+
+    #[test]
+    fn placeholders_are_substituted_in_one_pass() {
+        let rels = vec!["\"a\".\"x\"".to_string(), "\"b\".\"y\"".to_string()];
+        let own = "\"main\".\"me\"";
+        assert_eq!(
+            substitute_tokens(
+                "select * from __strata_rel_0__ join __strata_rel_1__ using (id) -- __strata_this__",
+                own,
+                &rels
+            ),
+            "select * from \"a\".\"x\" join \"b\".\"y\" using (id) -- \"main\".\"me\""
+        );
+        // Adjacent tokens, a token at the very end, and look-alikes left alone.
+        assert_eq!(
+            substitute_tokens("__strata_rel_1____strata_rel_0__", own, &rels),
+            "\"b\".\"y\"\"a\".\"x\""
+        );
+        assert_eq!(
+            substitute_tokens("x __strata_rel_0", own, &rels),
+            "x __strata_rel_0"
+        );
+        assert_eq!(
+            substitute_tokens("__strata_rel_7__ __strata_other __strata_", own, &rels),
+            "__strata_rel_7__ __strata_other __strata_"
+        );
+        assert_eq!(substitute_tokens("no tokens", own, &rels), "no tokens");
     }
 }
