@@ -147,7 +147,8 @@ fn run_compile(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(dir.join(".strata")).sort_by_file_name() {
         let e = e.unwrap();
-        if e.file_type().is_file() {
+        // The index of compiled files records when they were written: not an artifact.
+        if e.file_type().is_file() && e.file_name() != ".index" {
             files.push((
                 e.path().display().to_string(),
                 std::fs::read(e.path()).unwrap(),

@@ -1,24 +1,42 @@
 //! strata's output files under the artifacts directory (`.strata/` by default): the manifest,
 //! the compiled SQL and the run results. The manifest is deterministic: sorted maps, no
 //! timestamps, stable ids.
+//!
+//! Artifacts are replaced atomically (temp file + rename) and only when their content changes,
+//! so unchanged files keep their timestamps. The manifest is serialized straight to disk while
+//! being compared with the previous one, never held in memory whole. Compiled SQL files are
+//! recorded in an index (`compiled/<target>/.index`: content hash, length, modification time
+//! and inode of each file as written), so that a file the index vouches for costs one `stat`
+//! instead of a read; anything the index cannot vouch for is compared byte by byte.
 
 pub mod junit;
 pub mod run_results;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::io::{self, IoSlice, Read, Seek, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+use sha2::{Digest, Sha256};
 
 use crate::compiler::{Compiled, CompiledNode};
 use crate::diagnostics::display_path;
+use crate::graph::ResourceType;
 
 /// The manifest's format version; bumped when its shape changes.
 pub const MANIFEST_VERSION: u32 = 1;
 
+/// Buffer size for streaming large artifacts.
+const CHUNK: usize = 256 * 1024;
+
 #[derive(Serialize)]
-struct Metadata<'a> {
+struct ManifestMetadata<'a> {
     manifest_version: u32,
     strata_version: &'a str,
     project_name: &'a str,
@@ -28,15 +46,143 @@ struct Metadata<'a> {
     target_schema: &'a str,
 }
 
-#[derive(Serialize)]
+/// The manifest, serialized from the compiled project as it goes: `nodes`, `sources`,
+/// `exposures`, `parent_map` and `child_map` are maps sorted by unique id.
 struct Manifest<'a> {
-    metadata: Metadata<'a>,
-    nodes: BTreeMap<&'a str, &'a CompiledNode>,
-    sources: BTreeMap<&'a str, &'a CompiledNode>,
-    exposures: BTreeMap<&'a str, &'a CompiledNode>,
-    parent_map: BTreeMap<&'a str, Vec<&'a str>>,
-    child_map: BTreeMap<&'a str, Vec<&'a str>>,
-    vars: &'a BTreeMap<String, serde_json::Value>,
+    c: &'a Compiled,
+    /// False for `parse`: compiled SQL is left out.
+    with_compiled: bool,
+    /// Node indices sorted by unique id, one per id (the last, as a map insert keeps).
+    order: Vec<usize>,
+}
+
+impl<'a> Manifest<'a> {
+    fn new(c: &'a Compiled, with_compiled: bool) -> Self {
+        let id = |i: usize| c.nodes[i].unique_id.as_str();
+        let mut order: Vec<usize> = (0..c.nodes.len()).collect();
+        order.sort_by(|&a, &b| id(a).cmp(id(b)));
+        let order = order
+            .iter()
+            .enumerate()
+            .filter(|&(k, &i)| order.get(k + 1).is_none_or(|&j| id(j) != id(i)))
+            .map(|(_, &i)| i)
+            .collect();
+        Self {
+            c,
+            with_compiled,
+            order,
+        }
+    }
+}
+
+impl Serialize for Manifest<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.c;
+        let mut m = s.serialize_struct("Manifest", 7)?;
+        m.serialize_field(
+            "metadata",
+            &ManifestMetadata {
+                manifest_version: MANIFEST_VERSION,
+                strata_version: env!("CARGO_PKG_VERSION"),
+                project_name: &c.project.name,
+                project_version: c.project.version.as_deref(),
+                target_name: &c.target.info.name,
+                adapter_type: c.target.info.kind.as_str(),
+                target_schema: &c.target.info.schema,
+            },
+        )?;
+        m.serialize_field("nodes", &Nodes(self, Group::Nodes))?;
+        m.serialize_field("sources", &Nodes(self, Group::Sources))?;
+        m.serialize_field("exposures", &Nodes(self, Group::Exposures))?;
+        m.serialize_field("parent_map", &Edges(self, false))?;
+        m.serialize_field("child_map", &Edges(self, true))?;
+        m.serialize_field("vars", &c.project.vars)?;
+        m.end()
+    }
+}
+
+/// Which top-level map of the manifest holds a node.
+#[derive(Clone, Copy, PartialEq)]
+enum Group {
+    Nodes,
+    Sources,
+    Exposures,
+}
+
+impl Group {
+    fn of(t: ResourceType) -> Self {
+        match t {
+            ResourceType::Source => Group::Sources,
+            ResourceType::Exposure => Group::Exposures,
+            _ => Group::Nodes,
+        }
+    }
+}
+
+/// One of the manifest's node maps.
+struct Nodes<'a>(&'a Manifest<'a>, Group);
+
+impl Serialize for Nodes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        s.collect_map(
+            m.order
+                .iter()
+                .map(|&i| &m.c.nodes[i])
+                .filter(|n| Group::of(n.resource_type) == self.1)
+                .map(|n| {
+                    (
+                        n.unique_id.as_str(),
+                        NodeOut {
+                            n,
+                            with_compiled: m.with_compiled,
+                        },
+                    )
+                }),
+        )
+    }
+}
+
+/// A node as the manifest shows it.
+struct NodeOut<'a> {
+    n: &'a CompiledNode,
+    with_compiled: bool,
+}
+
+impl Serialize for NodeOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.with_compiled || self.n.raw_code.is_none() {
+            return self.n.serialize(s);
+        }
+        // Without compiled SQL: a copy of this one node at a time.
+        let mut n = self.n.clone();
+        n.compiled_code = None;
+        n.compiled_checksum = None;
+        n.serialize(s)
+    }
+}
+
+/// `parent_map` (false) or `child_map` (true): each node's neighbours' ids, sorted.
+struct Edges<'a>(&'a Manifest<'a>, bool);
+
+impl Serialize for Edges<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, children) = (self.0, self.1);
+        let dag = &m.c.dag;
+        s.collect_map(m.order.iter().map(|&i| {
+            let next = if children {
+                dag.children(i)
+            } else {
+                dag.parents(i)
+            };
+            let mut ids: Vec<&str> = next
+                .iter()
+                .map(|&j| m.c.nodes[j].unique_id.as_str())
+                .collect();
+            ids.sort_unstable();
+            (m.c.nodes[i].unique_id.as_str(), ids)
+        }))
+    }
 }
 
 /// The artifacts directory of a compiled project.
@@ -44,70 +190,19 @@ pub fn artifacts_dir(c: &Compiled) -> PathBuf {
     c.project.root.join(&c.project.paths.artifacts)
 }
 
-/// The manifest as pretty JSON. `with_compiled` leaves compiled SQL out when false (`parse`).
+/// Writes the manifest as compact JSON with a trailing newline. `with_compiled` leaves compiled
+/// SQL out when false (`parse`).
+fn write_manifest_to<W: Write>(c: &Compiled, with_compiled: bool, mut w: W) -> io::Result<()> {
+    serde_json::to_writer(&mut w, &Manifest::new(c, with_compiled))?;
+    w.write_all(b"\n")
+}
+
+/// The manifest as compact JSON, exactly as `write_manifest` writes it. `with_compiled` leaves
+/// compiled SQL out when false (`parse`).
 pub fn manifest_json(c: &Compiled, with_compiled: bool) -> String {
-    let stripped: Vec<CompiledNode>;
-    let nodes: &[CompiledNode] = if with_compiled {
-        &c.nodes
-    } else {
-        stripped = c
-            .nodes
-            .iter()
-            .map(|n| {
-                let mut n = n.clone();
-                if n.raw_code.is_some() {
-                    n.compiled_code = None;
-                    n.compiled_checksum = None;
-                }
-                n
-            })
-            .collect();
-        &stripped
-    };
-    let mut m = Manifest {
-        metadata: Metadata {
-            manifest_version: MANIFEST_VERSION,
-            strata_version: env!("CARGO_PKG_VERSION"),
-            project_name: &c.project.name,
-            project_version: c.project.version.as_deref(),
-            target_name: &c.target.info.name,
-            adapter_type: c.target.info.kind.as_str(),
-            target_schema: &c.target.info.schema,
-        },
-        nodes: BTreeMap::new(),
-        sources: BTreeMap::new(),
-        exposures: BTreeMap::new(),
-        parent_map: BTreeMap::new(),
-        child_map: BTreeMap::new(),
-        vars: &c.project.vars,
-    };
-    for (i, n) in nodes.iter().enumerate() {
-        let id = n.unique_id.as_str();
-        match n.resource_type {
-            crate::graph::ResourceType::Source => m.sources.insert(id, n),
-            crate::graph::ResourceType::Exposure => m.exposures.insert(id, n),
-            _ => m.nodes.insert(id, n),
-        };
-        let mut parents: Vec<&str> = c
-            .dag
-            .parents(i)
-            .iter()
-            .map(|p| nodes[*p].unique_id.as_str())
-            .collect();
-        parents.sort_unstable();
-        let mut children: Vec<&str> = c
-            .dag
-            .children(i)
-            .iter()
-            .map(|p| nodes[*p].unique_id.as_str())
-            .collect();
-        children.sort_unstable();
-        m.parent_map.insert(id, parents);
-        m.child_map.insert(id, children);
-    }
-    let mut s = serde_json::to_string_pretty(&m).expect("manifest serializes");
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    write_manifest_to(c, with_compiled, &mut out).expect("manifest serializes");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 /// Writes `manifest.json` into the artifacts directory, returning its path.
@@ -115,7 +210,13 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
     let dir = artifacts_dir(c);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("manifest.json");
-    write_if_changed(&path, manifest_json(c, with_compiled).as_bytes())?;
+    (|| -> io::Result<()> {
+        let mut w = io::BufWriter::with_capacity(CHUNK, ReplaceIfChanged::new(&path));
+        write_manifest_to(c, with_compiled, &mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.finish()?;
+        Ok(())
+    })()
+    .with_context(|| format!("cannot write {}", path.display()))?;
     write_if_changed(
         &crate::sql::cache::path(&dir),
         &crate::sql::cache::to_bytes(&c.analyses),
@@ -127,59 +228,562 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The compiled SQL folder of the target: `compiled/<target>` in the artifacts directory.
+fn compiled_dir(c: &Compiled) -> PathBuf {
+    artifacts_dir(c).join("compiled").join(&c.target.info.name)
+}
+
 /// Where a node's compiled SQL is written: `compiled/<target>/<file path>`; generic tests go
 /// under the properties file's folder, named after the test.
 pub fn compiled_path(c: &Compiled, n: &CompiledNode) -> PathBuf {
-    let base = artifacts_dir(c).join("compiled").join(&c.target.info.name);
-    if n.raw_code.is_some() {
-        base.join(&n.original_file_path)
+    let (dir, name) = compiled_file_name(n);
+    compiled_dir(c).join(dir).join(name)
+}
+
+/// The index of compiled SQL files, in `compiled_dir`.
+const INDEX_FILE: &str = ".index";
+/// The index's first line: its format. Then, for each folder (sorted), a line `D<TAB>folder`
+/// followed by a line per file in it (sorted by name): `hash<TAB>length<TAB>mtime<TAB>inode<TAB>name`.
+const INDEX_HEADER: &str = "strata compiled index 1";
+
+/// What identifies a file's current version without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    /// Modification time, nanoseconds since the epoch.
+    mtime: u64,
+    /// Inode (0 where unknown).
+    ino: u64,
+}
+
+impl FileStamp {
+    fn of(m: &Metadata) -> Option<Self> {
+        let since = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(m);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Some(Self {
+            len: m.len(),
+            mtime: u64::try_from(since.as_nanos()).ok()?,
+            ino,
+        })
+    }
+}
+
+/// A compiled file as strata last wrote (or checked) it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IndexEntry {
+    /// The first 128 bits of the content's sha256.
+    hash: [u8; 16],
+    stamp: FileStamp,
+}
+
+/// An index entry with its folder (relative to `compiled_dir`) and file name.
+type Keyed<'a> = (&'a str, &'a str, IndexEntry);
+
+/// One file line of the index: name and entry.
+fn parse_index_line(line: &str) -> Option<(&str, IndexEntry)> {
+    let mut f = line.splitn(5, '\t');
+    let mut hash = [0u8; 16];
+    hex::decode_to_slice(f.next()?, &mut hash).ok()?;
+    let mut num = || f.next()?.parse::<u64>().ok();
+    let stamp = FileStamp {
+        len: num()?,
+        mtime: num()?,
+        ino: num()?,
+    };
+    let name = f.next().filter(|n| !n.is_empty())?;
+    Some((name, IndexEntry { hash, stamp }))
+}
+
+/// Matches the previous index `text`, written at `written`, with this compile's `files` (both
+/// sorted by folder and name): a file whose entry has its content hash gets that entry as a
+/// candidate, unless the entry was modified no earlier than the index itself (a change within
+/// the file system's timestamp granularity would not show): then `recheck` is set, so that the
+/// index is written again once the file is checked (unless the entry is dated in the future,
+/// which a new index would not fix). Returns the
+/// entries of files not in `files`, or `None` (and no candidates) when the text is not a
+/// complete index of this format.
+fn match_index<'t>(
+    text: &'t str,
+    written: u64,
+    files: &mut [CompiledFile],
+    recheck: &mut bool,
+) -> Option<Vec<Keyed<'t>>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let matched = (|| {
+        let body = text.strip_prefix(INDEX_HEADER)?.strip_prefix('\n')?;
+        if !body.is_empty() && !body.ends_with('\n') {
+            return None;
+        }
+        let mut others = Vec::new();
+        let mut dir = None;
+        let mut next = 0;
+        for line in body.split_terminator('\n') {
+            if let Some(d) = line.strip_prefix("D\t") {
+                dir = Some(d);
+                continue;
+            }
+            let (name, e) = parse_index_line(line)?;
+            let key = (dir?, name);
+            loop {
+                let Some(f) = files.get_mut(next) else {
+                    others.push((key.0, key.1, e));
+                    break;
+                };
+                match f.key().map(|k| k.cmp(&key)) {
+                    None | Some(std::cmp::Ordering::Less) => next += 1,
+                    Some(std::cmp::Ordering::Equal) => {
+                        if f.hash == e.hash {
+                            if e.stamp.mtime < written {
+                                f.entry = Some(e);
+                            } else if e.stamp.mtime < now {
+                                *recheck = true;
+                            }
+                        }
+                        next += 1;
+                        break;
+                    }
+                    Some(std::cmp::Ordering::Greater) => {
+                        others.push((key.0, key.1, e));
+                        break;
+                    }
+                }
+            }
+        }
+        Some(others)
+    })();
+    if matched.is_none() {
+        files.iter_mut().for_each(|f| f.entry = None);
+        *recheck = false;
+    }
+    matched
+}
+
+/// The index text for `entries`, sorted by folder and name.
+fn format_index(entries: &[Keyed]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(INDEX_HEADER.len() + 1 + entries.len() * 80);
+    text.push_str(INDEX_HEADER);
+    text.push('\n');
+    let mut last_dir = None;
+    for &(dir, name, e) in entries {
+        if last_dir != Some(dir) {
+            let _ = writeln!(text, "D\t{dir}");
+            last_dir = Some(dir);
+        }
+        let mut hash = [0u8; 32];
+        hex::encode_to_slice(e.hash, &mut hash).expect("32 hex digits");
+        let hash = std::str::from_utf8(&hash).expect("hex is ASCII");
+        let FileStamp { len, mtime, ino } = e.stamp;
+        let _ = writeln!(text, "{hash}\t{len}\t{mtime}\t{ino}\t{name}");
+    }
+    text
+}
+
+/// An index file's text and modification time (nanoseconds since the epoch), if readable.
+fn read_index(path: &Path) -> Option<(String, u64)> {
+    let mut f = File::open(path).ok()?;
+    let written = FileStamp::of(&f.metadata().ok()?)?.mtime;
+    let mut text = String::new();
+    f.read_to_string(&mut text).ok()?;
+    Some((text, written))
+}
+
+/// A node's compiled SQL file as (folder relative to `compiled_dir`, file name); the same file as
+/// `compiled_path`.
+fn compiled_file_name(n: &CompiledNode) -> (Cow<'_, Path>, Cow<'_, OsStr>) {
+    let p = &n.original_file_path;
+    let (dir, name) = if n.raw_code.is_some() {
+        match (p.parent(), p.file_name()) {
+            (Some(d), Some(f)) => (d, Cow::Borrowed(f)),
+            _ => (Path::new(""), Cow::Borrowed(p.as_os_str())),
+        }
     } else {
-        let folder = n.original_file_path.parent().unwrap_or(Path::new(""));
-        base.join(folder).join(format!("{}.sql", n.name))
+        let folder = p.parent().unwrap_or(Path::new(""));
+        (folder, Cow::Owned(format!("{}.sql", n.name).into()))
+    };
+    let mut parts = Path::new(&name).components();
+    if matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(_)), None)
+    ) {
+        return (Cow::Borrowed(dir), name);
+    }
+    // A name of several components: split the joined path instead.
+    let full = dir.join(&name);
+    match (full.parent(), full.file_name()) {
+        (Some(d), Some(f)) => (Cow::Owned(d.to_path_buf()), Cow::Owned(f.to_os_string())),
+        _ => (
+            Cow::Borrowed(Path::new("")),
+            Cow::Owned(full.into_os_string()),
+        ),
+    }
+}
+
+/// One compiled SQL file to write.
+struct CompiledFile<'a> {
+    /// Folder relative to `compiled_dir`.
+    dir: Cow<'a, Path>,
+    name: Cow<'a, OsStr>,
+    /// The content without its final newline.
+    code: &'a str,
+    /// Position in the selection.
+    pos: usize,
+    hash: [u8; 16],
+    /// The file's index entry, once written, checked or vouched for.
+    entry: Option<IndexEntry>,
+    /// Whether the index vouched for the file as it is.
+    vouched: bool,
+}
+
+impl CompiledFile<'_> {
+    /// Its key in the index, when it can have one.
+    fn key(&self) -> Option<(&str, &str)> {
+        let dir = self.dir.to_str().filter(|d| !d.contains('\n'))?;
+        let name = self
+            .name
+            .to_str()
+            .filter(|n| !n.is_empty() && !n.contains('\n'))?;
+        Some((dir, name))
+    }
+
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        (self.dir.as_os_str(), &*self.name).cmp(&(other.dir.as_os_str(), &*other.name))
+    }
+}
+
+/// The first 128 bits of the sha256 of a compiled file's content (`code` and a newline).
+fn content_hash(code: &str) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(code.as_bytes());
+    h.update(b"\n");
+    h.finalize()[..16].try_into().expect("16 bytes")
+}
+
+/// Marks the files of one folder (sorted by name) that the index vouches for: those whose
+/// candidate entry (see `match_index`) still has the file's length, modification time and
+/// inode. One listing of the folder, and one `stat` relative to it per candidate.
+fn vouch(dir: &Path, group: &mut [CompiledFile]) {
+    if group.iter().all(|f| f.entry.is_none()) {
+        return;
+    }
+    if let Ok(listing) = std::fs::read_dir(dir) {
+        for de in listing.flatten() {
+            let name = de.file_name();
+            if let Ok(k) = group.binary_search_by(|f| (*f.name).cmp(name.as_os_str()))
+                && let Some(e) = group[k].entry
+            {
+                let now = de.metadata().ok();
+                group[k].vouched = now.as_ref().and_then(FileStamp::of) == Some(e.stamp);
+            }
+        }
+    }
+    for f in group.iter_mut().filter(|f| !f.vouched) {
+        f.entry = None;
     }
 }
 
 /// Writes the compiled SQL of `selected` nodes, in parallel; returns how many files were written.
+///
+/// A file that the index (`compiled/<target>/.index`) vouches for is left alone after one `stat`
+/// (see `match_index` and `vouch`); any other is compared with its new content and replaced
+/// when it differs. The index is written again, atomically, only when it changes.
 pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
     use rayon::prelude::*;
-    let jobs: Vec<(PathBuf, &str)> = selected
-        .iter()
-        .filter_map(|&i| {
+    let base = compiled_dir(c);
+    let mut files: Vec<CompiledFile> = selected
+        .par_iter()
+        .enumerate()
+        .filter_map(|(pos, &i)| {
             let n = &c.nodes[i];
-            n.compiled_code
-                .as_deref()
-                .map(|code| (compiled_path(c, n), code))
+            let code = n.compiled_code.as_deref()?.trim_end();
+            let (dir, name) = compiled_file_name(n);
+            Some(CompiledFile {
+                dir,
+                name,
+                code,
+                pos,
+                hash: content_hash(code),
+                entry: None,
+                vouched: false,
+            })
         })
         .collect();
-    let mut dirs: Vec<&Path> = jobs.iter().filter_map(|(p, _)| p.parent()).collect();
-    dirs.sort_unstable();
-    dirs.dedup();
-    for d in dirs {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    let count = files.len();
+    // Sorted by folder and name, one job per file (the last node's: two writers would race).
+    files.par_sort_unstable_by(|a, b| a.order(b).then(b.pos.cmp(&a.pos)));
+    files.dedup_by(|a, b| a.order(b).is_eq());
+
+    let index_path = base.join(INDEX_FILE);
+    let old_text = read_index(&index_path);
+    let mut recheck = false;
+    let others = old_text
+        .as_ref()
+        .and_then(|(text, written)| match_index(text, *written, &mut files, &mut recheck));
+    files
+        .par_chunk_by_mut(|a, b| a.dir.as_os_str() == b.dir.as_os_str())
+        .try_for_each(|group| -> Result<()> {
+            let dir = base.join(&group[0].dir);
+            vouch(&dir, group);
+            if group.iter().any(|f| !f.vouched) {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            Ok(())
+        })?;
+    files
+        .par_iter_mut()
+        .filter(|f| !f.vouched)
+        .try_for_each(|f| -> Result<()> {
+            let path = base.join(&f.dir).join(&f.name);
+            let stamp = write_parts_if_changed(&path, &[f.code.as_bytes(), b"\n"])
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            f.entry = stamp.map(|stamp| IndexEntry {
+                hash: f.hash,
+                stamp,
+            });
+            Ok(())
+        })?;
+
+    if others.as_ref().is_some_and(Vec::is_empty) && !recheck && files.iter().all(|f| f.vouched) {
+        // The index vouched for every file and holds no other: it stays as it is.
+        return Ok(count);
     }
-    jobs.par_iter().try_for_each(|(path, code)| {
-        let mut text = code.trim_end().to_string();
-        text.push('\n');
-        write_if_changed(path, text.as_bytes())
-    })?;
-    Ok(jobs.len())
+    let mut entries: Vec<Keyed> = files
+        .iter()
+        .filter_map(|f| {
+            let (dir, name) = f.key()?;
+            Some((dir, name, f.entry?))
+        })
+        .collect();
+    // Entries of files this compile did not write stay while a node still compiles to them.
+    if let Some(others) = others.filter(|o| !o.is_empty()) {
+        let project: Vec<_> = c
+            .nodes
+            .iter()
+            .filter(|n| n.compiled_code.is_some())
+            .map(compiled_file_name)
+            .collect();
+        let project: HashSet<(&str, &str)> = project
+            .iter()
+            .filter_map(|(d, n)| Some((d.to_str()?, n.to_str()?)))
+            .collect();
+        entries.extend(
+            others
+                .into_iter()
+                .filter(|(d, n, _)| project.contains(&(*d, *n))),
+        );
+    }
+    if entries.is_empty() && old_text.is_none() {
+        return Ok(count);
+    }
+    // This compile's entry first for a file listed twice.
+    entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    entries.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+    let text = format_index(&entries);
+    if recheck || old_text.as_ref().map(|(t, _)| t.as_str()) != Some(text.as_str()) {
+        std::fs::create_dir_all(&base)
+            .with_context(|| format!("cannot create {}", base.display()))?;
+        replace_file(&index_path, &[text.as_bytes()])
+            .with_context(|| format!("cannot write {}", index_path.display()))?;
+    }
+    Ok(count)
 }
 
 /// Writes atomically (temp file + rename) and only when the content differs, so timestamps of
 /// unchanged artifacts stay put.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    // Compare sizes first: reading a large old file only pays off when it may be equal.
-    let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
-    if same_len && std::fs::read(path).ok().as_deref() == Some(bytes) {
-        return Ok(());
-    }
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    write_parts_if_changed(path, &[bytes])
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// `write_if_changed` for content in parts; returns the file's stamp afterwards, when known.
+fn write_parts_if_changed(path: &Path, parts: &[&[u8]]) -> io::Result<Option<FileStamp>> {
+    let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    if let Ok(mut f) = File::open(path)
+        && let Ok(m) = f.metadata()
+        && m.is_file()
+        && m.len() == len
+        && same_content(&mut f, parts)
+    {
+        return Ok(FileStamp::of(&m));
+    }
+    replace_file(path, parts)
+}
+
+/// Whether the rest of `f` is exactly `parts`, read in chunks.
+fn same_content(f: &mut File, parts: &[&[u8]]) -> bool {
+    let mut buf = [0u8; 16 * 1024];
+    for part in parts {
+        let mut rest = *part;
+        while !rest.is_empty() {
+            let n = rest.len().min(buf.len());
+            if f.read_exact(&mut buf[..n]).is_err() || buf[..n] != rest[..n] {
+                return false;
+            }
+            rest = &rest[n..];
+        }
+    }
+    matches!(f.read(&mut buf[..1]), Ok(0))
+}
+
+/// The temp file written next to `path` before it is renamed over it.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
+/// Replaces `path` by `parts` atomically (temp file + rename); returns the new file's stamp.
+fn replace_file(path: &Path, parts: &[&[u8]]) -> io::Result<Option<FileStamp>> {
+    let tmp = tmp_path(path);
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        write_all_parts(&mut f, parts)?;
+        f.metadata()
+    })()
+    .and_then(|m| std::fs::rename(&tmp, path).map(|()| m));
+    match written {
+        Ok(m) => Ok(FileStamp::of(&m)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes `parts` one after the other, in one system call when they fit.
+fn write_all_parts(f: &mut File, parts: &[&[u8]]) -> io::Result<()> {
+    let mut done = match parts {
+        [a, b] => f.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])?,
+        _ => 0,
+    };
+    for p in parts {
+        let skip = done.min(p.len());
+        done -= skip;
+        f.write_all(&p[skip..])?;
+    }
+    Ok(())
+}
+
+/// A file's new content, written through `Write`, that replaces the file only when it differs.
+/// While the bytes match the current file they are only compared with it (streaming, nothing
+/// written); at the first difference a temp file is started with the matching prefix copied
+/// from the current file, and `finish` renames it over the file.
+struct ReplaceIfChanged {
+    path: PathBuf,
+    /// The current file and its length, while all bytes so far match it.
+    old: Option<(File, u64)>,
+    /// How many bytes matched the current file.
+    matched: u64,
+    /// The temp file and its path, once the content differs.
+    tmp: Option<(File, PathBuf)>,
+    /// Where the current file is read into for comparing.
+    scratch: Vec<u8>,
+}
+
+impl ReplaceIfChanged {
+    fn new(path: &Path) -> Self {
+        let old = File::open(path).ok().and_then(|f| {
+            let m = f.metadata().ok()?;
+            m.is_file().then_some((f, m.len()))
+        });
+        Self {
+            path: path.to_path_buf(),
+            old,
+            matched: 0,
+            tmp: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The temp file, started with the bytes that matched so far.
+    fn diverge(&mut self) -> io::Result<&mut File> {
+        if self.tmp.is_none() {
+            let path = tmp_path(&self.path);
+            let file = File::create(&path)?;
+            let (file, _) = self.tmp.insert((file, path));
+            if let Some((mut old, _)) = self.old.take()
+                && self.matched > 0
+            {
+                old.rewind()?;
+                let copied = io::copy(&mut old.take(self.matched), file)?;
+                if copied != self.matched {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file changed while being compared",
+                    ));
+                }
+            }
+        }
+        Ok(&mut self.tmp.as_mut().expect("started").0)
+    }
+
+    /// Ends the content; returns whether the file was replaced.
+    fn finish(mut self) -> io::Result<bool> {
+        if let Some((_, len)) = &self.old
+            && self.matched == *len
+        {
+            return Ok(false);
+        }
+        self.diverge()?;
+        let (file, tmp) = self.tmp.take().expect("started");
+        drop(file);
+        if let Err(e) = std::fs::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(true)
+    }
+}
+
+impl Write for ReplaceIfChanged {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if let Some((old, len)) = &mut self.old {
+            if self.scratch.is_empty() {
+                self.scratch = vec![0; CHUNK];
+            }
+            while !data.is_empty() {
+                let n = data.len().min(self.scratch.len());
+                if self.matched + n as u64 > *len
+                    || old.read_exact(&mut self.scratch[..n]).is_err()
+                    || self.scratch[..n] != data[..n]
+                {
+                    break;
+                }
+                self.matched += n as u64;
+                data = &data[n..];
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
+        self.diverge()?.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ReplaceIfChanged {
+    fn drop(&mut self) {
+        // Unfinished (an error on the way): the temp file goes.
+        if let Some((file, tmp)) = self.tmp.take() {
+            drop(file);
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 /// A path for messages: relative to the project when inside it.
