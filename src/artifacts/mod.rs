@@ -210,21 +210,30 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
     let dir = artifacts_dir(c);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("manifest.json");
-    (|| -> io::Result<()> {
-        let mut w = io::BufWriter::with_capacity(CHUNK, ReplaceIfChanged::new(&path));
-        write_manifest_to(c, with_compiled, &mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.finish()?;
-        Ok(())
-    })()
-    .with_context(|| format!("cannot write {}", path.display()))?;
-    write_if_changed(
-        &crate::sql::cache::path(&dir),
-        &crate::sql::cache::to_bytes(&c.analyses),
-    )?;
-    write_if_changed(
-        &crate::jinja::cache::path(&dir),
-        &crate::jinja::cache::to_bytes(&c.renders),
-    )?;
+    // The manifest is serialized on one thread; the caches meanwhile on another.
+    let (manifest, caches) = rayon::join(
+        || {
+            (|| -> io::Result<()> {
+                let mut w = io::BufWriter::with_capacity(CHUNK, ReplaceIfChanged::new(&path));
+                write_manifest_to(c, with_compiled, &mut w)?;
+                w.into_inner().map_err(|e| e.into_error())?.finish()?;
+                Ok(())
+            })()
+            .with_context(|| format!("cannot write {}", path.display()))
+        },
+        || -> Result<()> {
+            write_if_changed(
+                &crate::sql::cache::path(&dir),
+                &crate::sql::cache::to_bytes(&c.analyses),
+            )?;
+            write_if_changed(
+                &crate::jinja::cache::path(&dir),
+                &crate::jinja::cache::to_bytes(&c.renders),
+            )
+        },
+    );
+    manifest?;
+    caches?;
     Ok(path)
 }
 

@@ -18,10 +18,13 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs, sel: &SelectArgs) -> Result<
         return Ok(ExitStatus::Error);
     };
     crate::timing::mark("compile");
-    let written = crate::artifacts::write_compiled(&c, &selected)?;
-    crate::timing::mark("write_compiled");
-    let manifest = crate::artifacts::write_manifest(&c, true)?;
-    crate::timing::mark("write_manifest");
+    // The compiled files and the manifest are written side by side.
+    let (written, manifest) = rayon::join(
+        || crate::artifacts::write_compiled(&c, &selected),
+        || crate::artifacts::write_manifest(&c, true),
+    );
+    let (written, manifest) = (written?, manifest?);
+    crate::timing::mark("write_artifacts");
     let dir = crate::artifacts::artifacts_dir(&c)
         .join("compiled")
         .join(&c.target.info.name);

@@ -369,8 +369,12 @@ fn execute_invocation(
     if dry_run {
         return dry_run_plan(&c, &selected, &out, inv.full_refresh);
     }
-    crate::artifacts::write_compiled(&c, &selected)?;
-    crate::artifacts::write_manifest(&c, true)?;
+    let (written, manifest) = rayon::join(
+        || crate::artifacts::write_compiled(&c, &selected),
+        || crate::artifacts::write_manifest(&c, true),
+    );
+    written?;
+    manifest?;
 
     let started = Instant::now();
     let adapter = match open_adapter(&c, false) {
