@@ -371,6 +371,17 @@ struct Pending<'a> {
     base_config: Option<Box<NodeConfig>>,
 }
 
+impl Pending<'_> {
+    /// The config keys its template's `config()` accepts.
+    fn scope(&self) -> ConfigScope {
+        if self.resource_type == ResourceType::Test {
+            ConfigScope::Test
+        } else {
+            ConfigScope::Model
+        }
+    }
+}
+
 /// Maps positions in rendered output back to the template source.
 struct SourceMap<'a> {
     spans: &'a [OutputSpan],
@@ -646,10 +657,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         if let Some(s) = &r.spans {
             return s.clone();
         }
-        let scope = if p.resource_type == ResourceType::Test && !incremental {
-            ConfigScope::Test
-        } else {
+        let scope = if incremental {
             ConfigScope::Model
+        } else {
+            p.scope()
         };
         let base = match (&p.base_config, incremental) {
             (Some(b), false) => b,
@@ -667,12 +678,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .par_iter()
         .map(|p| {
             let text = p.template.as_ref()?;
-            let scope = if p.resource_type == ResourceType::Test {
-                ConfigScope::Test
-            } else {
-                ConfigScope::Model
-            };
-            Some(render(p, text, scope, false))
+            Some(render(p, text, p.scope(), false))
         })
         .collect();
     let mut rendered_ok: Vec<Option<jinja::Rendered>> = Vec::with_capacity(pending.len());
@@ -2365,17 +2371,18 @@ fn cached_render(
     }
 }
 
-/// The cache entry of a render, taking its text.
+/// The cache entry of a render, taking its text, relations and config calls (the logs stay:
+/// the node keeps them).
 fn render_entry(r: &mut jinja::Rendered) -> jinja::cache::Entry {
     jinja::cache::Entry {
         text: std::mem::take(&mut r.text),
-        relations: r.recorded.relations.clone(),
+        relations: std::mem::take(&mut r.recorded.relations),
         at: r
             .relation_spans
             .iter()
             .map(|s| (s.line, s.col, s.len))
             .collect(),
-        config: r.recorded.config_calls.clone(),
+        config: std::mem::take(&mut r.recorded.config_calls),
         logs: r.recorded.logs.clone(),
     }
 }
