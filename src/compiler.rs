@@ -185,16 +185,16 @@ pub struct CompiledNode {
     pub compiled_checksum: Option<String>,
     /// Test facts.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub test: Option<TestInfo>,
+    pub test: Option<Box<TestInfo>>,
     /// Source facts.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<SourceInfo>,
+    pub source: Option<Box<SourceInfo>>,
     /// Exposure facts.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exposure: Option<ExposureInfo>,
+    pub exposure: Option<Box<ExposureInfo>>,
     /// The model's data contract.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub contract: Option<crate::checks::contract::ContractInfo>,
+    pub contract: Option<Box<crate::checks::contract::ContractInfo>>,
     /// `log()` output of the render.
     #[serde(skip)]
     pub logs: Vec<String>,
@@ -232,10 +232,43 @@ pub struct Compiled {
     pub on_run_end: Vec<String>,
     /// Warnings found on the way.
     pub warnings: Diagnostics,
-    /// The SQL analyses of this compile, by key (see `sql::cache`), for the next compile.
-    pub analyses: sql::cache::Entries,
-    /// The renders of this compile (see `jinja::cache`), for the next compile.
-    pub renders: jinja::cache::Out,
+    /// The caches of this compile for the next one, serialized in the background.
+    pub caches: CacheFiles,
+    /// The previous compiled SQL files, checked in the background (when asked for).
+    pub compiled_index: crate::artifacts::IndexCheck,
+}
+
+/// The analysis cache (see `sql::cache`) and the render cache (see `jinja::cache`) of a
+/// compile, as the bytes of their files. They are serialized on their own thread as soon as
+/// the compile has made them, while it goes on.
+pub struct CacheFiles(std::sync::Mutex<Option<std::thread::JoinHandle<CacheBytes>>>);
+
+/// The contents of the analysis cache file and of the render cache file.
+pub struct CacheBytes {
+    pub analysis: Vec<u8>,
+    pub render: Vec<u8>,
+}
+
+impl CacheFiles {
+    fn serialize(analyses: sql::cache::Entries, renders: jinja::cache::Out) -> Self {
+        let job = std::thread::spawn(move || CacheBytes {
+            analysis: sql::cache::to_bytes(&analyses),
+            render: jinja::cache::to_bytes(&renders),
+        });
+        Self(std::sync::Mutex::new(Some(job)))
+    }
+
+    /// The bytes, once: `None` when taken before (or when serializing panicked).
+    pub fn take(&self) -> Option<CacheBytes> {
+        let job = self.0.lock().ok()?.take()?;
+        job.join().ok()
+    }
+}
+
+impl std::fmt::Debug for CacheFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheFiles")
+    }
 }
 
 fn sha256(s: &str) -> String {
@@ -501,6 +534,11 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let analysis_cache_job = {
         let dir = artifacts.clone();
         std::thread::spawn(move || sql::cache::load(&dir))
+    };
+    let compiled_index = if opts.check_compiled {
+        crate::artifacts::IndexCheck::start(&artifacts, &target.info.name)
+    } else {
+        crate::artifacts::IndexCheck::none()
     };
     let renderer = Renderer::new(&project, &target.info, &macro_sources, &mut diags);
 
@@ -887,14 +925,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
                 test: None,
-                source: Some(SourceInfo {
+                source: Some(Box::new(SourceInfo {
                     source_name: s.name.clone(),
                     loaded_at_field: t
                         .loaded_at_field
                         .clone()
                         .or_else(|| s.loaded_at_field.clone()),
                     freshness: t.freshness.clone().or_else(|| s.freshness.clone()),
-                }),
+                })),
                 exposure: None,
                 contract: None,
                 logs: Vec::new(),
@@ -1233,6 +1271,24 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
     drop(extra);
+    // Every render that can be cached is done: the caches are serialized meanwhile. A render
+    // taken from the cache read no environment variable this time: the reads it made before
+    // are kept.
+    let mut render_env = renderer.env_reads();
+    if render_hits {
+        for (k, v) in render_cache.env() {
+            render_env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let caches = CacheFiles::serialize(
+        analysis_entries,
+        jinja::cache::Out {
+            global: render_global,
+            env: render_env,
+            entries: render_entries,
+            schemas: schema_entries,
+        },
+    );
 
     crate::timing::mark("analyze");
     // Generic tests from properties.
@@ -1297,10 +1353,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     }
     let test_base = base + source_nodes.len();
     let mut test_names: HashMap<String, usize> = HashMap::new();
-    let all_node_ids: Vec<String> = pending
+    let all_node_ids: Vec<&str> = pending
         .iter()
-        .map(|p| p.id.clone())
-        .chain(source_nodes.iter().map(|s| s.unique_id.clone()))
+        .map(|p| p.id.as_str())
+        .chain(source_nodes.iter().map(|s| s.unique_id.as_str()))
         .collect();
     // Each test's SQL in parallel (the macros and the SQL builders are pure); names, edges and
     // nodes in declaration order after.
@@ -1310,6 +1366,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         attached_name: std::borrow::Cow<'a, str>,
         extra_parents: Vec<usize>,
         sql_text: String,
+        /// The name before duplicates are numbered.
+        base_name: String,
+        /// sha256 of the definition.
+        checksum: String,
     }
     let prepared: Vec<(Diagnostics, Option<PreparedTest>)> = test_defs
         .into_par_iter()
@@ -1498,30 +1558,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 }
             }
         };
-        (
-            diags,
-            Some(PreparedTest {
-                def,
-                attached,
-                attached_name,
-                extra_parents,
-                sql_text,
-            }),
-        )
-        })
-        .collect();
-    for (found, prepared) in prepared {
-        diags.extend(found);
-        let Some(PreparedTest {
-            def,
-            attached,
-            attached_name,
-            extra_parents,
-            sql_text,
-        }) = prepared
-        else {
-            continue;
-        };
         let base_name = def.custom_name.clone().unwrap_or_else(|| {
             checks::test_name(
                 &def.test_name,
@@ -1530,6 +1566,39 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 &def.args,
             )
         });
+        let checksum = sha256(&format!(
+            "{}:{}:{:?}",
+            def.test_name, all_node_ids[attached], def.args
+        ));
+        (
+            diags,
+            Some(PreparedTest {
+                def,
+                attached,
+                attached_name,
+                extra_parents,
+                sql_text,
+                base_name,
+                checksum,
+            }),
+        )
+        })
+        .collect();
+    test_nodes.reserve(prepared.len());
+    for (found, prepared) in prepared {
+        diags.extend(found);
+        let Some(PreparedTest {
+            def,
+            attached,
+            attached_name,
+            extra_parents,
+            sql_text,
+            base_name,
+            checksum,
+        }) = prepared
+        else {
+            continue;
+        };
         let count = test_names.entry(base_name.clone()).or_insert(0);
         *count += 1;
         let name = if *count == 1 {
@@ -1571,24 +1640,21 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             depends_on: Vec::new(),
             relation: None,
             raw_code: None,
-            compiled_checksum: Some(sha256(&sql_text)),
+            compiled_checksum: None,
             compiled_incremental_code: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
             compiled_code: Some(sql_text),
-            checksum: sha256(&format!(
-                "{}:{}:{:?}",
-                def.test_name, all_node_ids[attached], def.args
-            )),
-            test: Some(TestInfo {
+            checksum,
+            test: Some(Box::new(TestInfo {
                 test_name: def.test_name.clone(),
                 test_type: "generic",
                 kwargs: def.args.clone(),
                 column_name: def.column.clone(),
-                attached_node: Some(all_node_ids[attached].clone()),
+                attached_node: Some(all_node_ids[attached].to_string()),
                 audit_relation: audit,
                 unit: None,
-            }),
+            })),
             source: None,
             exposure: None,
             contract: None,
@@ -1793,12 +1859,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
             checksum: sha256(&format!("{}:{}:{:?}:{:?}", u.name, u.model, given, expect)),
-            test: Some(TestInfo {
+            test: Some(Box::new(TestInfo {
                 test_name: "unit".into(),
                 test_type: "unit",
                 kwargs: BTreeMap::new(),
                 column_name: None,
-                attached_node: Some(all_node_ids[m].clone()),
+                attached_node: Some(all_node_ids[m].to_string()),
                 audit_relation: None,
                 unit: Some(Box::new(checks::unit::UnitSpec {
                     model: u.model.clone(),
@@ -1806,7 +1872,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                     given,
                     expect,
                 })),
-            }),
+            })),
             source: None,
             exposure: None,
             contract: None,
@@ -1885,14 +1951,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             post_hooks: Vec::new(),
             test: None,
             source: None,
-            exposure: Some(ExposureInfo {
+            exposure: Some(Box::new(ExposureInfo {
                 exposure_type: e.exposure_type.clone(),
                 owner_name: e.owner_name.clone(),
                 owner_email: e.owner_email.clone(),
                 url: e.url.clone(),
                 maturity: e.maturity.clone(),
                 label: e.label.clone(),
-            }),
+            })),
             contract: None,
             logs: Vec::new(),
         });
@@ -2006,14 +2072,16 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             .unwrap_or_default();
         let (pre_hooks, post_hooks) = std::mem::take(&mut hooks[i]);
         nodes.push(CompiledNode {
-            test: (p.resource_type == ResourceType::Test).then(|| TestInfo {
-                test_name: "singular".into(),
-                test_type: "singular",
-                kwargs: BTreeMap::new(),
-                column_name: None,
-                attached_node: None,
-                audit_relation: audit_relation(&target.info.schema, &p.config, &p.name),
-                unit: None,
+            test: (p.resource_type == ResourceType::Test).then(|| {
+                Box::new(TestInfo {
+                    test_name: "singular".into(),
+                    test_type: "singular",
+                    kwargs: BTreeMap::new(),
+                    column_name: None,
+                    attached_node: None,
+                    audit_relation: audit_relation(&target.info.schema, &p.config, &p.name),
+                    unit: None,
+                })
             }),
             unique_id: p.id,
             resource_type: p.resource_type,
@@ -2034,7 +2102,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             post_hooks,
             source: None,
             exposure: None,
-            contract: contracts[i].take(),
+            contract: contracts[i].take().map(Box::new),
             logs,
         });
     }
@@ -2274,12 +2342,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         return Err(diags);
     }
     let [on_run_start, on_run_end] = run_hooks;
-    let mut render_env = renderer.env_reads();
-    if render_hits {
-        for (k, v) in render_cache.env() {
-            render_env.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
     drop(renderer);
 
     diags.sort();
@@ -2291,13 +2353,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         on_run_start,
         on_run_end,
         warnings: diags,
-        analyses: analysis_entries,
-        renders: jinja::cache::Out {
-            global: render_global,
-            env: render_env,
-            entries: render_entries,
-            schemas: schema_entries,
-        },
+        caches,
+        compiled_index,
     })
 }
 

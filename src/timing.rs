@@ -1,13 +1,16 @@
 //! Phase timings for profiling: with `STRATA_TIMINGS=1` in the environment, each phase's wall
-//! time and the resident memory at its end are printed to stderr when the command ends. Off, a
-//! mark costs one atomic load.
+//! time, the CPU time the process spent in it (user + system, all threads: more than the wall
+//! time when the phase runs in parallel) and the resident memory at its end are printed to
+//! stderr when the command ends. Off, a mark costs one atomic load.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 static STATE: AtomicU8 = AtomicU8::new(0);
-static MARKS: Mutex<Vec<(&'static str, Instant, u64)>> = Mutex::new(Vec::new());
+/// (phase, end, CPU ms so far, RSS MiB)
+type Mark = (&'static str, Instant, f64, u64);
+static MARKS: Mutex<Vec<Mark>> = Mutex::new(Vec::new());
 
 /// Resident set size in MiB (Linux; 0 elsewhere).
 fn rss_mib() -> u64 {
@@ -15,6 +18,21 @@ fn rss_mib() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |pages| pages * 4096 / (1024 * 1024))
+}
+
+/// User + system CPU time of the process so far, in ms (Linux; 0 elsewhere).
+fn cpu_ms() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let mut fields = rest.split_whitespace().skip(11);
+            let user: u64 = fields.next()?.parse().ok()?;
+            let sys: u64 = fields.next()?.parse().ok()?;
+            Some((user + sys) as f64 * 10.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn enabled() -> bool {
@@ -32,7 +50,8 @@ fn enabled() -> bool {
 pub fn mark(name: &'static str) {
     if enabled() {
         let rss = rss_mib();
-        MARKS.lock().unwrap().push((name, Instant::now(), rss));
+        let cpu = cpu_ms();
+        MARKS.lock().unwrap().push((name, Instant::now(), cpu, rss));
     }
 }
 
@@ -47,20 +66,22 @@ pub fn report() {
         return;
     }
     let marks = MARKS.lock().unwrap();
-    let Some((_, first, _)) = marks.first() else {
+    let Some(&(_, first, first_cpu, _)) = marks.first() else {
         return;
     };
-    let mut prev = *first;
-    for (name, at, rss) in marks.iter().skip(1) {
+    let (mut prev, mut prev_cpu) = (first, first_cpu);
+    for &(name, at, cpu, rss) in marks.iter().skip(1) {
         eprintln!(
-            "timing {name:<24} {:>9.1} ms {rss:>7} MiB",
-            at.duration_since(prev).as_secs_f64() * 1000.0
+            "timing {name:<24} {:>9.1} ms {:>7.0} ms cpu {rss:>7} MiB",
+            at.duration_since(prev).as_secs_f64() * 1000.0,
+            cpu - prev_cpu
         );
-        prev = *at;
+        (prev, prev_cpu) = (at, cpu);
     }
     eprintln!(
-        "timing {:<24} {:>9.1} ms",
+        "timing {:<24} {:>9.1} ms {:>7.0} ms cpu",
         "total",
-        prev.duration_since(*first).as_secs_f64() * 1000.0
+        prev.duration_since(first).as_secs_f64() * 1000.0,
+        prev_cpu - first_cpu
     );
 }

@@ -7,7 +7,8 @@
 //! being compared with the previous one, never held in memory whole. Compiled SQL files are
 //! recorded in an index (`compiled/<target>/.index`: content hash, length, modification time
 //! and inode of each file as written), so that a file the index vouches for costs one `stat`
-//! instead of a read; anything the index cannot vouch for is compared byte by byte.
+//! instead of a read (made on another thread while the project compiles, see `IndexCheck`);
+//! anything the index cannot vouch for is compared byte by byte.
 
 pub mod junit;
 pub mod run_results;
@@ -22,7 +23,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use serde::ser::{SerializeStruct, Serializer};
+use serde::ser::Serializer;
 use sha2::{Digest, Sha256};
 
 use crate::compiler::{Compiled, CompiledNode};
@@ -75,12 +76,14 @@ impl<'a> Manifest<'a> {
     }
 }
 
-impl Serialize for Manifest<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Manifest<'_> {
+    /// Writes the manifest as compact JSON: what serde_json writes for a struct with these
+    /// fields, with the node maps serialized in parallel.
+    fn write<W: Write>(&self, w: &mut W) -> io::Result<()> {
         let c = self.c;
-        let mut m = s.serialize_struct("Manifest", 7)?;
-        m.serialize_field(
-            "metadata",
+        w.write_all(b"{\"metadata\":")?;
+        serde_json::to_writer(
+            &mut *w,
             &ManifestMetadata {
                 manifest_version: MANIFEST_VERSION,
                 strata_version: env!("CARGO_PKG_VERSION"),
@@ -91,13 +94,65 @@ impl Serialize for Manifest<'_> {
                 target_schema: &c.target.info.schema,
             },
         )?;
-        m.serialize_field("nodes", &Nodes(self, Group::Nodes))?;
-        m.serialize_field("sources", &Nodes(self, Group::Sources))?;
-        m.serialize_field("exposures", &Nodes(self, Group::Exposures))?;
-        m.serialize_field("parent_map", &Edges(self, false))?;
-        m.serialize_field("child_map", &Edges(self, true))?;
-        m.serialize_field("vars", &c.project.vars)?;
-        m.end()
+        for (key, group) in [
+            ("nodes", Group::Nodes),
+            ("sources", Group::Sources),
+            ("exposures", Group::Exposures),
+        ] {
+            write!(w, ",\"{key}\":")?;
+            self.write_nodes(w, group)?;
+        }
+        w.write_all(b",\"parent_map\":")?;
+        serde_json::to_writer(&mut *w, &Edges(self, false))?;
+        w.write_all(b",\"child_map\":")?;
+        serde_json::to_writer(&mut *w, &Edges(self, true))?;
+        w.write_all(b",\"vars\":")?;
+        serde_json::to_writer(&mut *w, &c.project.vars)?;
+        w.write_all(b"}")
+    }
+
+    /// One node map (`{"id":node,...}`, sorted by id). Nodes are serialized in parallel, a
+    /// batch at a time so that memory stays bounded, each thread into its own buffer.
+    fn write_nodes<W: Write>(&self, w: &mut W, group: Group) -> io::Result<()> {
+        use rayon::prelude::*;
+        const BATCH: usize = 4096;
+        const PER_THREAD: usize = 64;
+        let ids: Vec<usize> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| Group::of(self.c.nodes[i].resource_type) == group)
+            .collect();
+        w.write_all(b"{")?;
+        for (b, batch) in ids.chunks(BATCH).enumerate() {
+            let parts: Vec<io::Result<Vec<u8>>> = batch
+                .par_chunks(PER_THREAD)
+                .map(|chunk| {
+                    let mut out = Vec::new();
+                    for (k, &i) in chunk.iter().enumerate() {
+                        let n = &self.c.nodes[i];
+                        if k > 0 {
+                            out.push(b',');
+                        }
+                        serde_json::to_writer(&mut out, n.unique_id.as_str())?;
+                        out.push(b':');
+                        let node = NodeOut {
+                            n,
+                            with_compiled: self.with_compiled,
+                        };
+                        serde_json::to_writer(&mut out, &node)?;
+                    }
+                    Ok(out)
+                })
+                .collect();
+            for (k, part) in parts.into_iter().enumerate() {
+                if b > 0 || k > 0 {
+                    w.write_all(b",")?;
+                }
+                w.write_all(&part?)?;
+            }
+        }
+        w.write_all(b"}")
     }
 }
 
@@ -116,30 +171,6 @@ impl Group {
             ResourceType::Exposure => Group::Exposures,
             _ => Group::Nodes,
         }
-    }
-}
-
-/// One of the manifest's node maps.
-struct Nodes<'a>(&'a Manifest<'a>, Group);
-
-impl Serialize for Nodes<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.0;
-        s.collect_map(
-            m.order
-                .iter()
-                .map(|&i| &m.c.nodes[i])
-                .filter(|n| Group::of(n.resource_type) == self.1)
-                .map(|n| {
-                    (
-                        n.unique_id.as_str(),
-                        NodeOut {
-                            n,
-                            with_compiled: m.with_compiled,
-                        },
-                    )
-                }),
-        )
     }
 }
 
@@ -193,7 +224,7 @@ pub fn artifacts_dir(c: &Compiled) -> PathBuf {
 /// Writes the manifest as compact JSON with a trailing newline. `with_compiled` leaves compiled
 /// SQL out when false (`parse`).
 fn write_manifest_to<W: Write>(c: &Compiled, with_compiled: bool, mut w: W) -> io::Result<()> {
-    serde_json::to_writer(&mut w, &Manifest::new(c, with_compiled))?;
+    Manifest::new(c, with_compiled).write(&mut w)?;
     w.write_all(b"\n")
 }
 
@@ -210,7 +241,7 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
     let dir = artifacts_dir(c);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("manifest.json");
-    // The manifest is serialized on one thread; the caches meanwhile on another.
+    // The manifest is serialized on one thread; the caches are written meanwhile on another.
     let (manifest, caches) = rayon::join(
         || {
             (|| -> io::Result<()> {
@@ -222,14 +253,11 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
             .with_context(|| format!("cannot write {}", path.display()))
         },
         || -> Result<()> {
-            write_if_changed(
-                &crate::sql::cache::path(&dir),
-                &crate::sql::cache::to_bytes(&c.analyses),
-            )?;
-            write_if_changed(
-                &crate::jinja::cache::path(&dir),
-                &crate::jinja::cache::to_bytes(&c.renders),
-            )
+            let Some(caches) = c.caches.take() else {
+                return Ok(());
+            };
+            write_if_changed(&crate::sql::cache::path(&dir), &caches.analysis)?;
+            write_if_changed(&crate::jinja::cache::path(&dir), &caches.render)
         },
     );
     manifest?;
@@ -283,7 +311,7 @@ impl FileStamp {
 /// A compiled file as strata last wrote (or checked) it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct IndexEntry {
-    /// The first 128 bits of the content's sha256.
+    /// The first 128 bits of the sha256 of the compiled SQL the file holds (see `content_hash`).
     hash: [u8; 16],
     stamp: FileStamp,
 }
@@ -317,6 +345,7 @@ fn parse_index_line(line: &str) -> Option<(&str, IndexEntry)> {
 fn match_index<'t>(
     text: &'t str,
     written: u64,
+    intact: Option<&[bool]>,
     files: &mut [CompiledFile],
     recheck: &mut bool,
 ) -> Option<Vec<Keyed<'t>>> {
@@ -331,12 +360,15 @@ fn match_index<'t>(
         let mut others = Vec::new();
         let mut dir = None;
         let mut next = 0;
+        let mut line_no = 0;
         for line in body.split_terminator('\n') {
             if let Some(d) = line.strip_prefix("D\t") {
                 dir = Some(d);
                 continue;
             }
             let (name, e) = parse_index_line(line)?;
+            let checked = intact.and_then(|i| i.get(line_no).copied());
+            line_no += 1;
             let key = (dir?, name);
             loop {
                 let Some(f) = files.get_mut(next) else {
@@ -349,6 +381,7 @@ fn match_index<'t>(
                         if f.hash == e.hash {
                             if e.stamp.mtime < written {
                                 f.entry = Some(e);
+                                f.vouched = checked == Some(true);
                             } else if e.stamp.mtime < now {
                                 *recheck = true;
                             }
@@ -366,7 +399,10 @@ fn match_index<'t>(
         Some(others)
     })();
     if matched.is_none() {
-        files.iter_mut().for_each(|f| f.entry = None);
+        files.iter_mut().for_each(|f| {
+            f.entry = None;
+            f.vouched = false;
+        });
         *recheck = false;
     }
     matched
@@ -400,6 +436,101 @@ fn read_index(path: &Path) -> Option<(String, u64)> {
     let mut text = String::new();
     f.read_to_string(&mut text).ok()?;
     Some((text, written))
+}
+
+/// The index of a compiled folder as found, with the files it lists checked against the disk.
+struct PriorIndex {
+    /// The compiled folder.
+    base: PathBuf,
+    text: String,
+    /// When the index was written (nanoseconds since the epoch).
+    written: u64,
+    /// For each file line of the index, in order: whether the file still has the length,
+    /// modification time and inode the line records. `None` when the text is not an index.
+    intact: Option<Vec<bool>>,
+}
+
+impl PriorIndex {
+    /// Reads the index of `base` and checks its files: one listing per folder, and one `stat`
+    /// relative to it per listed file.
+    fn read(base: PathBuf) -> Option<Self> {
+        let (text, written) = read_index(&base.join(INDEX_FILE))?;
+        let intact = Self::check(&base, &text);
+        Some(Self {
+            base,
+            text,
+            written,
+            intact,
+        })
+    }
+
+    fn check(base: &Path, text: &str) -> Option<Vec<bool>> {
+        let body = text.strip_prefix(INDEX_HEADER)?.strip_prefix('\n')?;
+        let mut intact = Vec::new();
+        // (file name, recorded stamp) of the folder being read.
+        let mut folder: Vec<(&str, FileStamp)> = Vec::new();
+        let mut flush = |dir: Option<&str>, folder: &mut Vec<(&str, FileStamp)>| {
+            let start = intact.len();
+            intact.resize(start + folder.len(), false);
+            let listing = dir.and_then(|d| std::fs::read_dir(base.join(d)).ok());
+            for de in listing.into_iter().flatten().flatten() {
+                let name = de.file_name();
+                let Some(name) = name.to_str() else { continue };
+                // Names are sorted within a folder.
+                if let Ok(k) = folder.binary_search_by(|(n, _)| (*n).cmp(name)) {
+                    let now = de.metadata().ok();
+                    intact[start + k] = now.as_ref().and_then(FileStamp::of) == Some(folder[k].1);
+                }
+            }
+            folder.clear();
+        };
+        let mut dir = None;
+        for line in body.split_terminator('\n') {
+            if let Some(d) = line.strip_prefix("D\t") {
+                flush(dir, &mut folder);
+                dir = Some(d);
+                continue;
+            }
+            let (name, e) = parse_index_line(line)?;
+            if folder.last().is_some_and(|(last, _)| *last >= name) {
+                return None;
+            }
+            folder.push((name, e.stamp));
+        }
+        flush(dir, &mut folder);
+        Some(intact)
+    }
+}
+
+/// The previous index of the compiled folder, checked on another thread while the project
+/// compiles (see `write_compiled`).
+pub struct IndexCheck(std::sync::Mutex<Option<std::thread::JoinHandle<Option<PriorIndex>>>>);
+
+impl IndexCheck {
+    /// Starts checking the index of the compiled folder `compiled/<target>` in `artifacts`.
+    pub fn start(artifacts: &Path, target: &str) -> Self {
+        let base = artifacts.join("compiled").join(target);
+        Self(std::sync::Mutex::new(Some(std::thread::spawn(move || {
+            PriorIndex::read(base)
+        }))))
+    }
+
+    /// Nothing to check: `write_compiled` reads the index itself.
+    pub fn none() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+
+    /// The checked index of `base`, once.
+    fn take(&self, base: &Path) -> Option<PriorIndex> {
+        let job = self.0.lock().ok()?.take()?;
+        job.join().ok().flatten().filter(|p| p.base == base)
+    }
+}
+
+impl std::fmt::Debug for IndexCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IndexCheck")
+    }
 }
 
 /// A node's compiled SQL file as (folder relative to `compiled_dir`, file name); the same file as
@@ -465,12 +596,16 @@ impl CompiledFile<'_> {
     }
 }
 
-/// The first 128 bits of the sha256 of a compiled file's content (`code` and a newline).
-fn content_hash(code: &str) -> [u8; 16] {
-    let mut h = Sha256::new();
-    h.update(code.as_bytes());
-    h.update(b"\n");
-    h.finalize()[..16].try_into().expect("16 bytes")
+/// The first 128 bits of the sha256 of a node's compiled SQL, from which its file's content
+/// follows: the node's `compiled_checksum` when the compiler set it, else computed.
+fn content_hash(n: &CompiledNode, code: &str) -> [u8; 16] {
+    let mut hash = [0u8; 16];
+    match n.compiled_checksum.as_deref().and_then(|c| c.get(..32)) {
+        Some(hex) if hex::decode_to_slice(hex, &mut hash).is_ok() => hash,
+        _ => Sha256::digest(code.as_bytes())[..16]
+            .try_into()
+            .expect("16 bytes"),
+    }
 }
 
 /// Marks the files of one folder (sorted by name) that the index vouches for: those whose
@@ -499,8 +634,9 @@ fn vouch(dir: &Path, group: &mut [CompiledFile]) {
 /// Writes the compiled SQL of `selected` nodes, in parallel; returns how many files were written.
 ///
 /// A file that the index (`compiled/<target>/.index`) vouches for is left alone after one `stat`
-/// (see `match_index` and `vouch`); any other is compared with its new content and replaced
-/// when it differs. The index is written again, atomically, only when it changes.
+/// (see `match_index`; the `stat`s are those of the compile's `IndexCheck` when it made one,
+/// else `vouch`'s); any other is compared with its new content and replaced when it differs.
+/// The index is written again, atomically, only when it changes.
 pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
     use rayon::prelude::*;
     let base = compiled_dir(c);
@@ -509,14 +645,14 @@ pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
         .enumerate()
         .filter_map(|(pos, &i)| {
             let n = &c.nodes[i];
-            let code = n.compiled_code.as_deref()?.trim_end();
+            let full = n.compiled_code.as_deref()?;
             let (dir, name) = compiled_file_name(n);
             Some(CompiledFile {
                 dir,
                 name,
-                code,
+                code: full.trim_end(),
                 pos,
-                hash: content_hash(code),
+                hash: content_hash(n, full),
                 entry: None,
                 vouched: false,
             })
@@ -528,16 +664,26 @@ pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
     files.dedup_by(|a, b| a.order(b).is_eq());
 
     let index_path = base.join(INDEX_FILE);
-    let old_text = read_index(&index_path);
+    // The index as checked while the project compiled, else as it is now.
+    let (old_text, intact) = match c.compiled_index.take(&base) {
+        Some(prior) => (Some((prior.text, prior.written)), prior.intact),
+        None => (read_index(&index_path), None),
+    };
     let mut recheck = false;
-    let others = old_text
-        .as_ref()
-        .and_then(|(text, written)| match_index(text, *written, &mut files, &mut recheck));
+    let others = old_text.as_ref().and_then(|(text, written)| {
+        match_index(text, *written, intact.as_deref(), &mut files, &mut recheck)
+    });
     files
         .par_chunk_by_mut(|a, b| a.dir.as_os_str() == b.dir.as_os_str())
         .try_for_each(|group| -> Result<()> {
             let dir = base.join(&group[0].dir);
-            vouch(&dir, group);
+            if intact.is_some() {
+                for f in group.iter_mut().filter(|f| !f.vouched) {
+                    f.entry = None;
+                }
+            } else {
+                vouch(&dir, group);
+            }
             if group.iter().any(|f| !f.vouched) {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -11,7 +11,7 @@ use crate::cli::{CompileArgs, GlobalArgs, SelectArgs};
 pub fn run(global: &GlobalArgs, args: &CompileArgs, sel: &SelectArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
     let start = Instant::now();
-    let Some(c) = compile_project(global, args, &out)? else {
+    let Some(c) = compile_project(global, args, true, &out)? else {
         return Ok(ExitStatus::Error);
     };
     let Some(selected) = select_nodes(&c, sel, &out) else {

@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
         ),
         serde_json::json!({"event": "debug", "version": env!("CARGO_PKG_VERSION")}),
     );
-    let Some(c) = compile_project(global, args, &out)? else {
+    let Some(c) = compile_project(global, args, false, &out)? else {
         check(
             false,
             "project",

@@ -31,7 +31,7 @@ pub fn run(
             return Ok(ExitStatus::Error);
         }
     }
-    let Some(c) = compile_project(global, args, &out)? else {
+    let Some(c) = compile_project(global, args, false, &out)? else {
         return Ok(ExitStatus::Error);
     };
     let Some(selected) = select_nodes(&c, sel, &out) else {

@@ -118,9 +118,11 @@ fn parse_vars(text: &Option<String>) -> Result<BTreeMap<String, serde_json::Valu
 }
 
 /// Compiles the project, printing diagnostics. `None` means the project is invalid (exit 2).
+/// `writes_compiled`: the command will write compiled SQL (see `LoadOptions::check_compiled`).
 pub fn compile_project(
     global: &GlobalArgs,
     args: &CompileArgs,
+    writes_compiled: bool,
     out: &Output,
 ) -> Result<Option<Compiled>> {
     let root = global.project_dir.as_path();
@@ -136,6 +138,7 @@ pub fn compile_project(
     let opts = LoadOptions {
         target: args.target.clone(),
         vars,
+        check_compiled: writes_compiled,
     };
     std::fs::metadata(root)
         .with_context(|| format!("project directory {} does not exist", root.display()))?;
@@ -191,7 +194,7 @@ fn state_check(c: &Compiled, dir: &Path) -> Diagnostics {
     let current: BTreeMap<String, &crate::checks::contract::ContractInfo> = c
         .nodes
         .iter()
-        .filter_map(|n| n.contract.as_ref().map(|k| (n.unique_id.clone(), k)))
+        .filter_map(|n| n.contract.as_deref().map(|k| (n.unique_id.clone(), k)))
         .collect();
     for b in crate::checks::contract::breaking_changes(&previous, &current) {
         let node = c.nodes.iter().find(|n| n.unique_id == b.unique_id);

@@ -11,7 +11,7 @@ use crate::cli::{CompileArgs, GlobalArgs};
 pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
     let start = Instant::now();
-    let Some(c) = compile_project(global, args, &out)? else {
+    let Some(c) = compile_project(global, args, false, &out)? else {
         return Ok(ExitStatus::Error);
     };
     let path = crate::artifacts::write_manifest(&c, false)?;

@@ -345,7 +345,7 @@ fn execute_invocation(
         vars: inv.vars.clone(),
         state: inv.state.clone(),
     };
-    let Some(c) = compile_project(global, &compile_args, &out)? else {
+    let Some(c) = compile_project(global, &compile_args, true, &out)? else {
         return Ok(ExitStatus::Error);
     };
     let sel = SelectArgs {

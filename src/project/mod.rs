@@ -29,6 +29,9 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--vars`: values that override the project's vars.
     pub vars: BTreeMap<String, J>,
+    /// The command writes compiled SQL: the compile checks the files written last time on
+    /// another thread meanwhile (see `artifacts::IndexCheck`).
+    pub check_compiled: bool,
 }
 
 /// A source file of the project (a model, a singular test or a macro file).
@@ -651,52 +654,84 @@ fn skip_dir(name: &str) -> bool {
     name.starts_with('.') || name == "target" || name == "node_modules"
 }
 
-/// Files under `dir` (relative to `root`) with one of `exts`, skipping nested projects, sorted.
+/// Files under `dir` (relative to `root`) with one of `exts`, skipping nested projects, sorted
+/// by path (a folder's files and subfolders by name, depth first), each with its folders below
+/// `dir`. Symbolic links are not followed. Subfolders are listed in parallel.
 fn walk(root: &Path, dir: &Path, exts: &[&str], artifacts: &Path) -> Vec<(PathBuf, Vec<String>)> {
     let base = root.join(dir);
-    let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(&base)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            if e.depth() == 0 || !e.file_type().is_dir() {
-                return true;
-            }
-            let name = e.file_name().to_string_lossy();
-            if skip_dir(&name) {
-                return false;
-            }
-            if e.path() == root.join(artifacts) {
-                return false;
-            }
-            // A folder with its own project.yml is another project (a test fixture, say).
-            !e.path().join(PROJECT_FILE).exists()
-        });
-    for entry in walker.flatten() {
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let p = entry.path();
-        let ext_ok = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| exts.contains(&e));
-        if !ext_ok {
-            continue;
-        }
-        let rel = p.strip_prefix(root).unwrap_or(p).to_path_buf();
-        let folders = p
-            .parent()
-            .and_then(|parent| parent.strip_prefix(&base).ok())
-            .map(|f| {
-                f.components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push((rel, folders));
+    let walk = Walk {
+        root,
+        exts,
+        artifacts: &root.join(artifacts),
+    };
+    match std::fs::metadata(&base) {
+        Ok(m) if m.is_dir() => walk.folder(&base, &[]),
+        Ok(m) if m.is_file() => walk.file(&base, &[]).into_iter().collect(),
+        _ => Vec::new(),
     }
-    out
+}
+
+/// What `walk` looks for.
+struct Walk<'a> {
+    root: &'a Path,
+    exts: &'a [&'a str],
+    artifacts: &'a Path,
+}
+
+impl Walk<'_> {
+    /// The file at `path` when its extension is wanted.
+    fn file(&self, path: &Path, folders: &[String]) -> Option<(PathBuf, Vec<String>)> {
+        let ext = path.extension().and_then(|e| e.to_str())?;
+        self.exts.contains(&ext).then(|| {
+            let rel = path.strip_prefix(self.root).unwrap_or(path).to_path_buf();
+            (rel, folders.to_vec())
+        })
+    }
+
+    /// Whether the walk descends into the subfolder `path` named `name`.
+    fn enters(&self, path: &Path, name: &str) -> bool {
+        // A folder with its own project.yml is another project (a test fixture, say).
+        !skip_dir(name) && path != self.artifacts && !path.join(PROJECT_FILE).exists()
+    }
+
+    fn folder(&self, dir: &Path, folders: &[String]) -> Vec<(PathBuf, Vec<String>)> {
+        let Ok(listing) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut entries: Vec<(std::ffi::OsString, bool)> = listing
+            .flatten()
+            .filter_map(|e| {
+                let t = e.file_type().ok()?;
+                (t.is_file() || t.is_dir()).then(|| (e.file_name(), t.is_dir()))
+            })
+            .collect();
+        entries.sort_unstable();
+        // Subfolders in parallel, then everything merged back in name order.
+        let subfolders: Vec<Vec<(PathBuf, Vec<String>)>> = entries
+            .par_iter()
+            .filter(|(_, is_dir)| *is_dir)
+            .map(|(name, _)| {
+                let path = dir.join(name);
+                let name = name.to_string_lossy();
+                if !self.enters(&path, &name) {
+                    return Vec::new();
+                }
+                let mut inner = folders.to_vec();
+                inner.push(name.into_owned());
+                self.folder(&path, &inner)
+            })
+            .collect();
+        let mut subfolders = subfolders.into_iter();
+        let mut out = Vec::new();
+        for (name, is_dir) in &entries {
+            if *is_dir {
+                out.extend(subfolders.next().unwrap_or_default());
+            } else if let Some(f) = self.file(&dir.join(name), folders) {
+                out.push(f);
+            }
+        }
+        out
+    }
 }
 
 fn checksum(bytes: &[u8]) -> String {
