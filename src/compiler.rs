@@ -2117,7 +2117,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     crate::timing::mark("assemble");
     // The DAG.
     let graph_nodes: Vec<GraphNode> = nodes
-        .iter()
+        .par_iter()
         .map(|n| GraphNode {
             id: n.unique_id.clone(),
             resource_type: n.resource_type,
@@ -2139,7 +2139,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             return Err(diags);
         }
     };
-    for (i, n) in nodes.iter_mut().enumerate() {
+    nodes.par_iter_mut().enumerate().for_each(|(i, n)| {
         let mut deps: Vec<String> = dag
             .parents(i)
             .iter()
@@ -2147,7 +2147,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             .collect();
         deps.sort();
         n.depends_on = deps;
-    }
+    });
 
     crate::timing::mark("dag");
     // Wildcards: expand `*` from the parent's columns when exactly one parent is read.

@@ -153,6 +153,11 @@ pub trait Adapter: Send + Sync {
 pub trait Connection: Send {
     /// Runs one or more statements, returning the rows affected by the last one.
     fn execute(&mut self, sql: &str) -> DbResult<u64>;
+    /// Runs one or more statements whose result is not wanted. Engines where reporting the
+    /// rows affected costs work of its own skip that here.
+    fn run(&mut self, sql: &str) -> DbResult<()> {
+        self.execute(sql).map(drop)
+    }
     /// Runs a query and returns every row as text (NULL as `None`).
     fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>>;
     /// What exists under this name, if anything.

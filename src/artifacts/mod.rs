@@ -336,7 +336,8 @@ fn parse_index_line(line: &str) -> Option<(&str, IndexEntry)> {
 
 /// Matches the previous index `text`, written at `written`, with this compile's `files` (both
 /// sorted by folder and name): a file whose entry has its content hash gets that entry as a
-/// candidate, unless the entry was modified no earlier than the index itself (a change within
+/// candidate, vouched for when `intact` (by file line) says the file is as the entry records,
+/// unless the entry was modified no earlier than the index itself (a change within
 /// the file system's timestamp granularity would not show): then `recheck` is set, so that the
 /// index is written again once the file is checked (unless the entry is dated in the future,
 /// which a new index would not fix). Returns the
@@ -608,34 +609,11 @@ fn content_hash(n: &CompiledNode, code: &str) -> [u8; 16] {
     }
 }
 
-/// Marks the files of one folder (sorted by name) that the index vouches for: those whose
-/// candidate entry (see `match_index`) still has the file's length, modification time and
-/// inode. One listing of the folder, and one `stat` relative to it per candidate.
-fn vouch(dir: &Path, group: &mut [CompiledFile]) {
-    if group.iter().all(|f| f.entry.is_none()) {
-        return;
-    }
-    if let Ok(listing) = std::fs::read_dir(dir) {
-        for de in listing.flatten() {
-            let name = de.file_name();
-            if let Ok(k) = group.binary_search_by(|f| (*f.name).cmp(name.as_os_str()))
-                && let Some(e) = group[k].entry
-            {
-                let now = de.metadata().ok();
-                group[k].vouched = now.as_ref().and_then(FileStamp::of) == Some(e.stamp);
-            }
-        }
-    }
-    for f in group.iter_mut().filter(|f| !f.vouched) {
-        f.entry = None;
-    }
-}
-
 /// Writes the compiled SQL of `selected` nodes, in parallel; returns how many files were written.
 ///
 /// A file that the index (`compiled/<target>/.index`) vouches for is left alone after one `stat`
-/// (see `match_index`; the `stat`s are those of the compile's `IndexCheck` when it made one,
-/// else `vouch`'s); any other is compared with its new content and replaced when it differs.
+/// (see `PriorIndex::check` and `match_index`; made while the project compiled when the compile
+/// started an `IndexCheck`); any other is compared with its new content and replaced when it differs.
 /// The index is written again, atomically, only when it changes.
 pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
     use rayon::prelude::*;
@@ -665,9 +643,13 @@ pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
 
     let index_path = base.join(INDEX_FILE);
     // The index as checked while the project compiled, else as it is now.
-    let (old_text, intact) = match c.compiled_index.take(&base) {
+    let prior = c
+        .compiled_index
+        .take(&base)
+        .or_else(|| PriorIndex::read(base.clone()));
+    let (old_text, intact) = match prior {
         Some(prior) => (Some((prior.text, prior.written)), prior.intact),
-        None => (read_index(&index_path), None),
+        None => (None, None),
     };
     let mut recheck = false;
     let others = old_text.as_ref().and_then(|(text, written)| {
@@ -676,15 +658,12 @@ pub fn write_compiled(c: &Compiled, selected: &[usize]) -> Result<usize> {
     files
         .par_chunk_by_mut(|a, b| a.dir.as_os_str() == b.dir.as_os_str())
         .try_for_each(|group| -> Result<()> {
-            let dir = base.join(&group[0].dir);
-            if intact.is_some() {
-                for f in group.iter_mut().filter(|f| !f.vouched) {
-                    f.entry = None;
-                }
-            } else {
-                vouch(&dir, group);
+            // A candidate whose file did not stay as written is not one.
+            for f in group.iter_mut().filter(|f| !f.vouched) {
+                f.entry = None;
             }
             if group.iter().any(|f| !f.vouched) {
+                let dir = base.join(&group[0].dir);
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }

@@ -43,15 +43,15 @@ pub fn in_transaction<T>(
     conn: &mut dyn Connection,
     f: impl FnOnce(&mut dyn Connection) -> DbResult<T>,
 ) -> DbResult<T> {
-    conn.execute("begin transaction")?;
+    conn.run("begin transaction")?;
     match f(conn) {
         Ok(v) => {
-            conn.execute("commit")?;
+            conn.run("commit")?;
             Ok(v)
         }
         Err(e) => {
             // The connection may already have aborted the transaction; the original error matters.
-            let _ = conn.execute("rollback");
+            let _ = conn.run("rollback");
             Err(e)
         }
     }
@@ -87,17 +87,18 @@ pub fn build_model(
             build_view(conn, node, relation, sql, caps)
         }
         // Likewise a table the engine can replace in one statement (DuckDB): the old table
-        // stays if it fails.
+        // stays if it fails. Its row count is not asked for: on DuckDB that costs planning the
+        // query a second time (see `Connection::run`).
         Materialized::Table
             if single_statement(conn, node, relation, caps, RelationKind::Table)? =>
         {
-            let rows = conn.execute(&format!(
+            conn.run(&format!(
                 "create or replace table {} as\n{}",
                 relation.quoted(),
                 strip_semicolon(sql)
             ))?;
             Ok(Outcome {
-                rows: Some(rows),
+                rows: None,
                 message: format!("created table {}", display(relation)),
             })
         }
@@ -179,7 +180,7 @@ pub(crate) fn apply_grants(
     let have = conn.grants(relation)?;
     for (privilege, grantee) in &have {
         if !wanted(privilege, grantee) {
-            conn.execute(&format!(
+            conn.run(&format!(
                 "revoke {privilege} on {} from {}",
                 relation.quoted(),
                 role(grantee)
@@ -192,7 +193,7 @@ pub(crate) fn apply_grants(
                 p == privilege && (g == r || (g == "public" && r.eq_ignore_ascii_case("public")))
             });
             if !held {
-                conn.execute(&format!(
+                conn.run(&format!(
                     "grant {privilege} on {} to {}",
                     relation.quoted(),
                     role(r)
@@ -215,7 +216,7 @@ fn create_indexes(
     }
     for ix in node.config.indexes.as_deref().unwrap_or_default() {
         let cols: Vec<String> = ix.columns.iter().map(|c| quote_ident(c)).collect();
-        conn.execute(&format!(
+        conn.run(&format!(
             "create {}index {} on {}{} ({})",
             if ix.unique { "unique " } else { "" },
             quote_ident(&index_name(on, &ix.columns, ix.unique)),
@@ -252,7 +253,7 @@ fn index_name(on: &Relation, columns: &[String], unique: bool) -> String {
 pub fn run_hooks(conn: &mut dyn Connection, hooks: &[String]) -> DbResult<()> {
     for h in hooks {
         if !h.trim().is_empty() {
-            conn.execute(h)?;
+            conn.run(h)?;
         }
     }
     Ok(())
@@ -267,7 +268,7 @@ fn drop_existing(
     if let Some(kind) = existing
         && Some(kind) != keep
     {
-        conn.execute(&format!("drop {} {}", kind.keyword(), relation.quoted()))?;
+        conn.run(&format!("drop {} {}", kind.keyword(), relation.quoted()))?;
     }
     Ok(existing)
 }
@@ -282,7 +283,7 @@ fn build_view(
     run_hooks(conn, &node.pre_hooks)?;
     if caps.replace_view_any_columns {
         drop_existing(conn, relation, Some(RelationKind::View))?;
-        conn.execute(&format!(
+        conn.run(&format!(
             "create or replace view {} as\n{}",
             relation.quoted(),
             strip_semicolon(sql)
@@ -292,7 +293,7 @@ fn build_view(
         // taking along (and then recreating) the views bound to the old one.
         let dependents = lock_dependents(conn, relation)?;
         drop_existing_cascade(conn, relation, !dependents.is_empty())?;
-        conn.execute(&format!(
+        conn.run(&format!(
             "create view {} as\n{}",
             relation.quoted(),
             strip_semicolon(sql)
@@ -316,7 +317,7 @@ fn build_table(
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
     let tmp = temp_relation(relation, "new");
-    conn.execute(&format!("drop table if exists {}", tmp.quoted()))?;
+    conn.run(&format!("drop table if exists {}", tmp.quoted()))?;
     let rows = conn.execute(&format!(
         "create table {} as\n{}",
         tmp.quoted(),
@@ -342,7 +343,7 @@ pub fn swap_in(
 ) -> DbResult<()> {
     let dependents = lock_dependents(conn, relation)?;
     drop_existing_cascade(conn, relation, !dependents.is_empty())?;
-    conn.execute(&format!(
+    conn.run(&format!(
         "alter {} {} rename to {}",
         kind.keyword(),
         tmp.quoted(),
@@ -363,7 +364,7 @@ fn drop_existing_cascade(
     cascade: bool,
 ) -> DbResult<()> {
     if let Some(kind) = conn.relation_kind(relation)? {
-        conn.execute(&format!(
+        conn.run(&format!(
             "drop {} {}{}",
             kind.keyword(),
             relation.quoted(),
@@ -376,7 +377,7 @@ fn drop_existing_cascade(
 fn recreate(conn: &mut dyn Connection, dependents: &[Dependent]) -> DbResult<()> {
     for d in dependents {
         for s in &d.statements {
-            conn.execute(s).map_err(|e| AdapterError {
+            conn.run(s).map_err(|e| AdapterError {
                 class: e.class,
                 message: format!(
                     "{} `{}.{}`, which reads this relation, cannot be recreated on the new version: {}",
@@ -425,7 +426,7 @@ fn build_materialized_view(
         ))?;
         if comment.first().and_then(|r| r[0].as_deref()) == Some(fingerprint.as_str()) {
             let concurrently = if keys.is_empty() { "" } else { " concurrently" };
-            conn.execute(&format!(
+            conn.run(&format!(
                 "refresh materialized view{concurrently} {}",
                 relation.quoted()
             ))?;
@@ -446,14 +447,14 @@ fn build_materialized_view(
     }
     let tmp = temp_relation(relation, "new");
     drop_existing_cascade(conn, &tmp, false)?;
-    conn.execute(&format!(
+    conn.run(&format!(
         "create materialized view {} as\n{}",
         tmp.quoted(),
         strip_semicolon(sql)
     ))?;
     if !keys.is_empty() {
         let cols: Vec<String> = keys.iter().map(|c| quote_ident(c)).collect();
-        conn.execute(&format!(
+        conn.run(&format!(
             "create unique index {} on {} ({})",
             quote_ident(&index_name(&tmp, &keys, true)),
             tmp.quoted(),
@@ -461,7 +462,7 @@ fn build_materialized_view(
         ))?;
     }
     create_indexes(conn, node, &tmp, caps)?;
-    conn.execute(&format!(
+    conn.run(&format!(
         "comment on materialized view {} is {}",
         tmp.quoted(),
         crate::sql::quote_literal(&fingerprint)
@@ -504,8 +505,8 @@ fn build_incremental(
         .or(node.compiled_code.as_deref())
         .unwrap_or_default();
     let tmp = temp_relation(relation, "delta");
-    conn.execute(&format!("drop table if exists {}", tmp.quoted()))?;
-    conn.execute(&format!(
+    conn.run(&format!("drop table if exists {}", tmp.quoted()))?;
+    conn.run(&format!(
         "create table {} as\n{}",
         tmp.quoted(),
         strip_semicolon(sql)
@@ -558,7 +559,7 @@ fn build_incremental(
             }
             OnSchemaChange::AppendNewColumns => {
                 for c in &added {
-                    conn.execute(&format!(
+                    conn.run(&format!(
                         "alter table {} add column {} {}",
                         relation.quoted(),
                         quote_ident(&c.name),
@@ -603,7 +604,7 @@ fn build_incremental(
             tmp.quoted()
         ))?,
         IncrementalStrategy::DeleteInsert => {
-            conn.execute(&format!(
+            conn.run(&format!(
                 "delete from {target}\nwhere exists (select 1 from {} as s where {})",
                 tmp.quoted(),
                 matches(&target, "s")
@@ -655,7 +656,7 @@ fn build_incremental(
             changed
         }
     };
-    conn.execute(&format!("drop table {}", tmp.quoted()))?;
+    conn.run(&format!("drop table {}", tmp.quoted()))?;
     run_hooks(conn, &node.post_hooks)?;
     let verb = match strategy {
         IncrementalStrategy::Append => "appended",
@@ -675,7 +676,7 @@ fn strip_semicolon(sql: &str) -> &str {
 /// Creates every schema in `schemas` that does not exist yet.
 pub fn create_schemas(conn: &mut dyn Connection, schemas: &[String]) -> DbResult<()> {
     for s in schemas {
-        conn.execute(&format!("create schema if not exists {}", quote_ident(s)))?;
+        conn.run(&format!("create schema if not exists {}", quote_ident(s)))?;
     }
     Ok(())
 }

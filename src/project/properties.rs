@@ -450,9 +450,10 @@ fn read_columns(
     _owner: &str,
     diags: &mut Diagnostics,
 ) -> Vec<ColumnProps> {
-    let mut out = Vec::new();
+    let items = yaml::expect_seq(node, file, "columns", diags);
+    let mut out = Vec::with_capacity(items.len());
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for item in yaml::expect_seq(node, file, "columns", diags) {
+    for item in items {
         let Some(mut r) = MapReader::new(item, file, "a column entry", diags) else {
             continue;
         };
@@ -534,8 +535,10 @@ fn read_tests(
     column: Option<&str>,
     diags: &mut Diagnostics,
 ) -> Vec<TestDef> {
-    let mut out = Vec::new();
-    for item in yaml::expect_seq(node, file, "tests", diags) {
+    // Exactly sized: most columns have one or two tests, and a test definition is large.
+    let items = yaml::expect_seq(node, file, "tests", diags);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
         match &item.kind {
             Kind::Scalar { text, .. } => out.push(TestDef {
                 test_name: text.clone(),
