@@ -243,17 +243,22 @@ pub struct Compiled {
 /// the compile has made them, while it goes on.
 pub struct CacheFiles(std::sync::Mutex<Option<std::thread::JoinHandle<CacheBytes>>>);
 
-/// The contents of the analysis cache file and of the render cache file.
+/// The contents of the analysis cache file and of the render cache file; `None` for a file
+/// that already holds what it would be written with.
 pub struct CacheBytes {
-    pub analysis: Vec<u8>,
-    pub render: Vec<u8>,
+    pub analysis: Option<Vec<u8>>,
+    pub render: Option<Vec<u8>>,
 }
 
 impl CacheFiles {
-    fn serialize(analyses: sql::cache::Entries, renders: jinja::cache::Out) -> Self {
+    /// `None` for a cache whose file already holds it.
+    fn serialize(
+        analyses: Option<sql::cache::Entries>,
+        renders: Option<jinja::cache::Out>,
+    ) -> Self {
         let job = std::thread::spawn(move || CacheBytes {
-            analysis: sql::cache::to_bytes(&analyses),
-            render: jinja::cache::to_bytes(&renders),
+            analysis: analyses.map(|a| sql::cache::to_bytes(&a)),
+            render: renders.map(|r| jinja::cache::to_bytes(&r)),
         });
         Self(std::sync::Mutex::new(Some(job)))
     }
@@ -1280,15 +1285,20 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             render_env.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    let caches = CacheFiles::serialize(
-        analysis_entries,
-        jinja::cache::Out {
-            global: render_global,
-            env: render_env,
-            entries: render_entries,
-            schemas: schema_entries,
-        },
-    );
+    // A cache whose file already holds it is not written again (a compile where nothing
+    // changed writes neither).
+    let renders = jinja::cache::Out {
+        global: render_global,
+        env: render_env,
+        entries: render_entries,
+        schemas: schema_entries,
+    };
+    let renders = (!render_cache.holds(&renders)).then_some(renders);
+    let analyses_unchanged = analysis_entries.len() == cache.len()
+        && analysis_entries.keys().all(|k| cache.contains_key(k));
+    let analyses = (!analyses_unchanged).then_some(analysis_entries);
+    drop(cache);
+    let caches = CacheFiles::serialize(analyses, renders);
 
     crate::timing::mark("analyze");
     // Generic tests from properties.

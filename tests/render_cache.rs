@@ -1,7 +1,7 @@
 //! The render cache (`.strata/render-cache.json`): a warm compile takes unchanged renders from
 //! it and gives the same artifacts and the same diagnostics, at the same positions, as a cold
 //! one; a changed template, macro, var or environment variable is rendered again. (Caches are
-//! written by successful compiles only.)
+//! written by successful compiles only, and only when they change.)
 
 mod common;
 
@@ -141,4 +141,45 @@ fn a_changed_template_macro_var_or_environment_variable_is_rendered_again() {
     );
     let (again, _) = compile(&dir, &[], 0);
     assert_eq!(again, manifest);
+}
+
+/// A compile that uses every entry of a cache, and adds none, does not write the cache again;
+/// one that changes anything does. (Both caches are reformatted here: the loader reads any
+/// layout, the writer writes compact JSON, so a rewrite shows.)
+#[test]
+fn caches_are_written_again_only_when_they_change() {
+    let (_tmp, dir) = project();
+    let (cold_manifest, _) = compile(&dir, &[], 0);
+    let files = [".strata/render-cache.json", ".strata/analysis-cache.json"];
+    let reformat = |rel: &str| {
+        let v: serde_json::Value = serde_json::from_str(&read(&dir, rel)).unwrap();
+        std::fs::write(dir.join(rel), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    };
+    for f in files {
+        reformat(f);
+    }
+    let (warm_manifest, _) = compile(&dir, &[], 0);
+    assert_eq!(warm_manifest, cold_manifest);
+    for f in files {
+        assert!(read(&dir, f).contains("\n  "), "{f} was written again");
+    }
+    // Both caches are still read as they are: nothing is rendered or analyzed again.
+    let doctored = read(&dir, files[0]).replace("upper('a')", "lower('a')");
+    std::fs::write(dir.join(files[0]), doctored).unwrap();
+    compile(&dir, &[], 0);
+    assert!(read(&dir, ".strata/compiled/dev/models/a.sql").contains("lower('a')"));
+
+    // A new model: both caches change, and are written again.
+    let entries = |rel: &str| {
+        let v: serde_json::Value = serde_json::from_str(&read(&dir, rel)).unwrap();
+        v["entries"].as_object().unwrap().len()
+    };
+    let before = files.map(entries);
+    std::fs::write(dir.join("models/e.sql"), "select 2 as id\n").unwrap();
+    compile(&dir, &[], 0);
+    for (f, n) in files.into_iter().zip(before) {
+        assert!(!read(&dir, f).contains("\n  "), "{f} was not written again");
+        assert_eq!(entries(f), n + 1, "{f}");
+    }
+    assert!(read(&dir, files[0]).contains("select 2 as id"));
 }

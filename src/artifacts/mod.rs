@@ -256,8 +256,13 @@ pub fn write_manifest(c: &Compiled, with_compiled: bool) -> Result<PathBuf> {
             let Some(caches) = c.caches.take() else {
                 return Ok(());
             };
-            write_if_changed(&crate::sql::cache::path(&dir), &caches.analysis)?;
-            write_if_changed(&crate::jinja::cache::path(&dir), &caches.render)
+            if let Some(bytes) = &caches.analysis {
+                write_if_changed(&crate::sql::cache::path(&dir), bytes)?;
+            }
+            if let Some(bytes) = &caches.render {
+                write_if_changed(&crate::jinja::cache::path(&dir), bytes)?;
+            }
+            Ok(())
         },
     );
     manifest?;

@@ -69,6 +69,8 @@ pub struct Cache {
     entries: HashMap<String, Mutex<Option<Entry>>>,
     schemas: HashMap<String, String>,
     env: EnvReads,
+    /// Whether it was read from a file (for `holds`).
+    loaded: bool,
 }
 
 impl Cache {
@@ -85,6 +87,22 @@ impl Cache {
     /// The environment variables the stored renders read (checked unchanged at load).
     pub fn env(&self) -> &EnvReads {
         &self.env
+    }
+
+    /// Whether `out` is what the file this cache was read from holds, so that writing it
+    /// again would change nothing: the same environment reads, `generate_schema_name` results
+    /// and render keys (a render is a function of its key and the environment reads, and the
+    /// shared inputs were checked when the file was read).
+    pub fn holds(&self, out: &Out) -> bool {
+        self.loaded
+            && out.env == self.env
+            && out.schemas.len() == self.schemas.len()
+            && out
+                .schemas
+                .iter()
+                .all(|(k, v)| self.schemas.get(k) == Some(v))
+            && out.entries.len() == self.entries.len()
+            && out.entries.keys().all(|k| self.entries.contains_key(k))
     }
 }
 
@@ -157,6 +175,7 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
                     .collect(),
                 schemas: f.schemas,
                 env: f.env,
+                loaded: true,
             }
         }
         _ => Cache::default(),
