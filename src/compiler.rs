@@ -163,9 +163,12 @@ pub struct CompiledNode {
     /// The relation it builds or reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<Relation>,
-    /// SQL as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_code: Option<String>,
+    /// SQL as written (shared with the project's copy of the file).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_text"
+    )]
+    pub raw_code: Option<Arc<str>>,
     /// SQL ready to run on the target (ephemeral parents inlined as CTEs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_code: Option<String>,
@@ -202,6 +205,13 @@ pub struct CompiledNode {
 
 fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&display_path(p))
+}
+
+fn ser_opt_text<S: serde::Serializer>(t: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_some(&**t),
+        None => s.serialize_none(),
+    }
 }
 
 impl CompiledNode {
@@ -492,6 +502,53 @@ type AnalysisOutcome = (
     Option<(String, sql::Analysis)>,
 );
 
+/// The generic tests declared in the properties, taken out of them: each owner's own tests,
+/// then its columns' tests, in declaration order.
+struct DeclaredTests {
+    /// By model properties entry, in order.
+    models: Vec<Vec<TestDef>>,
+    /// By seed properties entry, in order.
+    seeds: Vec<Vec<TestDef>>,
+    /// By source, then by table, in order.
+    sources: Vec<Vec<Vec<TestDef>>>,
+}
+
+impl DeclaredTests {
+    fn take(props: &mut project::properties::Properties) -> Self {
+        fn own_then_columns(
+            own: &mut Vec<TestDef>,
+            columns: &mut [project::properties::ColumnProps],
+        ) -> Vec<TestDef> {
+            let mut all = std::mem::take(own);
+            for c in columns {
+                all.append(&mut c.tests);
+            }
+            all
+        }
+        let of = |list: &mut Vec<ModelProps>| -> Vec<Vec<TestDef>> {
+            list.iter_mut()
+                .map(|p| own_then_columns(&mut p.tests, &mut p.columns))
+                .collect()
+        };
+        let (models, seeds) = (of(&mut props.models), of(&mut props.seeds));
+        let sources = props
+            .sources
+            .iter_mut()
+            .map(|s| {
+                s.tables
+                    .iter_mut()
+                    .map(|t| own_then_columns(&mut t.tests, &mut t.columns))
+                    .collect()
+            })
+            .collect();
+        Self {
+            models,
+            seeds,
+            sources,
+        }
+    }
+}
+
 /// A node name that ref() can reach.
 #[derive(Clone)]
 struct Refable {
@@ -503,7 +560,11 @@ struct Refable {
 /// Compiles the project in `root`. All problems are collected; warnings are returned with the
 /// result, errors instead of it.
 pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics> {
-    let (project, mut diags) = project::load(root, opts)?;
+    let (mut project, mut diags) = project::load(root, opts)?;
+    // Test declarations leave the properties: they are needed only until their test nodes
+    // exist (at 100k models they are a large share of the memory).
+    let declared_tests = DeclaredTests::take(&mut project.properties);
+    let project = project;
     let target = match resolve_target(&project) {
         Ok(t) => t,
         Err(d) => {
@@ -1308,50 +1369,35 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .keys()
         .filter_map(|m| m.strip_prefix("test_").map(str::to_string))
         .collect();
-    let mut attachments: Vec<(String, ResourceType, Option<&ModelProps>, Option<usize>)> =
-        Vec::new();
-    for p in &project.properties.models {
-        attachments.push((
-            p.name.clone(),
-            ResourceType::Model,
-            Some(p),
-            refable.get(p.name.as_str()).map(|r| r.index),
-        ));
-    }
-    for p in &project.properties.seeds {
-        attachments.push((
-            p.name.clone(),
-            ResourceType::Seed,
-            Some(p),
-            refable.get(p.name.as_str()).map(|r| r.index),
-        ));
-    }
     let mut test_defs: Vec<(&TestDef, usize, std::borrow::Cow<str>, Relation)> = Vec::new();
-    for (name, _, props, index) in &attachments {
-        let (Some(props), Some(index)) = (props, index) else {
+    let props = project
+        .properties
+        .models
+        .iter()
+        .chain(&project.properties.seeds);
+    let declared = declared_tests.models.iter().chain(&declared_tests.seeds);
+    for (p, tests) in props.zip(declared) {
+        let Some(index) = refable.get(p.name.as_str()).map(|r| r.index) else {
             continue;
         };
-        let Some(rel) = node_relations[*index].clone() else {
+        let Some(rel) = node_relations[index].clone() else {
             continue;
         };
-        for t in props
-            .tests
-            .iter()
-            .chain(props.columns.iter().flat_map(|c| c.tests.iter()))
-        {
-            test_defs.push((t, *index, name.as_str().into(), rel.clone()));
+        for t in tests {
+            test_defs.push((t, index, p.name.as_str().into(), rel.clone()));
         }
     }
-    for s in &project.properties.sources {
-        for t in &s.tables {
+    for (s, tables) in project
+        .properties
+        .sources
+        .iter()
+        .zip(&declared_tests.sources)
+    {
+        for (t, tests) in s.tables.iter().zip(tables) {
             let Some((index, rel)) = source_index.get(&(s.name.clone(), t.name.clone())) else {
                 continue;
             };
-            for td in t
-                .tests
-                .iter()
-                .chain(t.columns.iter().flat_map(|c| c.tests.iter()))
-            {
+            for td in tests {
                 test_defs.push((
                     td,
                     *index,
@@ -1671,6 +1717,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             logs: Vec::new(),
         });
     }
+
+    drop(declared_tests);
 
     crate::timing::mark("generic_tests");
     // Unit tests: nodes now (so that selection and the DAG know them); their SQL once the
@@ -2103,7 +2151,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             columns,
             depends_on: Vec::new(),
             relation: node_relations[i].take(),
-            raw_code: p.template.as_ref().map(|t| t.to_string()),
+            raw_code: p.template.clone(),
             compiled_code: substituted[i].take(),
             checksum: p.checksum,
             compiled_checksum: None,
