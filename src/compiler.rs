@@ -1363,6 +1363,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     crate::timing::mark("analyze");
     // Generic tests from properties.
+    // Test nodes, then exposures, go first into the vector that becomes the project's nodes,
+    // sized once for all of them: the models, seeds and sources before them are added last,
+    // and moved to the front (see "assemble").
     let mut test_nodes: Vec<CompiledNode> = Vec::new();
     let custom_tests: BTreeSet<String> = renderer
         .macros()
@@ -1640,7 +1643,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         )
         })
         .collect();
-    test_nodes.reserve(prepared.len());
+    test_nodes.reserve_exact(
+        base + source_nodes.len()
+            + prepared.len()
+            + project.properties.unit_tests.len()
+            + project.properties.exposures.len(),
+    );
     for (found, prepared) in prepared {
         diags.extend(found);
         let Some(PreparedTest {
@@ -1939,8 +1947,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     }
 
     // Exposures.
-    let mut exposure_nodes: Vec<CompiledNode> = Vec::new();
-    let exposure_base = test_base + test_nodes.len();
     let mut seen_exposures: BTreeMap<String, Span> = BTreeMap::new();
     for e in &project.properties.exposures {
         if let Some(first) = seen_exposures.get(&e.name) {
@@ -1955,7 +1961,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             continue;
         }
         seen_exposures.insert(e.name.clone(), e.span.clone());
-        let index = exposure_base + exposure_nodes.len();
+        let index = test_base + test_nodes.len();
         for (dep, span) in &e.depends_on {
             let call = match dep {
                 DependsOn::Ref(name) => RelationCall::Ref {
@@ -1989,7 +1995,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             ..Default::default()
         };
         config.owner = e.owner_email.clone().or_else(|| e.owner_name.clone());
-        exposure_nodes.push(CompiledNode {
+        test_nodes.push(CompiledNode {
             unique_id: format!("exposure.{pname}.{}", e.name),
             resource_type: ResourceType::Exposure,
             name: e.name.clone(),
@@ -2030,7 +2036,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     crate::timing::mark("unit_tests_exposures");
     // Assemble model/seed/singular-test nodes.
-    let mut nodes: Vec<CompiledNode> = Vec::with_capacity(exposure_base + exposure_nodes.len());
+    let later = test_nodes.len();
+    let mut nodes = test_nodes;
     // Descriptions may call doc(): rendered in parallel.
     let descriptions: Vec<Result<Option<String>, Diagnostic>> = pending
         .par_iter()
@@ -2169,8 +2176,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         return Err(diags);
     }
     nodes.extend(source_nodes);
-    nodes.extend(test_nodes);
-    nodes.extend(exposure_nodes);
+    // [tests, exposures, models and seeds, sources] -> [models and seeds, sources, tests, exposures]
+    let first = nodes.len() - later;
+    nodes.rotate_right(first);
 
     crate::timing::mark("assemble");
     // The DAG.
