@@ -10,7 +10,6 @@ use minijinja::OutputSpan;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value as J;
-use sha2::{Digest, Sha256};
 
 use crate::checks;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
@@ -287,7 +286,7 @@ impl std::fmt::Debug for CacheFiles {
 }
 
 fn sha256(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    crate::digest::sha256_hex(s.as_bytes())
 }
 
 /// Renders one target field (`dsn`, `path`, `schema`) with `env_var` and `var`.

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod compiler;
 pub mod diagnostics;
+pub mod digest;
 pub mod execute;
 pub mod graph;
 pub mod jinja;

@@ -129,7 +129,7 @@ pub fn global_key(project: &Project, target: &TargetInfo, macros: &[(String, Str
         part(name.as_bytes());
         part(doc.text.as_bytes());
     }
-    hex::encode(&h.finalize()[..16])
+    crate::digest::hex(&h.finalize()[..16])
 }
 
 /// The key of one render: the shared inputs, the template and the node's own inputs.
@@ -145,7 +145,7 @@ pub fn key(global: &str, name: &str, source: &str, base_config: &str, flags: u8)
         h.update(b);
     }
     h.update([flags]);
-    hex::encode(&h.finalize()[..16])
+    crate::digest::hex(&h.finalize()[..16])
 }
 
 /// Where the cache of an artifacts folder lives.

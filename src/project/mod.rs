@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde_json::Value as J;
-use sha2::{Digest, Sha256};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
 use config::{ConfigScope, NodeConfig};
@@ -735,7 +734,7 @@ impl Walk<'_> {
 }
 
 fn checksum(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    crate::digest::sha256_hex(bytes)
 }
 
 fn stem(p: &Path) -> String {

@@ -36,7 +36,7 @@ pub fn key(kind: AdapterKind, sql: &str) -> String {
     h.update(kind.as_str().as_bytes());
     h.update([0]);
     h.update(sql.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    crate::digest::hex(&h.finalize()[..16])
 }
 
 /// Where the cache of an artifacts folder lives.
