@@ -1354,9 +1354,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         schemas: schema_entries,
     };
     let renders = (!render_cache.holds(&renders)).then_some(renders);
-    let analyses_unchanged = analysis_entries.len() == cache.len()
-        && analysis_entries.keys().all(|k| cache.contains_key(k));
-    let analyses = (!analyses_unchanged).then_some(analysis_entries);
+    let analyses = (!sql::cache::holds(&cache, &analysis_entries)).then_some(analysis_entries);
     drop(cache);
     let caches = CacheFiles::serialize(analyses, renders);
 

@@ -55,6 +55,12 @@ pub fn load(artifacts: &Path) -> Entries {
     }
 }
 
+/// Whether a cache file that held `loaded` holds `entries` too, so that writing it again would
+/// change nothing: the same keys (an analysis is a function of its key).
+pub fn holds(loaded: &Entries, entries: &Entries) -> bool {
+    loaded.len() == entries.len() && entries.keys().all(|k| loaded.contains_key(k))
+}
+
 /// The cache file's contents for `entries`.
 pub fn to_bytes(entries: &Entries) -> Vec<u8> {
     #[derive(serde::Serialize)]
