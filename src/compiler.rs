@@ -573,25 +573,27 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     };
 
     crate::timing::mark("load");
-    // Template sources, for error positions.
-    let mut sources: BTreeMap<PathBuf, Arc<str>> = BTreeMap::new();
-    for f in project
-        .models
-        .iter()
-        .chain(&project.singular_tests)
-        .chain(&project.macro_files)
-    {
-        sources.insert(f.path.clone(), f.text.clone());
-    }
-    let sources = Arc::new(sources);
+    // Template sources, for error positions: built on the first error.
+    let source_texts: std::sync::OnceLock<jinja::SourceTexts> = std::sync::OnceLock::new();
+    let sources = || {
+        source_texts.get_or_init(|| {
+            project
+                .models
+                .iter()
+                .chain(&project.singular_tests)
+                .chain(&project.macro_files)
+                .map(|f| (f.path.clone(), f.text.clone()))
+                .collect()
+        })
+    };
     let macro_sources: Vec<(String, String)> = project
         .macro_files
         .iter()
         .map(|f| (display_path(&f.path), jinja::rewrite_test_blocks(&f.text)))
         .collect();
-    // The caches of the last compile are read in the background while the project is prepared.
     let artifacts = project.root.join(&project.paths.artifacts);
     let render_global = jinja::cache::global_key(&project, &target.info, &macro_sources);
+    // The caches of the last compile are read in the background while the project is prepared.
     let render_cache_job = {
         let (dir, global) = (artifacts.clone(), render_global.clone());
         std::thread::spawn(move || jinja::cache::load(&dir, &global))
@@ -660,14 +662,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             ..pending_of(ResourceType::Seed, &file, config, props)
         });
     }
-    for m in &project.models {
+    pending.reserve(project.models.len() + project.singular_tests.len());
+    pending.par_extend(project.models.par_iter().map(|m| {
         let mut config = project.model_configs.resolve(&m.folders, &m.name);
         let props = model_props.get(m.name.as_str()).copied();
         if let Some(p) = props {
             config.merge(&p.config);
         }
-        pending.push(pending_of(ResourceType::Model, m, config, props));
-    }
+        pending_of(ResourceType::Model, m, config, props)
+    }));
     for t in &project.singular_tests {
         pending.push(pending_of(
             ResourceType::Test,
@@ -733,7 +736,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
         let mut r = renderer
             .render_node(&name, source, scope, &p.config, incremental)
-            .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources))?;
+            .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), sources()))?;
         let map = SourceMap {
             spans: r.spans.as_deref().unwrap_or_default(),
             rendered: &r.text,
@@ -887,7 +890,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             .call_macro("generate_schema_name", &[custom, jinja::to_value(&node)])
                             .map(|s| s.trim().to_string())
                             .map_err(|e| {
-                                jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), &sources)
+                                jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), sources())
                             })?
                     }
                 };
@@ -1419,13 +1422,11 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     struct PreparedTest<'a> {
         def: &'a TestDef,
         attached: usize,
-        attached_name: std::borrow::Cow<'a, str>,
         extra_parents: Vec<usize>,
-        sql_text: String,
         /// The name before duplicates are numbered.
         base_name: String,
-        /// sha256 of the definition.
-        checksum: String,
+        /// The node but for its name, id and audit relation.
+        node: CompiledNode,
     }
     let prepared: Vec<(Diagnostics, Option<PreparedTest>)> = test_defs
         .into_par_iter()
@@ -1603,7 +1604,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 Ok(s) => s.trim().to_string(),
                 Err(e) => {
                     diags.push(
-                        jinja::jinja_diagnostic(&e, &def.span.file, None, &sources).with_note(
+                        jinja::jinja_diagnostic(&e, &def.span.file, None, sources()).with_note(
                             format!(
                                 "while compiling test `{}` declared at {}",
                                 def.test_name, def.span
@@ -1626,69 +1627,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             "{}:{}:{:?}",
             def.test_name, all_node_ids[attached], def.args
         ));
-        (
-            diags,
-            Some(PreparedTest {
-                def,
-                attached,
-                attached_name,
-                extra_parents,
-                sql_text,
-                base_name,
-                checksum,
-            }),
-        )
-        })
-        .collect();
-    test_nodes.reserve_exact(
-        base + source_nodes.len()
-            + prepared.len()
-            + project.properties.unit_tests.len()
-            + project.properties.exposures.len(),
-    );
-    for (found, prepared) in prepared {
-        diags.extend(found);
-        let Some(PreparedTest {
-            def,
-            attached,
-            attached_name,
-            extra_parents,
-            sql_text,
-            base_name,
-            checksum,
-        }) = prepared
-        else {
-            continue;
-        };
-        let count = test_names.entry(base_name.clone()).or_insert(0);
-        *count += 1;
-        let name = if *count == 1 {
-            base_name
-        } else {
-            format!("{base_name}_{}", *count)
-        };
-        let index = test_base + test_nodes.len();
-        edges.push(Edge {
-            parent: attached,
-            child: index,
-            span: Some(def.span.clone()),
-        });
-        for parent in &extra_parents {
-            edges.push(Edge {
-                parent: *parent,
-                child: index,
-                span: Some(def.span.clone()),
-            });
-        }
         let mut config = def.config.clone();
         if config.severity.is_none() {
             config.severity = Some(crate::project::config::TestSeverity::Error);
         }
-        let audit = audit_relation(&target.info.schema, &config, &name);
-        test_nodes.push(CompiledNode {
-            unique_id: format!("test.{pname}.{name}"),
+        let node = CompiledNode {
+            unique_id: String::new(),
             resource_type: ResourceType::Test,
-            name,
+            name: String::new(),
             original_file_path: def.span.file.clone(),
             fqn: vec![
                 pname.clone(),
@@ -1713,14 +1659,70 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 kwargs: def.args.clone(),
                 column_name: def.column.clone(),
                 attached_node: Some(all_node_ids[attached].to_string()),
-                audit_relation: audit,
+                audit_relation: None,
                 unit: None,
             })),
             source: None,
             exposure: None,
             contract: None,
             logs: Vec::new(),
+        };
+        (
+            diags,
+            Some(PreparedTest {
+                def,
+                attached,
+                extra_parents,
+                base_name,
+                node,
+            }),
+        )
+        })
+        .collect();
+    test_nodes.reserve_exact(
+        base + source_nodes.len()
+            + prepared.len()
+            + project.properties.unit_tests.len()
+            + project.properties.exposures.len(),
+    );
+    for (found, prepared) in prepared {
+        diags.extend(found);
+        let Some(PreparedTest {
+            def,
+            attached,
+            extra_parents,
+            base_name,
+            mut node,
+        }) = prepared
+        else {
+            continue;
+        };
+        let count = test_names.entry(base_name.clone()).or_insert(0);
+        *count += 1;
+        let name = if *count == 1 {
+            base_name
+        } else {
+            format!("{base_name}_{}", *count)
+        };
+        let index = test_base + test_nodes.len();
+        edges.push(Edge {
+            parent: attached,
+            child: index,
+            span: Some(def.span.clone()),
         });
+        for parent in &extra_parents {
+            edges.push(Edge {
+                parent: *parent,
+                child: index,
+                span: Some(def.span.clone()),
+            });
+        }
+        if let Some(t) = node.test.as_mut() {
+            t.audit_relation = audit_relation(&target.info.schema, &node.config, &name);
+        }
+        node.unique_id = format!("test.{pname}.{name}");
+        node.name = name;
+        test_nodes.push(node);
     }
 
     drop(declared_tests);
@@ -2051,7 +2053,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .render_str(&display_path(&file), d)
                 .map(Some)
                 .map_err(|e| {
-                    let mut d = jinja::jinja_diagnostic(&e, &file, None, &sources);
+                    let mut d = jinja::jinja_diagnostic(&e, &file, None, sources());
                     if let Some(span) = &p.description_span {
                         d.span = Some(span.clone());
                     }
@@ -2105,69 +2107,100 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             contracts[i] = Some(info);
         }
     }
-    for (i, (p, description)) in pending.into_iter().zip(descriptions).enumerate() {
-        let description = match description {
-            Ok(d) => d,
-            Err(d) => {
+    // The nodes, built in parallel straight into the vector.
+    let descriptions: Vec<Option<String>> = descriptions
+        .into_iter()
+        .map(|d| {
+            d.unwrap_or_else(|d| {
                 diags.push(d);
                 None
-            }
-        };
-        let mut columns: Vec<ColumnInfo> = p.columns.iter().map(column_info).collect();
-        for c in &p.seed_columns {
-            if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
-                columns.push(ColumnInfo {
-                    name: c.clone(),
-                    data_type: p.config.column_types.get(c).cloned(),
-                    ..Default::default()
-                });
-            }
-        }
-        for c in &mut columns {
-            if c.data_type.is_none() {
-                c.data_type = p.config.column_types.get(&c.name).cloned();
-            }
-        }
-        let logs = rendered[i]
-            .take()
-            .map(|r| r.recorded.logs)
-            .unwrap_or_default();
-        let (pre_hooks, post_hooks) = std::mem::take(&mut hooks[i]);
-        nodes.push(CompiledNode {
-            test: (p.resource_type == ResourceType::Test).then(|| {
-                Box::new(TestInfo {
-                    test_name: "singular".into(),
-                    test_type: "singular",
-                    kwargs: BTreeMap::new(),
-                    column_name: None,
-                    attached_node: None,
-                    audit_relation: audit_relation(&target.info.schema, &p.config, &p.name),
-                    unit: None,
-                })
-            }),
-            unique_id: p.id,
-            resource_type: p.resource_type,
-            name: p.name,
-            original_file_path: p.path,
-            fqn: p.fqn,
-            config: p.config,
-            description,
-            columns,
-            depends_on: Vec::new(),
-            relation: node_relations[i].take(),
-            raw_code: p.template.clone(),
-            compiled_code: substituted[i].take(),
-            checksum: p.checksum,
-            compiled_checksum: None,
-            compiled_incremental_code: substituted_incremental[i].take(),
-            pre_hooks,
-            post_hooks,
-            source: None,
-            exposure: None,
-            contract: contracts[i].take().map(Box::new),
-            logs,
-        });
-    }
+            })
+        })
+        .collect();
+    let n = pending.len();
+    assert!(
+        [
+            descriptions.len(),
+            rendered.len(),
+            hooks.len(),
+            node_relations.len()
+        ]
+        .into_iter()
+        .chain([
+            substituted.len(),
+            substituted_incremental.len(),
+            contracts.len()
+        ])
+        .all(|len| len == n),
+        "one entry per pending node"
+    );
+    let target_schema = target.info.schema.as_str();
+    nodes.par_extend(
+        pending
+            .into_par_iter()
+            .zip(descriptions)
+            .zip(rendered)
+            .zip(hooks)
+            .zip(node_relations)
+            .zip(substituted)
+            .zip(substituted_incremental)
+            .zip(contracts)
+            .map(
+                |(((((((p, description), rendered), hooks), relation), code), inc), contract)| {
+                    let mut columns: Vec<ColumnInfo> = p.columns.iter().map(column_info).collect();
+                    for c in &p.seed_columns {
+                        if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
+                            columns.push(ColumnInfo {
+                                name: c.clone(),
+                                data_type: p.config.column_types.get(c).cloned(),
+                                ..Default::default()
+                            });
+                        }
+                    }
+                    for c in &mut columns {
+                        if c.data_type.is_none() {
+                            c.data_type = p.config.column_types.get(&c.name).cloned();
+                        }
+                    }
+                    let logs = rendered.map(|r| r.recorded.logs).unwrap_or_default();
+                    let (pre_hooks, post_hooks) = hooks;
+                    CompiledNode {
+                        test: (p.resource_type == ResourceType::Test).then(|| {
+                            Box::new(TestInfo {
+                                test_name: "singular".into(),
+                                test_type: "singular",
+                                kwargs: BTreeMap::new(),
+                                column_name: None,
+                                attached_node: None,
+                                audit_relation: audit_relation(target_schema, &p.config, &p.name),
+                                unit: None,
+                            })
+                        }),
+                        unique_id: p.id,
+                        resource_type: p.resource_type,
+                        name: p.name,
+                        original_file_path: p.path,
+                        fqn: p.fqn,
+                        config: p.config,
+                        description,
+                        columns,
+                        depends_on: Vec::new(),
+                        relation,
+                        raw_code: p.template,
+                        compiled_code: code,
+                        checksum: p.checksum,
+                        compiled_checksum: None,
+                        compiled_incremental_code: inc,
+                        pre_hooks,
+                        post_hooks,
+                        source: None,
+                        exposure: None,
+                        contract: contract.map(Box::new),
+                        logs,
+                    }
+                },
+            ),
+    );
     if diags.has_errors() {
         diags.sort();
         return Err(diags);
@@ -2394,7 +2427,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             match renderer.render_str(project::PROJECT_FILE, h) {
                 Ok(t) => run_hooks[k].push(t),
                 Err(e) => diags.push(
-                    jinja::jinja_diagnostic(&e, Path::new(project::PROJECT_FILE), None, &sources)
+                    jinja::jinja_diagnostic(&e, Path::new(project::PROJECT_FILE), None, sources())
                         .with_note(format!("in hook `{h}`")),
                 ),
             }

@@ -247,22 +247,31 @@ fn walk(start: usize, depth: Option<usize>, next: &[Vec<usize>]) -> BTreeSet<usi
 
 /// Kahn's algorithm with a min-heap on ids, so the order is the same on every run.
 fn topo_order(nodes: &[GraphNode], parents: &[Vec<usize>], children: &[Vec<usize>]) -> Vec<usize> {
+    use rayon::prelude::*;
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
+    // Ties are broken by id: each node's rank among the ids (then indices) orders the heap.
+    let mut by_id: Vec<usize> = (0..nodes.len()).collect();
+    by_id.par_sort_unstable_by(|&a, &b| (nodes[a].id.as_str(), a).cmp(&(nodes[b].id.as_str(), b)));
+    let mut rank = vec![0usize; nodes.len()];
+    for (r, &i) in by_id.iter().enumerate() {
+        rank[i] = r;
+    }
     let mut indegree: Vec<usize> = parents.iter().map(Vec::len).collect();
-    let mut heap: BinaryHeap<Reverse<(&str, usize)>> = indegree
+    let mut heap: BinaryHeap<Reverse<usize>> = indegree
         .iter()
         .enumerate()
         .filter(|(_, d)| **d == 0)
-        .map(|(i, _)| Reverse((nodes[i].id.as_str(), i)))
+        .map(|(i, _)| Reverse(rank[i]))
         .collect();
     let mut order = Vec::with_capacity(nodes.len());
-    while let Some(Reverse((_, i))) = heap.pop() {
+    while let Some(Reverse(r)) = heap.pop() {
+        let i = by_id[r];
         order.push(i);
         for &c in &children[i] {
             indegree[c] -= 1;
             if indegree[c] == 0 {
-                heap.push(Reverse((nodes[c].id.as_str(), c)));
+                heap.push(Reverse(rank[c]));
             }
         }
     }
