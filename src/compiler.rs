@@ -259,15 +259,35 @@ pub struct CacheBytes {
     pub render: Option<Vec<u8>>,
 }
 
+/// What a compile leaves for the next one's caches: the caches as read and this compile's
+/// entries (in any order).
+struct CacheUpdate {
+    analyses_read: sql::cache::Loaded,
+    analyses: Vec<(String, sql::Analysis)>,
+    renders_read: jinja::cache::Cache,
+    renders: Vec<(String, jinja::cache::Entry)>,
+    render_global: String,
+    render_env: jinja::EnvReads,
+    schemas: BTreeMap<String, String>,
+}
+
 impl CacheFiles {
-    /// `None` for a cache whose file already holds it.
-    fn serialize(
-        analyses: Option<sql::cache::Entries>,
-        renders: Option<jinja::cache::Out>,
-    ) -> Self {
-        let job = std::thread::spawn(move || CacheBytes {
-            analysis: analyses.map(|a| sql::cache::to_bytes(&a)),
-            render: renders.map(|r| jinja::cache::to_bytes(&r)),
+    /// Sorts the entries and serializes each cache whose file does not already hold them, on
+    /// another thread (where the caches as read are dropped too).
+    fn serialize(u: CacheUpdate) -> Self {
+        let job = std::thread::spawn(move || {
+            let analyses = sql::cache::Entries::new(u.analyses);
+            let analysis = (!sql::cache::holds(&u.analyses_read, &analyses))
+                .then(|| sql::cache::to_bytes(&analyses));
+            let renders = jinja::cache::Out {
+                global: u.render_global,
+                env: u.render_env,
+                entries: jinja::cache::Entries::new(u.renders),
+                schemas: u.schemas,
+            };
+            let render =
+                (!u.renders_read.holds(&renders)).then(|| jinja::cache::to_bytes(&renders));
+            CacheBytes { analysis, render }
         });
         Self(std::sync::Mutex::new(Some(job)))
     }
@@ -1301,12 +1321,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         })
         .collect();
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
-    let mut analysis_entries = sql::cache::Entries::new();
+    let mut analysis_entries: Vec<(String, sql::Analysis)> = Vec::with_capacity(pending.len());
     for checked in incremental_checked {
         match checked {
-            Ok((key, a)) => {
-                analysis_entries.insert(key, a);
-            }
+            Ok(entry) => analysis_entries.push(entry),
             Err(d) => diags.push(d),
         }
     }
@@ -1315,8 +1333,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             continue;
         };
         diags.extend(found);
-        if let Some((key, a)) = keep {
-            analysis_entries.insert(key, a);
+        if let Some(entry) = keep {
+            analysis_entries.push(entry);
         }
         if let Some(cols) = cols {
             output_columns[i] = cols;
@@ -1325,7 +1343,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     // What the next compile may reuse: the rendered texts are not needed any more, so they
     // move into the cache's entries.
-    let mut render_entries = jinja::cache::Entries::new();
+    let mut render_entries: Vec<(String, jinja::cache::Entry)> = Vec::with_capacity(pending.len());
     for (r, x) in rendered.iter_mut().zip(extra.iter_mut()) {
         let hooks = x.hooks.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok());
         for r in r
@@ -1334,32 +1352,30 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             .chain(hooks)
         {
             if let Some(key) = r.cache_key.take() {
-                render_entries.insert(key, render_entry(r));
+                render_entries.push((key, render_entry(r)));
             }
         }
     }
     drop(extra);
-    // Every render that can be cached is done: the caches are serialized meanwhile. A render
-    // taken from the cache read no environment variable this time: the reads it made before
-    // are kept.
+    // Every render that can be cached is done: the caches are sorted and serialized meanwhile
+    // (a cache whose file already holds it is not written again: a compile where nothing
+    // changed writes neither). A render taken from the cache read no environment variable this
+    // time: the reads it made before are kept.
     let mut render_env = renderer.env_reads();
     if render_hits {
         for (k, v) in render_cache.env() {
             render_env.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    // A cache whose file already holds it is not written again (a compile where nothing
-    // changed writes neither).
-    let renders = jinja::cache::Out {
-        global: render_global,
-        env: render_env,
-        entries: render_entries,
+    let caches = CacheFiles::serialize(CacheUpdate {
+        analyses_read: cache,
+        analyses: analysis_entries,
+        renders_read: render_cache,
+        renders: render_entries,
+        render_global,
+        render_env,
         schemas: schema_entries,
-    };
-    let renders = (!render_cache.holds(&renders)).then_some(renders);
-    let analyses = (!sql::cache::holds(&cache, &analysis_entries)).then_some(analysis_entries);
-    drop(cache);
-    let caches = CacheFiles::serialize(analyses, renders);
+    });
 
     crate::timing::mark("analyze");
     // Generic tests from properties.
@@ -1422,11 +1438,13 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     struct PreparedTest<'a> {
         def: &'a TestDef,
         attached: usize,
+        attached_name: std::borrow::Cow<'a, str>,
         extra_parents: Vec<usize>,
+        sql_text: String,
         /// The name before duplicates are numbered.
         base_name: String,
-        /// The node but for its name, id and audit relation.
-        node: CompiledNode,
+        /// sha256 of the definition.
+        checksum: String,
     }
     let prepared: Vec<(Diagnostics, Option<PreparedTest>)> = test_defs
         .into_par_iter()
@@ -1627,18 +1645,65 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             "{}:{}:{:?}",
             def.test_name, all_node_ids[attached], def.args
         ));
+        (
+            diags,
+            Some(PreparedTest {
+                def,
+                attached,
+                attached_name,
+                extra_parents,
+                sql_text,
+                base_name,
+                checksum,
+            }),
+        )
+        })
+        .collect();
+    test_nodes.reserve_exact(
+        base + source_nodes.len()
+            + prepared.len()
+            + project.properties.unit_tests.len()
+            + project.properties.exposures.len(),
+    );
+    // Names (duplicates numbered in declaration order) and edges; then the nodes, in parallel.
+    let mut named: Vec<(PreparedTest, String)> = Vec::with_capacity(prepared.len());
+    for (found, prepared) in prepared {
+        diags.extend(found);
+        let Some(t) = prepared else {
+            continue;
+        };
+        let count = test_names.entry(t.base_name.clone()).or_insert(0);
+        *count += 1;
+        let name = if *count == 1 {
+            t.base_name.clone()
+        } else {
+            format!("{}_{}", t.base_name, *count)
+        };
+        let index = test_base + test_nodes.len() + named.len();
+        for parent in std::iter::once(&t.attached).chain(&t.extra_parents) {
+            edges.push(Edge {
+                parent: *parent,
+                child: index,
+                span: Some(t.def.span.clone()),
+            });
+        }
+        named.push((t, name));
+    }
+    test_nodes.par_extend(named.into_par_iter().map(|(t, name)| {
+        let def = t.def;
         let mut config = def.config.clone();
         if config.severity.is_none() {
             config.severity = Some(crate::project::config::TestSeverity::Error);
         }
-        let node = CompiledNode {
-            unique_id: String::new(),
+        let audit = audit_relation(&target.info.schema, &config, &name);
+        CompiledNode {
+            unique_id: format!("test.{pname}.{name}"),
             resource_type: ResourceType::Test,
-            name: String::new(),
+            name,
             original_file_path: def.span.file.clone(),
             fqn: vec![
                 pname.clone(),
-                attached_name.to_string(),
+                t.attached_name.into_owned(),
                 def.test_name.clone(),
             ],
             config,
@@ -1651,81 +1716,26 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             compiled_incremental_code: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
-            compiled_code: Some(sql_text),
-            checksum,
+            compiled_code: Some(t.sql_text),
+            checksum: t.checksum,
             test: Some(Box::new(TestInfo {
                 test_name: def.test_name.clone(),
                 test_type: "generic",
                 kwargs: def.args.clone(),
                 column_name: def.column.clone(),
-                attached_node: Some(all_node_ids[attached].to_string()),
-                audit_relation: None,
+                attached_node: Some(all_node_ids[t.attached].to_string()),
+                audit_relation: audit,
                 unit: None,
             })),
             source: None,
             exposure: None,
             contract: None,
             logs: Vec::new(),
-        };
-        (
-            diags,
-            Some(PreparedTest {
-                def,
-                attached,
-                extra_parents,
-                base_name,
-                node,
-            }),
-        )
-        })
-        .collect();
-    test_nodes.reserve_exact(
-        base + source_nodes.len()
-            + prepared.len()
-            + project.properties.unit_tests.len()
-            + project.properties.exposures.len(),
-    );
-    for (found, prepared) in prepared {
-        diags.extend(found);
-        let Some(PreparedTest {
-            def,
-            attached,
-            extra_parents,
-            base_name,
-            mut node,
-        }) = prepared
-        else {
-            continue;
-        };
-        let count = test_names.entry(base_name.clone()).or_insert(0);
-        *count += 1;
-        let name = if *count == 1 {
-            base_name
-        } else {
-            format!("{base_name}_{}", *count)
-        };
-        let index = test_base + test_nodes.len();
-        edges.push(Edge {
-            parent: attached,
-            child: index,
-            span: Some(def.span.clone()),
-        });
-        for parent in &extra_parents {
-            edges.push(Edge {
-                parent: *parent,
-                child: index,
-                span: Some(def.span.clone()),
-            });
         }
-        if let Some(t) = node.test.as_mut() {
-            t.audit_relation = audit_relation(&target.info.schema, &node.config, &name);
-        }
-        node.unique_id = format!("test.{pname}.{name}");
-        node.name = name;
-        test_nodes.push(node);
-    }
+    }));
 
-    drop(declared_tests);
+    // Freed on another thread: at 100k models, a serial tenth of a second.
+    std::thread::spawn(move || drop(declared_tests));
 
     crate::timing::mark("generic_tests");
     // Unit tests: nodes now (so that selection and the DAG know them); their SQL once the

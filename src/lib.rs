@@ -18,5 +18,6 @@ pub mod graph;
 pub mod jinja;
 pub mod materialize;
 pub mod project;
+pub mod sorted;
 pub mod sql;
 pub mod timing;

@@ -50,10 +50,10 @@ pub struct Entry {
     pub logs: Vec<String>,
 }
 
-/// Entries by key (ordered, so that the file is the same for the same project).
-pub type Entries = BTreeMap<String, Entry>;
+/// Entries by key, as written (ordered, so that the file is the same for the same project).
+pub type Entries = crate::sorted::SortedEntries<Entry>;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct CacheFile {
     stamp: String,
     global: String,

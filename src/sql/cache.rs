@@ -5,7 +5,7 @@
 //! ignored when it differs or does not read back. Only analyses of this compile are written,
 //! so the file never grows past the project.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -13,8 +13,11 @@ use sha2::{Digest, Sha256};
 use super::Analysis;
 use crate::project::AdapterKind;
 
-/// Analyses by key (ordered, so that the file is the same for the same project).
-pub type Entries = BTreeMap<String, Analysis>;
+/// Analyses by key, as written (ordered, so that the file is the same for the same project).
+pub type Entries = crate::sorted::SortedEntries<Analysis>;
+
+/// Analyses by key, as read.
+pub type Loaded = HashMap<String, Analysis>;
 
 /// File name in the artifacts folder.
 pub const FILE: &str = "analysis-cache.json";
@@ -24,10 +27,10 @@ fn stamp() -> String {
     format!("strata {} analysis 1", env!("CARGO_PKG_VERSION"))
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct CacheFile {
     stamp: String,
-    entries: Entries,
+    entries: Loaded,
 }
 
 /// The key of an analysis of `sql` for `kind`.
@@ -45,19 +48,19 @@ pub fn path(artifacts: &Path) -> PathBuf {
 }
 
 /// The cached analyses, or none when the file is missing, unreadable or from another version.
-pub fn load(artifacts: &Path) -> Entries {
+pub fn load(artifacts: &Path) -> Loaded {
     let Ok(bytes) = std::fs::read(path(artifacts)) else {
-        return Entries::new();
+        return Loaded::new();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
         Ok(f) if f.stamp == stamp() => f.entries,
-        _ => Entries::new(),
+        _ => Loaded::new(),
     }
 }
 
 /// Whether a cache file that held `loaded` holds `entries` too, so that writing it again would
 /// change nothing: the same keys (an analysis is a function of its key).
-pub fn holds(loaded: &Entries, entries: &Entries) -> bool {
+pub fn holds(loaded: &Loaded, entries: &Entries) -> bool {
     loaded.len() == entries.len() && entries.keys().all(|k| loaded.contains_key(k))
 }
 
@@ -85,10 +88,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sql = "select a, b from t";
         let a = super::super::analyze(sql, AdapterKind::Duckdb).unwrap();
-        let mut e = Entries::new();
-        e.insert(key(AdapterKind::Duckdb, sql), a.clone());
+        let e = Entries::new(vec![(key(AdapterKind::Duckdb, sql), a.clone())]);
         std::fs::write(path(dir.path()), to_bytes(&e)).unwrap();
-        assert_eq!(load(dir.path()), e);
+        let loaded = load(dir.path());
+        assert_eq!(loaded, e.iter().cloned().collect::<Loaded>());
+        assert!(holds(&loaded, &e));
+        assert!(!holds(&loaded, &Entries::new(Vec::new())));
         // Another engine, other SQL: other keys.
         assert_ne!(
             key(AdapterKind::Postgres, sql),

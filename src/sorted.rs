@@ -1,0 +1,79 @@
+//! Key-sorted entry lists for the cache files: gathered in any order (in parallel), sorted once,
+//! and serialized as JSON objects in key order, as a `BTreeMap` would be, without the cost of a
+//! tree insert per entry (at 100,000 models, a tree of the entries cost a tenth of a second to
+//! build and as much to query).
+
+use rayon::prelude::*;
+use serde::{Serialize, Serializer};
+
+/// Entries sorted by key, each key once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortedEntries<V>(Vec<(String, V)>);
+
+impl<V> Default for SortedEntries<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V: Send> SortedEntries<V> {
+    /// Sorts `entries` by key; of entries with the same key, one is kept (callers store values
+    /// that are a function of their key).
+    pub fn new(mut entries: Vec<(String, V)>) -> Self {
+        entries.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        Self(entries)
+    }
+}
+
+impl<V> SortedEntries<V> {
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The entries, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = &(String, V)> {
+        self.0.iter()
+    }
+}
+
+impl<V: Serialize> Serialize for SortedEntries<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SortedEntries;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn sorted_once_per_key_and_serialized_as_a_tree_map_would_be() {
+        let e = SortedEntries::new(vec![
+            ("b".to_string(), 2),
+            ("a".to_string(), 1),
+            ("c".to_string(), 3),
+            ("a".to_string(), 1),
+        ]);
+        assert_eq!(e.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(e.len(), 3);
+        let tree: BTreeMap<&str, i32> = [("c", 3), ("a", 1), ("b", 2)].into_iter().collect();
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            serde_json::to_string(&tree).unwrap()
+        );
+        assert!(SortedEntries::<i32>::new(Vec::new()).is_empty());
+    }
+}
