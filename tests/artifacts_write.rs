@@ -262,3 +262,45 @@ fn the_index_is_written_only_when_it_changes_and_keeps_unselected_files() {
     assert_eq!(differing.len(), 1, "{differing:?}");
     assert!(differing[0].1.ends_with("\tmart_fact_sales.sql"));
 }
+
+#[test]
+fn a_manifest_of_several_serialization_batches_is_one_valid_document() {
+    // Node maps are serialized 4,096 nodes at a time, each batch while the previous one is
+    // written: 5,000 models, each with a test, cross the batch boundaries of both maps.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::write(
+        dir.join("project.yml"),
+        "name: batches\ntarget: dev\ntargets:\n  dev:\n    type: duckdb\n    path: b.duckdb\n    schema: main\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    let mut props = String::from("version: 2\nmodels:\n");
+    for i in 0..5000 {
+        std::fs::write(
+            dir.join(format!("models/m_{i:04}.sql")),
+            format!("select {i} as id\n"),
+        )
+        .unwrap();
+        props.push_str(&format!(
+            "  - name: m_{i:04}\n    columns:\n      - name: id\n        tests: [not_null]\n"
+        ));
+    }
+    std::fs::write(dir.join("models/_models.yml"), props).unwrap();
+    compile(&dir, &[]);
+    let text = std::fs::read_to_string(dir.join(".strata/manifest.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ids: Vec<&String> = doc["nodes"].as_object().unwrap().keys().collect();
+    assert_eq!(ids.len(), 10_000);
+    assert_eq!(doc["parent_map"].as_object().unwrap().len(), 10_000);
+    // In id order in the text itself (serde_json's map would sort the keys whatever the text).
+    let first_keys: Vec<&str> = text
+        .split("\"unique_id\":\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    let mut sorted = first_keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(first_keys, sorted);
+    assert_eq!(first_keys.len(), 10_000);
+}

@@ -79,7 +79,31 @@ impl<'a> Manifest<'a> {
 impl Manifest<'_> {
     /// Writes the manifest as compact JSON: what serde_json writes for a struct with these
     /// fields, with the node maps serialized in parallel.
-    fn write<W: Write>(&self, w: &mut W) -> io::Result<()> {
+    fn write<W: Write + Send>(&self, w: &mut W) -> io::Result<()> {
+        let c = self.c;
+        // The edge maps are serialized while the node maps are written.
+        let (nodes, edges) = rayon::join(
+            || self.write_node_maps(w),
+            || -> io::Result<(Vec<u8>, Vec<u8>)> {
+                Ok((
+                    serde_json::to_vec(&Edges(self, false))?,
+                    serde_json::to_vec(&Edges(self, true))?,
+                ))
+            },
+        );
+        nodes?;
+        let (parent_map, child_map) = edges?;
+        w.write_all(b",\"parent_map\":")?;
+        w.write_all(&parent_map)?;
+        w.write_all(b",\"child_map\":")?;
+        w.write_all(&child_map)?;
+        w.write_all(b",\"vars\":")?;
+        serde_json::to_writer(&mut *w, &c.project.vars)?;
+        w.write_all(b"}")
+    }
+
+    /// The metadata and the three node maps.
+    fn write_node_maps<W: Write + Send>(&self, w: &mut W) -> io::Result<()> {
         let c = self.c;
         w.write_all(b"{\"metadata\":")?;
         serde_json::to_writer(
@@ -102,18 +126,13 @@ impl Manifest<'_> {
             write!(w, ",\"{key}\":")?;
             self.write_nodes(w, group)?;
         }
-        w.write_all(b",\"parent_map\":")?;
-        serde_json::to_writer(&mut *w, &Edges(self, false))?;
-        w.write_all(b",\"child_map\":")?;
-        serde_json::to_writer(&mut *w, &Edges(self, true))?;
-        w.write_all(b",\"vars\":")?;
-        serde_json::to_writer(&mut *w, &c.project.vars)?;
-        w.write_all(b"}")
+        Ok(())
     }
 
     /// One node map (`{"id":node,...}`, sorted by id). Nodes are serialized in parallel, a
-    /// batch at a time so that memory stays bounded, each thread into its own buffer.
-    fn write_nodes<W: Write>(&self, w: &mut W, group: Group) -> io::Result<()> {
+    /// batch at a time so that memory stays bounded, each thread into its own buffer; a batch
+    /// is written while the next one is serialized.
+    fn write_nodes<W: Write + Send>(&self, w: &mut W, group: Group) -> io::Result<()> {
         use rayon::prelude::*;
         const BATCH: usize = 4096;
         const PER_THREAD: usize = 64;
@@ -123,9 +142,8 @@ impl Manifest<'_> {
             .copied()
             .filter(|&i| Group::of(self.c.nodes[i].resource_type) == group)
             .collect();
-        w.write_all(b"{")?;
-        for (b, batch) in ids.chunks(BATCH).enumerate() {
-            let parts: Vec<io::Result<Vec<u8>>> = batch
+        let serialize = |batch: &[usize]| -> io::Result<Vec<Vec<u8>>> {
+            batch
                 .par_chunks(PER_THREAD)
                 .map(|chunk| {
                     let mut out = Vec::new();
@@ -144,13 +162,29 @@ impl Manifest<'_> {
                     }
                     Ok(out)
                 })
-                .collect();
+                .collect()
+        };
+        let write = |w: &mut W, parts: Vec<Vec<u8>>, first: bool| -> io::Result<()> {
             for (k, part) in parts.into_iter().enumerate() {
-                if b > 0 || k > 0 {
+                if !first || k > 0 {
                     w.write_all(b",")?;
                 }
-                w.write_all(&part?)?;
+                w.write_all(&part)?;
             }
+            Ok(())
+        };
+        w.write_all(b"{")?;
+        let mut batches = ids.chunks(BATCH);
+        let mut next = batches.next().map(serialize).transpose()?;
+        let mut first = true;
+        while let Some(parts) = next.take() {
+            let (written, following) = rayon::join(
+                || write(w, parts, first),
+                || batches.next().map(serialize).transpose(),
+            );
+            written?;
+            next = following?;
+            first = false;
         }
         w.write_all(b"}")
     }
@@ -223,7 +257,11 @@ pub fn artifacts_dir(c: &Compiled) -> PathBuf {
 
 /// Writes the manifest as compact JSON with a trailing newline. `with_compiled` leaves compiled
 /// SQL out when false (`parse`).
-fn write_manifest_to<W: Write>(c: &Compiled, with_compiled: bool, mut w: W) -> io::Result<()> {
+fn write_manifest_to<W: Write + Send>(
+    c: &Compiled,
+    with_compiled: bool,
+    mut w: W,
+) -> io::Result<()> {
     Manifest::new(c, with_compiled).write(&mut w)?;
     w.write_all(b"\n")
 }
