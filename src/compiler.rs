@@ -13,7 +13,7 @@ use serde_json::Value as J;
 
 use crate::checks;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
-use crate::graph::{Dag, Edge, GraphNode, ResourceType};
+use crate::graph::{Dag, Edge, ResourceType};
 use crate::jinja::{self, RelationCall, Renderer, THIS_TOKEN, TargetInfo, relation_token};
 use crate::project::config::{ConfigScope, Materialized, NodeConfig};
 use crate::project::properties::{ColumnProps, DependsOn, ModelProps, TestDef};
@@ -150,8 +150,9 @@ pub struct CompiledNode {
     pub original_file_path: PathBuf,
     /// Project, folders, name.
     pub fqn: Vec<String>,
-    /// Resolved config.
-    pub config: NodeConfig,
+    /// Resolved config (shared between nodes that have the same: most tests).
+    #[serde(serialize_with = "ser_config")]
+    pub config: Arc<NodeConfig>,
     /// Description (doc blocks resolved).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -204,6 +205,47 @@ pub struct CompiledNode {
 
 fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&display_path(p))
+}
+
+impl crate::graph::Node for CompiledNode {
+    fn id(&self) -> &str {
+        &self.unique_id
+    }
+    fn resource_type(&self) -> ResourceType {
+        self.resource_type
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> Option<&Path> {
+        Some(&self.original_file_path)
+    }
+    fn fqn(&self) -> &[String] {
+        &self.fqn
+    }
+    fn tags(&self) -> &[String] {
+        &self.config.tags
+    }
+    fn config_value(&self, key: &str) -> Option<J> {
+        match key {
+            "materialized" => Some(J::String(self.materialized().as_str().into())),
+            "test_type" => self.test.as_ref().map(|t| J::String(t.test_type.into())),
+            _ => match serde_json::to_value(&*self.config) {
+                Ok(J::Object(mut m)) => m.remove(key),
+                _ => None,
+            },
+        }
+    }
+    fn test_type(&self) -> Option<&'static str> {
+        self.test.as_ref().map(|t| t.test_type)
+    }
+    fn source_name(&self) -> Option<&str> {
+        self.source.as_ref().map(|s| s.source_name.as_str())
+    }
+}
+
+fn ser_config<S: serde::Serializer>(c: &Arc<NodeConfig>, s: S) -> Result<S::Ok, S::Error> {
+    c.as_ref().serialize(s)
 }
 
 fn ser_opt_text<S: serde::Serializer>(t: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
@@ -433,9 +475,8 @@ struct Pending<'a> {
     template: Option<Arc<str>>,
     checksum: String,
     seed_columns: Vec<String>,
-    /// The config before the render's `config()` calls, kept when the render came from the
-    /// cache (rendering again maps diagnostics to template positions).
-    base_config: Option<Box<NodeConfig>>,
+    /// Its properties entry, if any.
+    props: Option<&'a ModelProps>,
 }
 
 impl Pending<'_> {
@@ -507,8 +548,8 @@ impl SourceMap<'_> {
 /// A node's renders beyond its main SQL.
 #[derive(Default)]
 struct Extra {
-    /// The SQL with is_incremental() true (incremental models only).
-    incremental: Option<Result<jinja::Rendered, Diagnostic>>,
+    /// The SQL with is_incremental() true (incremental models only; boxed: one per node).
+    incremental: Option<Box<Result<jinja::Rendered, Diagnostic>>>,
     /// (pre?, hook text, render).
     hooks: Vec<(bool, String, Result<jinja::Rendered, Diagnostic>)>,
 }
@@ -538,9 +579,15 @@ impl DeclaredTests {
             own: &mut Vec<TestDef>,
             columns: &mut [project::properties::ColumnProps],
         ) -> Vec<TestDef> {
-            let mut all = std::mem::take(own);
+            // Each list is moved out whole, so that its buffer is freed too.
+            let total = own.len() + columns.iter().map(|c| c.tests.len()).sum::<usize>();
+            if total == own.len() {
+                return std::mem::take(own);
+            }
+            let mut all = Vec::with_capacity(total);
+            all.extend(std::mem::take(own));
             for c in columns {
-                all.append(&mut c.tests);
+                all.extend(std::mem::take(&mut c.tests));
             }
             all
         }
@@ -660,7 +707,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             template: Some(file.text.clone()),
             checksum: file.checksum.clone(),
             seed_columns: Vec::new(),
-            base_config: None,
+            props,
         },
     );
     for s in &project.seeds {
@@ -683,12 +730,18 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         });
     }
     pending.reserve(project.models.len() + project.singular_tests.len());
-    pending.par_extend(project.models.par_iter().map(|m| {
-        let mut config = project.model_configs.resolve(&m.folders, &m.name);
-        let props = model_props.get(m.name.as_str()).copied();
+    // A model's config before its template's `config()` calls: project.yml's, then its
+    // properties'.
+    let model_base_config = |folders: &[String], name: &str, props: Option<&ModelProps>| {
+        let mut config = project.model_configs.resolve(folders, name);
         if let Some(p) = props {
             config.merge(&p.config);
         }
+        config
+    };
+    pending.par_extend(project.models.par_iter().map(|m| {
+        let props = model_props.get(m.name.as_str()).copied();
+        let config = model_base_config(&m.folders, &m.name, props);
         pending_of(ResourceType::Model, m, config, props)
     }));
     for t in &project.singular_tests {
@@ -788,9 +841,20 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         } else {
             p.scope()
         };
-        let base = match (&p.base_config, incremental) {
-            (Some(b), false) => b,
-            _ => &p.config,
+        // What the render saw: the config before `config()` calls for the main SQL (built
+        // again rather than kept for every node), the node's config for the incremental SQL.
+        let before_calls;
+        let base = if incremental {
+            &p.config
+        } else {
+            before_calls = match p.resource_type {
+                ResourceType::Model => {
+                    let folders = &p.fqn[1..p.fqn.len().saturating_sub(1).max(1)];
+                    model_base_config(folders, &p.name, p.props)
+                }
+                _ => NodeConfig::default(),
+            };
+            &before_calls
         };
         let source = p.template.as_deref().unwrap_or("");
         renderer
@@ -811,11 +875,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     for (p, r) in pending.iter_mut().zip(rendered) {
         match r {
             None => rendered_ok.push(None),
-            Some(Ok(r)) => {
-                if r.spans.is_none() {
-                    p.base_config = Some(Box::new(p.config.clone()));
+            Some(Ok(mut r)) => {
+                if let Some(c) = r.recorded.config.take() {
+                    p.config.merge(&c);
                 }
-                p.config.merge(&r.recorded.config);
                 rendered_ok.push(Some(r));
             }
             Some(Err(d)) => {
@@ -840,7 +903,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             if let (Some(text), Some(_)) = (p.template.as_ref(), r)
                 && p.config.materialized == Some(Materialized::Incremental)
             {
-                out.incremental = Some(render(text, true));
+                out.incremental = Some(Box::new(render(text, true)));
             }
             for (pre, hooks) in [(true, &p.config.pre_hook), (false, &p.config.post_hook)] {
                 for h in hooks {
@@ -1000,7 +1063,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 name: t.name.clone(),
                 original_file_path: t.span.file.clone(),
                 fqn: vec![pname.clone(), s.name.clone(), t.name.clone()],
-                config,
+                config: Arc::new(config),
                 description: t.description.clone().or_else(|| s.description.clone()),
                 columns: t.columns.iter().map(column_info).collect(),
                 depends_on: Vec::new(),
@@ -1087,7 +1150,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             if let Some(r) = &rendered[i] {
                 out.sql = resolve(r, src, &mut out);
             }
-            match extra[i].incremental.as_ref() {
+            match extra[i].incremental.as_deref() {
                 Some(Ok(r)) => out.incremental = resolve(r, src, &mut out),
                 Some(Err(d)) => out.diags.push(d.clone()),
                 None => {}
@@ -1292,7 +1355,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .enumerate()
         .filter_map(|(i, p)| {
             let code = substituted_incremental[i].as_ref()?;
-            let r = extra[i].incremental.as_ref()?.as_ref().ok()?;
+            let r = extra[i].incremental.as_deref()?.as_ref().ok()?;
             let key = sql::cache::key(kind, code);
             if let Some(a) = cache.get(&key) {
                 return Some(Ok((key, a.clone())));
@@ -1348,7 +1411,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         let hooks = x.hooks.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok());
         for r in r
             .iter_mut()
-            .chain(x.incremental.iter_mut().filter_map(|r| r.as_mut().ok()))
+            .chain(x.incremental.iter_mut().filter_map(|r| (**r).as_mut().ok()))
             .chain(hooks)
         {
             if let Some(key) = r.cache_key.take() {
@@ -1576,7 +1639,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         let Ok(compare) = resolve_arg("compare_model", &mut diags) else {
             return (diags, None);
         };
-        let model_rel = match &def.config.where_clause {
+        let model_rel = match def.config.as_ref().and_then(|c| c.where_clause.as_ref()) {
             Some(w) => format!(
                 "(select * from {} where {w}) as strata_subquery",
                 rel.quoted()
@@ -1689,12 +1752,23 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
         named.push((t, name));
     }
+    let default_test_config = Arc::new(NodeConfig {
+        severity: Some(crate::project::config::TestSeverity::Error),
+        ..NodeConfig::default()
+    });
     test_nodes.par_extend(named.into_par_iter().map(|(t, name)| {
         let def = t.def;
-        let mut config = def.config.clone();
-        if config.severity.is_none() {
-            config.severity = Some(crate::project::config::TestSeverity::Error);
-        }
+        // Most tests set no config: they share one.
+        let config = match def.config.as_deref() {
+            None => Arc::clone(&default_test_config),
+            Some(c) => {
+                let mut config = c.clone();
+                if config.severity.is_none() {
+                    config.severity = Some(crate::project::config::TestSeverity::Error);
+                }
+                Arc::new(config)
+            }
+        };
         let audit = audit_relation(&target.info.schema, &config, &name);
         CompiledNode {
             unique_id: format!("test.{pname}.{name}"),
@@ -1922,7 +1996,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             name: u.name.clone(),
             original_file_path: u.span.file.clone(),
             fqn: vec![pname.clone(), u.model.clone(), u.name.clone()],
-            config: u.config.clone(),
+            config: Arc::new(u.config.clone()),
             description: u.description.clone(),
             columns: Vec::new(),
             depends_on: Vec::new(),
@@ -2010,7 +2084,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             name: e.name.clone(),
             original_file_path: e.span.file.clone(),
             fqn: vec![pname.clone(), e.name.clone()],
-            config,
+            config: Arc::new(config),
             description: e.description.clone(),
             columns: Vec::new(),
             depends_on: Vec::new(),
@@ -2191,7 +2265,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                         name: p.name,
                         original_file_path: p.path,
                         fqn: p.fqn,
-                        config: p.config,
+                        config: Arc::new(p.config),
                         description,
                         columns,
                         depends_on: Vec::new(),
@@ -2222,22 +2296,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     crate::timing::mark("assemble");
     // The DAG.
-    let graph_nodes: Vec<GraphNode> = nodes
-        .par_iter()
-        .map(|n| GraphNode {
-            id: n.unique_id.clone(),
-            resource_type: n.resource_type,
-            name: n.name.clone(),
-            path: Some(n.original_file_path.clone()),
-            fqn: n.fqn.clone(),
-            tags: n.config.tags.clone(),
-            config: serde_json::to_string(&n.config).unwrap_or_default(),
-            materialized: n.materialized().as_str(),
-            test_type: n.test.as_ref().map(|t| t.test_type),
-            source_name: n.source.as_ref().map(|s| s.source_name.clone()),
-        })
-        .collect();
-    let dag = match Dag::build(graph_nodes, &edges) {
+    let dag = match Dag::build(&nodes, &edges) {
         Ok(d) => d,
         Err(cycles) => {
             diags.extend(cycles);
@@ -2245,15 +2304,22 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             return Err(diags);
         }
     };
-    nodes.par_iter_mut().enumerate().for_each(|(i, n)| {
-        let mut deps: Vec<String> = dag
-            .parents(i)
-            .iter()
-            .map(|p| dag.nodes()[*p].id.clone())
-            .collect();
-        deps.sort();
-        n.depends_on = deps;
-    });
+    let depends_on: Vec<Vec<String>> = (0..nodes.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut deps: Vec<String> = dag
+                .parents(i)
+                .iter()
+                .map(|&p| nodes[p].unique_id.clone())
+                .collect();
+            deps.sort();
+            deps
+        })
+        .collect();
+    nodes
+        .par_iter_mut()
+        .zip(depends_on)
+        .for_each(|(n, deps)| n.depends_on = deps);
 
     crate::timing::mark("dag");
     // Wildcards: expand `*` from the parent's columns when exactly one parent is read.
@@ -2506,11 +2572,14 @@ fn cached_render(
     scope: ConfigScope,
     file: &Path,
 ) -> jinja::Rendered {
-    let mut config = NodeConfig::default();
-    for (k, v) in &e.config {
-        // Validated when the entry was stored.
-        let _ = config.set(scope, k, v);
-    }
+    let config = (!e.config.is_empty()).then(|| {
+        let mut config = Box::<NodeConfig>::default();
+        for (k, v) in &e.config {
+            // Validated when the entry was stored.
+            let _ = config.set(scope, k, v);
+        }
+        config
+    });
     jinja::Rendered {
         text: e.text,
         spans: None,

@@ -15,6 +15,10 @@ targets:
     schema: main
 vars:
   factor: 2
+models:
+  rc:
+    marts:
+      +materialized: table
 ";
 
 const MACROS: &str = "{% macro shout(x) -%}
@@ -23,7 +27,9 @@ upper({{ x }})
 ";
 
 /// A project with a macro, a var, an env var, config() calls, an incremental model, a hook and
-/// a hard-coded relation (a warning).
+/// hard-coded relations (warnings), one of them in a model whose output depends on the config
+/// project.yml and its properties give it (so a warm compile must render it again with that
+/// config to place the warning).
 fn project() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("rc");
@@ -45,6 +51,14 @@ fn project() -> (tempfile::TempDir, std::path::PathBuf) {
         (
             "models/d.sql",
             "{{ config(materialized='table', tags=['daily']) }}\n{{ log('rendering d') }}select * from {{ ref('b') }}\n",
+        ),
+        (
+            "models/marts/m.sql",
+            "{% if config.get('materialized') == 'table' %}\n-- a table\n{% endif %}\n{% if 'nightly' in config.get('tags', []) %}\n-- nightly\n{% endif %}\nselect a.id from {{ ref('a') }} as a join raw.other as o on o.id = a.id\n",
+        ),
+        (
+            "models/marts/_m.yml",
+            "version: 2\nmodels:\n  - name: m\n    config:\n      tags: [nightly]\n",
         ),
     ];
     for (path, text) in files {
@@ -72,6 +86,10 @@ fn a_warm_compile_reuses_renders_and_gives_the_same_artifacts_and_warnings() {
     let (cold_manifest, cold_stderr) = compile(&dir, &[], 0);
     assert!(
         cold_stderr.contains("models/b.sql:4:"),
+        "the hard-coded relation is reported at its line: {cold_stderr}"
+    );
+    assert!(
+        cold_stderr.contains("models/marts/m.sql:7:"),
         "the hard-coded relation is reported at its line: {cold_stderr}"
     );
     let cache = dir.join(".strata/render-cache.json");

@@ -26,7 +26,7 @@ fn names(
 ) -> BTreeSet<String> {
     let sel: Vec<String> = sel.iter().map(|s| s.to_string()).collect();
     let exc: Vec<String> = exc.iter().map(|s| s.to_string()).collect();
-    select(&c.dag, &sel, &exc, indirect)
+    select(&c.dag, &c.nodes, &sel, &exc, indirect)
         .expect("valid selector")
         .into_iter()
         .map(|i| c.nodes[i].name.clone())
@@ -232,7 +232,7 @@ fn tests_follow_their_models_eagerly_by_default() {
 #[test]
 fn empty_selection_is_everything_in_topological_order() {
     let c = fixture();
-    let order: Vec<String> = select(&c.dag, &[], &[], NO_TESTS)
+    let order: Vec<String> = select(&c.dag, &c.nodes, &[], &[], NO_TESTS)
         .unwrap()
         .into_iter()
         .map(|i| c.nodes[i].name.clone())
@@ -249,7 +249,14 @@ fn empty_selection_is_everything_in_topological_order() {
 #[test]
 fn unknown_method_is_an_error_with_suggestion() {
     let c = fixture();
-    let err = select(&c.dag, &["tags:staging".to_string()], &[], NO_TESTS).unwrap_err();
+    let err = select(
+        &c.dag,
+        &c.nodes,
+        &["tags:staging".to_string()],
+        &[],
+        NO_TESTS,
+    )
+    .unwrap_err();
     assert_eq!(err.code.as_str(), "S501");
     assert!(err.help.unwrap().contains("tag"));
 }

@@ -234,7 +234,13 @@ pub fn select_nodes(
     sel: &crate::cli::SelectArgs,
     out: &Output,
 ) -> Option<Vec<usize>> {
-    match crate::graph::select::select(&c.dag, &sel.select, &sel.exclude, sel.indirect_selection) {
+    match crate::graph::select::select(
+        &c.dag,
+        &c.nodes,
+        &sel.select,
+        &sel.exclude,
+        sel.indirect_selection,
+    ) {
         Ok(s) => Some(s),
         Err(d) => {
             let mut diags = Diagnostics::new();

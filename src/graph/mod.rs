@@ -4,7 +4,7 @@
 pub mod select;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::Path;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -50,45 +50,28 @@ impl ResourceType {
     ];
 }
 
-/// What selection and cycle reports need to know about a node.
-#[derive(Clone, Debug)]
-pub struct GraphNode {
+/// What the graph, selection and cycle reports read of a node (the compiler's nodes are read
+/// in place: at 100k models, copies of these fields cost a tenth of the memory).
+pub trait Node: Sync {
     /// Unique id, e.g. `model.ofitec.mart_ar_aging`.
-    pub id: String,
+    fn id(&self) -> &str;
     /// Kind.
-    pub resource_type: ResourceType,
+    fn resource_type(&self) -> ResourceType;
     /// Name (for sources: the table name).
-    pub name: String,
+    fn name(&self) -> &str;
     /// Defining file, relative to the project.
-    pub path: Option<PathBuf>,
+    fn path(&self) -> Option<&Path>;
     /// Fully qualified name: project, folders, name.
-    pub fqn: Vec<String>,
+    fn fqn(&self) -> &[String];
     /// Tags.
-    pub tags: Vec<String>,
-    /// Resolved config as compact JSON (as in the manifest), for `config.<key>:` selectors
-    /// (see [`GraphNode::config_value`]); text, because it is rarely read.
-    pub config: String,
-    /// The materialization (the resource type's default when the config has none).
-    pub materialized: &'static str,
+    fn tags(&self) -> &[String];
+    /// One config value as JSON (as in the manifest), for `config.<key>:` selectors;
+    /// `materialized` with the resource type's default.
+    fn config_value(&self, key: &str) -> Option<serde_json::Value>;
     /// `generic` or `singular` for tests.
-    pub test_type: Option<&'static str>,
+    fn test_type(&self) -> Option<&'static str>;
     /// For sources: the source name.
-    pub source_name: Option<String>,
-}
-
-impl GraphNode {
-    /// One config value as JSON (as in the manifest), for selectors; `materialized` with the
-    /// resource type's default.
-    pub fn config_value(&self, key: &str) -> Option<serde_json::Value> {
-        match key {
-            "materialized" => Some(serde_json::Value::String(self.materialized.into())),
-            "test_type" => self.test_type.map(|t| serde_json::Value::String(t.into())),
-            _ => match serde_json::from_str(&self.config) {
-                Ok(serde_json::Value::Object(mut m)) => m.remove(key),
-                _ => None,
-            },
-        }
-    }
+    fn source_name(&self) -> Option<&str>;
 }
 
 /// A dependency: `parent` must be built before `child`; `span` is where the child asks for it.
@@ -102,19 +85,18 @@ pub struct Edge {
     pub span: Option<Span>,
 }
 
-/// An acyclic dependency graph with a deterministic topological order.
+/// An acyclic dependency graph with a deterministic topological order, over the indices of a
+/// slice of nodes (see [`Node`]).
 #[derive(Debug)]
 pub struct Dag {
-    nodes: Vec<GraphNode>,
     parents: Vec<Vec<usize>>,
     children: Vec<Vec<usize>>,
     order: Vec<usize>,
-    by_id: HashMap<String, usize>,
 }
 
 impl Dag {
     /// Builds the graph; a cycle is reported as the full path with the file of each step.
-    pub fn build(nodes: Vec<GraphNode>, edges: &[Edge]) -> Result<Dag, Diagnostics> {
+    pub fn build<N: Node>(nodes: &[N], edges: &[Edge]) -> Result<Dag, Diagnostics> {
         let n = nodes.len();
         let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
         for e in edges {
@@ -131,27 +113,25 @@ impl Dag {
                 children[parent].push(child);
             }
         }
-        let order = topo_order(&nodes, &parents, &children);
+        let order = topo_order(nodes, &parents, &children);
         if order.len() < n {
-            return Err(cycles(&nodes, &parents, &children, edges));
+            return Err(cycles(nodes, &parents, &children, edges));
         }
-        let by_id = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
         Ok(Dag {
-            nodes,
             parents,
             children,
             order,
-            by_id,
         })
     }
 
-    /// All nodes, by index.
-    pub fn nodes(&self) -> &[GraphNode] {
-        &self.nodes
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// True for a graph without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.parents.is_empty()
     }
 
     /// Direct parents of a node.
@@ -169,11 +149,6 @@ impl Dag {
         &self.order
     }
 
-    /// The index of a node id.
-    pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
-    }
-
     /// Ancestors of `i` up to `depth` steps (all when `None`), not including `i`.
     pub fn ancestors(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
         walk(i, depth, &self.parents)
@@ -187,8 +162,8 @@ impl Dag {
 
 /// Every cycle (a topological order could not take all nodes): each strongly connected
 /// component reported as the full path with the file of each step.
-fn cycles(
-    nodes: &[GraphNode],
+fn cycles<N: Node>(
+    nodes: &[N],
     parents: &[Vec<usize>],
     children: &[Vec<usize>],
     edges: &[Edge],
@@ -217,7 +192,7 @@ fn cycles(
         let members: BTreeSet<usize> = scc.iter().map(|i| i.index()).collect();
         let start = *members
             .iter()
-            .min_by_key(|i| &nodes[**i].id)
+            .min_by_key(|i| nodes[**i].id())
             .expect("non-empty component");
         let path = cycle_path(start, &members, children);
         diags.push(cycle_diagnostic(&path, nodes, &edge_span));
@@ -246,13 +221,13 @@ fn walk(start: usize, depth: Option<usize>, next: &[Vec<usize>]) -> BTreeSet<usi
 }
 
 /// Kahn's algorithm with a min-heap on ids, so the order is the same on every run.
-fn topo_order(nodes: &[GraphNode], parents: &[Vec<usize>], children: &[Vec<usize>]) -> Vec<usize> {
+fn topo_order<N: Node>(nodes: &[N], parents: &[Vec<usize>], children: &[Vec<usize>]) -> Vec<usize> {
     use rayon::prelude::*;
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     // Ties are broken by id: each node's rank among the ids (then indices) orders the heap.
     let mut by_id: Vec<usize> = (0..nodes.len()).collect();
-    by_id.par_sort_unstable_by(|&a, &b| (nodes[a].id.as_str(), a).cmp(&(nodes[b].id.as_str(), b)));
+    by_id.par_sort_unstable_by(|&a, &b| (nodes[a].id(), a).cmp(&(nodes[b].id(), b)));
     let mut rank = vec![0usize; nodes.len()];
     for (r, &i) in by_id.iter().enumerate() {
         rank[i] = r;
@@ -309,12 +284,12 @@ fn cycle_path(start: usize, members: &BTreeSet<usize>, children: &[Vec<usize>]) 
     vec![start, start]
 }
 
-fn cycle_diagnostic(
+fn cycle_diagnostic<N: Node>(
     path: &[usize],
-    nodes: &[GraphNode],
+    nodes: &[N],
     spans: &HashMap<(usize, usize), Option<Span>>,
 ) -> Diagnostic {
-    let names: Vec<&str> = path.iter().map(|i| nodes[*i].name.as_str()).collect();
+    let names: Vec<&str> = path.iter().map(|i| nodes[*i].name()).collect();
     let mut d = Diagnostic::error(
         Code::Cycle,
         format!("dependency cycle: {}", names.join(" → ")),
@@ -325,16 +300,16 @@ fn cycle_diagnostic(
     for w in path.windows(2) {
         let (parent, child) = (w[0], w[1]);
         // `child` reads `parent`: the ref is written in the child's file.
-        let label = format!("`{}` refers to `{}`", nodes[child].name, nodes[parent].name);
+        let label = format!(
+            "`{}` refers to `{}`",
+            nodes[child].name(),
+            nodes[parent].name()
+        );
         match spans.get(&(parent, child)).cloned().flatten() {
             Some(span) if d.span.is_none() => d = d.at(span).with_label(label),
             Some(span) => d = d.with_related(span, label),
             None => {
-                let file = nodes[child]
-                    .path
-                    .as_ref()
-                    .map(|p| display_path(p))
-                    .unwrap_or_default();
+                let file = nodes[child].path().map(display_path).unwrap_or_default();
                 d = d.with_note(format!("{label} ({file})"));
             }
         }
@@ -345,19 +320,50 @@ fn cycle_diagnostic(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
-    fn node(name: &str) -> GraphNode {
-        GraphNode {
+    /// A model named `name`.
+    struct TestNode {
+        id: String,
+        name: String,
+        path: PathBuf,
+    }
+
+    impl Node for TestNode {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn resource_type(&self) -> ResourceType {
+            ResourceType::Model
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn path(&self) -> Option<&Path> {
+            Some(&self.path)
+        }
+        fn fqn(&self) -> &[String] {
+            &[]
+        }
+        fn tags(&self) -> &[String] {
+            &[]
+        }
+        fn config_value(&self, _: &str) -> Option<serde_json::Value> {
+            None
+        }
+        fn test_type(&self) -> Option<&'static str> {
+            None
+        }
+        fn source_name(&self) -> Option<&str> {
+            None
+        }
+    }
+
+    fn node(name: &str) -> TestNode {
+        TestNode {
             id: format!("model.p.{name}"),
-            resource_type: ResourceType::Model,
             name: name.into(),
-            path: Some(PathBuf::from(format!("models/{name}.sql"))),
-            fqn: vec!["p".into(), name.into()],
-            tags: vec![],
-            config: "{}".into(),
-            materialized: "view",
-            test_type: None,
-            source_name: None,
+            path: PathBuf::from(format!("models/{name}.sql")),
         }
     }
 
@@ -373,7 +379,8 @@ mod tests {
     fn cycle_is_reported_with_its_path() {
         let nodes = vec![node("a"), node("b"), node("c"), node("d")];
         // a -> b -> c -> a, d independent.
-        let err = Dag::build(nodes, &[edge(0, 1), edge(1, 2), edge(2, 0), edge(0, 3)]).unwrap_err();
+        let err =
+            Dag::build(&nodes, &[edge(0, 1), edge(1, 2), edge(2, 0), edge(0, 3)]).unwrap_err();
         let d = &err.items()[0];
         assert_eq!(d.code, Code::Cycle);
         assert_eq!(d.message, "dependency cycle: a → b → c → a");
@@ -383,11 +390,11 @@ mod tests {
     #[test]
     fn topo_order_puts_parents_first() {
         let nodes = vec![node("c"), node("b"), node("a")];
-        let dag = Dag::build(nodes, &[edge(2, 1), edge(1, 0)]).unwrap();
+        let dag = Dag::build(&nodes, &[edge(2, 1), edge(1, 0)]).unwrap();
         let names: Vec<_> = dag
             .topo_order()
             .iter()
-            .map(|i| dag.nodes()[*i].name.clone())
+            .map(|i| nodes[*i].name.clone())
             .collect();
         assert_eq!(names, vec!["a", "b", "c"]);
     }

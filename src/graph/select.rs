@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Dag, GraphNode, ResourceType};
+use super::{Dag, Node, ResourceType};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 
 const METHODS: &[&str] = &[
@@ -135,29 +135,26 @@ fn glob(pattern: &str, text: &str) -> bool {
     rec(pattern.as_bytes(), text.as_bytes())
 }
 
-fn matches(atom: &Atom, node: &GraphNode) -> Result<bool, Diagnostic> {
+fn matches(atom: &Atom, node: &impl Node) -> Result<bool, Diagnostic> {
     let v = atom.value.as_str();
     let Some(method) = atom.method.as_deref() else {
         return Ok(default_match(v, node));
     };
     Ok(match method {
-        "tag" => node.tags.iter().any(|t| glob(v, t)),
-        "path" | "file" => node.path.as_ref().is_some_and(|p| {
+        "tag" => node.tags().iter().any(|t| glob(v, t)),
+        "path" | "file" => node.path().is_some_and(|p| {
             let p = crate::diagnostics::display_path(p);
             let v = v.trim_end_matches('/');
             p == v || p.starts_with(&format!("{v}/")) || glob(v, &p)
         }),
         "source" => {
-            node.resource_type == ResourceType::Source
-                && node
-                    .source_name
-                    .as_deref()
-                    .is_some_and(|s| match v.split_once('.') {
-                        Some((src, table)) => glob(src, s) && glob(table, &node.name),
-                        None => glob(v, s),
-                    })
+            node.resource_type() == ResourceType::Source
+                && node.source_name().is_some_and(|s| match v.split_once('.') {
+                    Some((src, table)) => glob(src, s) && glob(table, node.name()),
+                    None => glob(v, s),
+                })
         }
-        "exposure" => node.resource_type == ResourceType::Exposure && glob(v, &node.name),
+        "exposure" => node.resource_type() == ResourceType::Exposure && glob(v, node.name()),
         "resource_type" => {
             let known: Vec<&str> = ResourceType::ALL.iter().map(|r| r.as_str()).collect();
             if !known.contains(&v) {
@@ -167,9 +164,9 @@ fn matches(atom: &Atom, node: &GraphNode) -> Result<bool, Diagnostic> {
                 )
                 .with_help_opt(suggest(v, known.iter().copied())));
             }
-            node.resource_type.as_str() == v
+            node.resource_type().as_str() == v
         }
-        "test_type" => node.resource_type == ResourceType::Test && node.test_type == Some(v),
+        "test_type" => node.resource_type() == ResourceType::Test && node.test_type() == Some(v),
         "fqn" => fqn_match(v, node),
         m => {
             let key = m.strip_prefix("config.").unwrap_or(m);
@@ -189,9 +186,9 @@ fn json_eq(j: &serde_json::Value, v: &str) -> bool {
     }
 }
 
-fn fqn_match(v: &str, node: &GraphNode) -> bool {
+fn fqn_match(v: &str, node: &impl Node) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    let fqn: Vec<&str> = node.fqn.iter().map(String::as_str).collect();
+    let fqn: Vec<&str> = node.fqn().iter().map(String::as_str).collect();
     let prefix_at = |offset: usize| {
         fqn.len() >= offset + parts.len()
             && parts.iter().zip(&fqn[offset..]).all(|(p, f)| glob(p, f))
@@ -201,7 +198,7 @@ fn fqn_match(v: &str, node: &GraphNode) -> bool {
 
 /// A bare value: a path when it looks like one, else the node name or an fqn prefix
 /// (so `staging` selects the staging folder, as in dbt).
-fn default_match(v: &str, node: &GraphNode) -> bool {
+fn default_match(v: &str, node: &impl Node) -> bool {
     if v.contains('/') || v.ends_with(".sql") || v.ends_with(".csv") {
         let atom = Atom {
             at: false,
@@ -212,18 +209,21 @@ fn default_match(v: &str, node: &GraphNode) -> bool {
         };
         return matches(&atom, node).unwrap_or(false);
     }
-    if node.resource_type == ResourceType::Source {
+    if node.resource_type() == ResourceType::Source {
         return node
-            .source_name
-            .as_deref()
-            .is_some_and(|s| glob(v, &format!("{s}.{}", node.name)));
+            .source_name()
+            .is_some_and(|s| glob(v, &format!("{s}.{}", node.name())));
     }
-    glob(v, &node.name) || (node.resource_type != ResourceType::Test && fqn_match(v, node))
+    glob(v, node.name()) || (node.resource_type() != ResourceType::Test && fqn_match(v, node))
 }
 
-fn select_atom(dag: &Dag, atom: &Atom) -> Result<BTreeSet<usize>, Diagnostic> {
+fn select_atom<N: Node>(
+    dag: &Dag,
+    nodes: &[N],
+    atom: &Atom,
+) -> Result<BTreeSet<usize>, Diagnostic> {
     let mut base = BTreeSet::new();
-    for (i, n) in dag.nodes().iter().enumerate() {
+    for (i, n) in nodes.iter().enumerate() {
         if matches(atom, n)? {
             base.insert(i);
         }
@@ -265,12 +265,16 @@ fn parse_spec(args: &[String]) -> Result<Vec<Vec<Atom>>, Diagnostic> {
     Ok(out)
 }
 
-fn eval(dag: &Dag, spec: &[Vec<Atom>]) -> Result<BTreeSet<usize>, Diagnostic> {
+fn eval<N: Node>(
+    dag: &Dag,
+    nodes: &[N],
+    spec: &[Vec<Atom>],
+) -> Result<BTreeSet<usize>, Diagnostic> {
     let mut union = BTreeSet::new();
     for term in spec {
         let mut acc: Option<BTreeSet<usize>> = None;
         for atom in term {
-            let s = select_atom(dag, atom)?;
+            let s = select_atom(dag, nodes, atom)?;
             acc = Some(match acc {
                 None => s,
                 Some(a) => a.intersection(&s).copied().collect(),
@@ -282,9 +286,11 @@ fn eval(dag: &Dag, spec: &[Vec<Atom>]) -> Result<BTreeSet<usize>, Diagnostic> {
 }
 
 /// The nodes chosen by `--select` (all when empty) minus `--exclude`, plus the tests of the
-/// chosen nodes as `indirect` says. Returned in topological order.
-pub fn select(
+/// chosen nodes as `indirect` says. Returned in topological order. `nodes` are the ones the
+/// graph was built over.
+pub fn select<N: Node>(
     dag: &Dag,
+    nodes: &[N],
     select: &[String],
     exclude: &[String],
     indirect: IndirectSelection,
@@ -292,13 +298,13 @@ pub fn select(
     let sel_spec = parse_spec(select)?;
     let exc_spec = parse_spec(exclude)?;
     let mut chosen: BTreeSet<usize> = if sel_spec.is_empty() {
-        (0..dag.nodes().len()).collect()
+        (0..dag.len()).collect()
     } else {
-        eval(dag, &sel_spec)?
+        eval(dag, nodes, &sel_spec)?
     };
     if indirect != IndirectSelection::Empty {
-        for (i, n) in dag.nodes().iter().enumerate() {
-            if n.resource_type != ResourceType::Test || chosen.contains(&i) {
+        for (i, n) in nodes.iter().enumerate() {
+            if n.resource_type() != ResourceType::Test || chosen.contains(&i) {
                 continue;
             }
             let parents = dag.parents(i);
@@ -314,7 +320,7 @@ pub fn select(
             }
         }
     }
-    let excluded = eval(dag, &exc_spec)?;
+    let excluded = eval(dag, nodes, &exc_spec)?;
     Ok(dag
         .topo_order()
         .iter()

@@ -59,8 +59,9 @@ pub enum RelationCall {
 pub struct Recorded {
     /// Relations asked for, indexed by placeholder number.
     pub relations: Vec<RelationCall>,
-    /// `config()` entries in call order (already validated).
-    pub config: NodeConfig,
+    /// `config()` entries in call order (already validated); none without a `config()` call
+    /// (boxed: a render of every node is held at once).
+    pub config: Option<Box<NodeConfig>>,
     /// The same entries as written (key, value), to replay them on a cached render.
     pub config_calls: Vec<(String, J)>,
     /// `log()` messages in call order.
@@ -606,7 +607,8 @@ impl Object for ConfigFn {
             for (k, v) in &entries {
                 let json = serde_json::to_value(v)
                     .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
-                rec.config.set(r.scope, k, &json).map_err(|e| {
+                let config = rec.config.get_or_insert_with(Default::default);
+                config.set(r.scope, k, &json).map_err(|e| {
                     let code = match e {
                         crate::project::config::ConfigError::UnknownKey { .. } => Code::UnknownKey,
                         _ => Code::InvalidValue,
@@ -650,7 +652,9 @@ impl Object for ConfigFn {
                             }
                         }
                     }
-                    merged.merge(&rec.config);
+                    if let Some(c) = &rec.config {
+                        merged.merge(c);
+                    }
                     serde_json::to_value(&merged)
                         .ok()
                         .and_then(|j| j.get(&key).cloned())

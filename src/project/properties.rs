@@ -125,8 +125,9 @@ pub struct TestDef {
     pub args: BTreeMap<String, J>,
     /// Where each argument is written, for messages about a bad argument.
     pub arg_spans: BTreeMap<String, Span>,
-    /// Test config (severity, where, ...).
-    pub config: NodeConfig,
+    /// Test config (severity, where, ...); none when the declaration sets none (boxed: most
+    /// tests set none, and a large project declares a hundred thousand).
+    pub config: Option<Box<NodeConfig>>,
     /// A name given with `name:`.
     pub custom_name: Option<String>,
     /// The column the test is declared on.
@@ -544,7 +545,7 @@ fn read_tests(
                 test_name: text.clone(),
                 args: BTreeMap::new(),
                 arg_spans: BTreeMap::new(),
-                config: NodeConfig::default(),
+                config: None,
                 custom_name: None,
                 column: column.map(str::to_string),
                 span: item.span(file),
@@ -556,7 +557,7 @@ fn read_tests(
                     test_name,
                     args: BTreeMap::new(),
                     arg_spans: BTreeMap::new(),
-                    config: NodeConfig::default(),
+                    config: None,
                     custom_name: None,
                     column: column.map(str::to_string),
                     span: k.span(file),
@@ -592,7 +593,13 @@ fn read_test_body(node: &Node, file: &Path, def: &mut TestDef, diags: &mut Diagn
     for (k, v) in entries {
         let key = k.as_str().unwrap_or_default();
         match key {
-            "config" => read_config_map(v, file, ConfigScope::Test, &mut def.config, diags),
+            "config" => read_config_map(
+                v,
+                file,
+                ConfigScope::Test,
+                def.config.get_or_insert_with(Default::default),
+                diags,
+            ),
             "arguments" => match v.as_map() {
                 Some(args) => {
                     for (ak, av) in args {
@@ -609,7 +616,7 @@ fn read_test_body(node: &Node, file: &Path, def: &mut TestDef, diags: &mut Diagn
             "name" => def.custom_name = yaml::expect_string(v, file, "name", diags),
             "description" => {}
             k if TEST_TOP_LEVEL_CONFIG.contains(&k) => apply_config(
-                &mut def.config,
+                def.config.get_or_insert_with(Default::default),
                 ConfigScope::Test,
                 k,
                 v,
@@ -1057,11 +1064,13 @@ mod tests {
         let tests = &out.models[0].columns[0].tests;
         assert_eq!(tests.len(), 3);
         assert_eq!(tests[1].args["values"], serde_json::json!(["a", "b"]));
+        assert!(tests[0].config.is_none(), "no config given, none kept");
         assert_eq!(
-            tests[1].config.severity,
+            tests[1].config.as_ref().unwrap().severity,
             Some(super::super::config::TestSeverity::Warn)
         );
         assert_eq!(tests[2].args["values"], serde_json::json!(["c"]));
-        assert_eq!(tests[2].config.where_clause.as_deref(), Some("x > 1"));
+        let where_clause = tests[2].config.as_ref().unwrap().where_clause.as_deref();
+        assert_eq!(where_clause, Some("x > 1"));
     }
 }
