@@ -49,11 +49,11 @@ pub struct Relation {
 impl Relation {
     /// `"schema"."identifier"`.
     pub fn quoted(&self) -> String {
-        format!(
-            "{}.{}",
-            sql::quote_ident(&self.schema),
-            sql::quote_ident(&self.identifier)
-        )
+        let mut out = String::with_capacity(self.schema.len() + self.identifier.len() + 5);
+        sql::push_quoted_ident(&mut out, &self.schema);
+        out.push('.');
+        sql::push_quoted_ident(&mut out, &self.identifier);
+        out
     }
 }
 
@@ -1061,7 +1061,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 unique_id: format!("source.{pname}.{}.{}", s.name, t.name),
                 resource_type: ResourceType::Source,
                 name: t.name.clone(),
-                original_file_path: t.span.file.clone(),
+                original_file_path: t.span.file.to_path_buf(),
                 fqn: vec![pname.clone(), s.name.clone(), t.name.clone()],
                 config: Arc::new(config),
                 description: t.description.clone().or_else(|| s.description.clone()),
@@ -1451,7 +1451,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         .keys()
         .filter_map(|m| m.strip_prefix("test_").map(str::to_string))
         .collect();
-    let mut test_defs: Vec<(&TestDef, usize, std::borrow::Cow<str>, Relation)> = Vec::new();
+    let mut test_defs: Vec<(&TestDef, usize, std::borrow::Cow<str>, &Relation)> = Vec::new();
     let props = project
         .properties
         .models
@@ -1462,11 +1462,11 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         let Some(index) = refable.get(p.name.as_str()).map(|r| r.index) else {
             continue;
         };
-        let Some(rel) = node_relations[index].clone() else {
+        let Some(rel) = &node_relations[index] else {
             continue;
         };
         for t in tests {
-            test_defs.push((t, index, p.name.as_str().into(), rel.clone()));
+            test_defs.push((t, index, p.name.as_str().into(), rel));
         }
     }
     for (s, tables) in project
@@ -1480,12 +1480,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 continue;
             };
             for td in tests {
-                test_defs.push((
-                    td,
-                    *index,
-                    format!("{}_{}", s.name, t.name).into(),
-                    rel.clone(),
-                ));
+                test_defs.push((td, *index, format!("{}_{}", s.name, t.name).into(), rel));
             }
         }
     }
@@ -1774,7 +1769,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             unique_id: format!("test.{pname}.{name}"),
             resource_type: ResourceType::Test,
             name,
-            original_file_path: def.span.file.clone(),
+            original_file_path: def.span.file.to_path_buf(),
             fqn: vec![
                 pname.clone(),
                 t.attached_name.into_owned(),
@@ -1994,7 +1989,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             unique_id: format!("unit_test.{pname}.{}.{}", u.model, u.name),
             resource_type: ResourceType::Test,
             name: u.name.clone(),
-            original_file_path: u.span.file.clone(),
+            original_file_path: u.span.file.to_path_buf(),
             fqn: vec![pname.clone(), u.model.clone(), u.name.clone()],
             config: Arc::new(u.config.clone()),
             description: u.description.clone(),
@@ -2082,7 +2077,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             unique_id: format!("exposure.{pname}.{}", e.name),
             resource_type: ResourceType::Exposure,
             name: e.name.clone(),
-            original_file_path: e.span.file.clone(),
+            original_file_path: e.span.file.to_path_buf(),
             fqn: vec![pname.clone(), e.name.clone()],
             config: Arc::new(config),
             description: e.description.clone(),
@@ -2128,16 +2123,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             let Some(d) = &p.description else {
                 return Ok(None);
             };
-            let file = p
-                .description_span
-                .as_ref()
-                .map(|s| s.file.clone())
-                .unwrap_or_else(|| p.path.clone());
+            let file: &Path = match &p.description_span {
+                Some(s) => &s.file,
+                None => &p.path,
+            };
             renderer
-                .render_str(&display_path(&file), d)
+                .render_str(&display_path(file), d)
                 .map(Some)
                 .map_err(|e| {
-                    let mut d = jinja::jinja_diagnostic(&e, &file, None, sources());
+                    let mut d = jinja::jinja_diagnostic(&e, file, None, sources());
                     if let Some(span) = &p.description_span {
                         d.span = Some(span.clone());
                     }
@@ -2592,12 +2586,7 @@ fn cached_render(
         relation_spans: e
             .at
             .iter()
-            .map(|&(line, col, len)| Span {
-                file: file.to_path_buf(),
-                line,
-                col,
-                len,
-            })
+            .map(|&(line, col, len)| Span::new(file, line, col, len))
             .collect(),
         cache_key: Some(key),
     }

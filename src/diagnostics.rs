@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
@@ -126,8 +127,10 @@ impl Serialize for Code {
 /// and the length of the marked text in characters (at least 1).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Span {
-    /// Path relative to the project directory, with `/` separators.
-    pub file: PathBuf,
+    /// Path relative to the project directory, with `/` separators (shared: a large project
+    /// holds millions of spans over a few thousand files).
+    #[serde(serialize_with = "ser_file")]
+    pub file: Arc<Path>,
     /// 1-based line.
     pub line: usize,
     /// 1-based column (in characters).
@@ -136,11 +139,34 @@ pub struct Span {
     pub len: usize,
 }
 
+fn ser_file<S: serde::Serializer>(file: &Arc<Path>, s: S) -> Result<S::Ok, S::Error> {
+    file.as_ref().serialize(s)
+}
+
+/// `file` as a shared path: the one this thread made last when it is the same file (spans are
+/// made file by file), a new one otherwise.
+fn shared_path(file: &Path) -> Arc<Path> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<Path>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(p) if p.as_os_str() == file.as_os_str() => Arc::clone(p),
+            _ => {
+                let p: Arc<Path> = Arc::from(file);
+                *last = Some(Arc::clone(&p));
+                p
+            }
+        }
+    })
+}
+
 impl Span {
     /// A span at `line:col` of `file` covering `len` characters.
-    pub fn new(file: impl Into<PathBuf>, line: usize, col: usize, len: usize) -> Span {
+    pub fn new(file: impl AsRef<Path>, line: usize, col: usize, len: usize) -> Span {
         Span {
-            file: file.into(),
+            file: shared_path(file.as_ref()),
             line: line.max(1),
             col: col.max(1),
             len: len.max(1),
@@ -148,12 +174,12 @@ impl Span {
     }
 
     /// A span naming a whole file (its first line).
-    pub fn file(file: impl Into<PathBuf>) -> Span {
+    pub fn file(file: impl AsRef<Path>) -> Span {
         Span::new(file, 1, 1, 1)
     }
 
     /// A span covering a whole line.
-    pub fn line(file: impl Into<PathBuf>, line: usize) -> Span {
+    pub fn line(file: impl AsRef<Path>, line: usize) -> Span {
         Span::new(file, line, 1, 1)
     }
 }

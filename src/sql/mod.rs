@@ -29,7 +29,21 @@ pub fn quote_literal(s: &str) -> String {
 
 /// Quotes an identifier with double quotes (both DuckDB and Postgres), doubling inner quotes.
 pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    let mut out = String::with_capacity(s.len() + 2);
+    push_quoted_ident(&mut out, s);
+    out
+}
+
+/// Appends `s` quoted as [`quote_ident`] does.
+pub fn push_quoted_ident(out: &mut String, s: &str) {
+    out.push('"');
+    for (k, part) in s.split('"').enumerate() {
+        if k > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 /// A relation read by a statement, as written, with its position in the analyzed text.
@@ -420,5 +434,8 @@ mod tests {
     #[test]
     fn quoting_doubles_quotes() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_ident("\"ab\""), "\"\"\"ab\"\"\"");
+        assert_eq!(quote_ident(""), "\"\"");
+        assert_eq!(quote_ident("plain"), "\"plain\"");
     }
 }
