@@ -204,7 +204,7 @@ pub struct CompiledNode {
 }
 
 fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&display_path(p))
+    s.serialize_str(&crate::diagnostics::display_path_cow(p))
 }
 
 impl crate::graph::Node for CompiledNode {
@@ -795,12 +795,13 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     crate::timing::mark("prepare");
     // Renders of the last compile with the same inputs are taken as they are.
     let render_cache = render_cache_job.join().unwrap_or_default();
+    crate::timing::mark("render_cache_read");
     let render = |p: &Pending,
                   source: &str,
                   scope: ConfigScope,
                   incremental: bool|
      -> Result<jinja::Rendered, Diagnostic> {
-        let name = display_path(&p.path);
+        let name = crate::diagnostics::display_path_cow(&p.path);
         let base = serde_json::to_string(&p.config).unwrap_or_default();
         let flags = u8::from(scope == ConfigScope::Test) | (u8::from(incremental) << 1);
         let key = jinja::cache::key(&render_global, &name, source, &base, flags);
@@ -1225,30 +1226,56 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .and_then(|n| n.relation.as_ref())
         }
     };
-    let key_of = |r: &Relation| (r.schema.to_lowercase(), r.identifier.to_lowercase());
-    let mut known_relations: HashMap<(String, String), String> = HashMap::new();
-    for (i, p) in pending.iter().enumerate() {
-        if let Some(r) = &node_relations[i] {
-            known_relations
-                .entry(key_of(r))
-                .or_insert_with(|| format!("ref('{}')", p.name));
-        }
-    }
-    for n in &source_nodes {
-        if let (Some(r), Some(s)) = (&n.relation, &n.source) {
-            known_relations
-                .entry(key_of(r))
-                .or_insert_with(|| format!("source('{}', '{}')", s.source_name, n.name));
-        }
-    }
-    let mut own_relations: Vec<BTreeSet<(String, String)>> = vec![BTreeSet::new(); pending.len()];
+    // What a hard-coded relation should have been written as, by lowercased schema and name:
+    // built for the first such warning only.
+    let known_relations = std::sync::OnceLock::<HashMap<(String, String), String>>::new();
+    let known_relations = || {
+        known_relations.get_or_init(|| {
+            let key_of = |r: &Relation| (r.schema.to_lowercase(), r.identifier.to_lowercase());
+            let mut known = HashMap::new();
+            for (i, p) in pending.iter().enumerate() {
+                if let Some(r) = &node_relations[i] {
+                    known
+                        .entry(key_of(r))
+                        .or_insert_with(|| format!("ref('{}')", p.name));
+                }
+            }
+            for n in &source_nodes {
+                if let (Some(r), Some(s)) = (&n.relation, &n.source) {
+                    known
+                        .entry(key_of(r))
+                        .or_insert_with(|| format!("source('{}', '{}')", s.source_name, n.name));
+                }
+            }
+            known
+        })
+    };
+    // Each node's parents through ref() and source(), in one flat list per node (by counts).
+    let mut parent_start = vec![0usize; pending.len() + 1];
     for e in &edges {
-        if e.child < pending.len()
-            && let Some(r) = relation_of(e.parent)
-        {
-            own_relations[e.child].insert(key_of(r));
+        if e.child < pending.len() {
+            parent_start[e.child + 1] += 1;
         }
     }
+    for k in 1..parent_start.len() {
+        parent_start[k] += parent_start[k - 1];
+    }
+    let mut parent_list = vec![0usize; parent_start[pending.len()]];
+    let mut filled = parent_start.clone();
+    for e in &edges {
+        if e.child < pending.len() {
+            parent_list[filled[e.child]] = e.parent;
+            filled[e.child] += 1;
+        }
+    }
+    drop(filled);
+    let parents_of = |i: usize| &parent_list[parent_start[i]..parent_start[i + 1]];
+    // Whether two names are equal once lowercased (without building the lowercase strings).
+    let same_lowercase = |a: &str, b: &str| {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
+    };
     let ephemeral_names: BTreeSet<String> = pending
         .iter()
         .filter(|p| p.config.materialized == Some(Materialized::Ephemeral))
@@ -1275,27 +1302,36 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 .at_line_col(line, col)
             };
             let key = sql::cache::key(kind, code);
-            let analyzed = match cache.get(&key) {
-                Some(a) => Ok(a.clone()),
+            let analyzed = match cache.take(&key) {
+                Some(a) => Ok(a),
                 None => sql::analyze(code, kind),
             };
             match analyzed {
                 Ok(a) => {
                     let mut warnings = Vec::new();
                     for rel in &a.relations {
-                        let parts: Vec<String> = rel.parts.iter().map(|p| p.to_lowercase()).collect();
-                        if parts.len() == 1 && ephemeral_names.contains(&parts[0]) {
-                            continue;
-                        }
-                        let key = match parts.as_slice() {
-                            [.., s, t] => (s.clone(), t.clone()),
-                            [t] => (target.info.schema.to_lowercase(), t.clone()),
+                        let (schema, table) = match rel.parts.as_slice() {
+                            [.., s, t] => (s.as_str(), t.as_str()),
+                            [t] => {
+                                if ephemeral_names.contains(&t.to_lowercase()) {
+                                    continue;
+                                }
+                                (target.info.schema.as_str(), t.as_str())
+                            }
                             [] => continue,
                         };
-                        if own_relations[i].contains(&key) {
+                        // A relation one of its ref() or source() calls gave it.
+                        let own = parents_of(i).iter().any(|&parent| {
+                            relation_of(parent).is_some_and(|r| {
+                                same_lowercase(&r.identifier, table)
+                                    && same_lowercase(&r.schema, schema)
+                            })
+                        });
+                        if own {
                             continue;
                         }
-                        let help = match known_relations.get(&key) {
+                        let key = (schema.to_lowercase(), table.to_lowercase());
+                        let help = match known_relations().get(&key) {
                             Some(call) => format!("write {{{{ {call} }}}} so strata knows the dependency"),
                             None => "declare it as a source in a properties file and read it with source()".to_string(),
                         };
@@ -1357,8 +1393,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             let code = substituted_incremental[i].as_ref()?;
             let r = extra[i].incremental.as_deref()?.as_ref().ok()?;
             let key = sql::cache::key(kind, code);
-            if let Some(a) = cache.get(&key) {
-                return Some(Ok((key, a.clone())));
+            if let Some(a) = cache.take(&key) {
+                return Some(Ok((key, a)));
             }
             let e = match sql::analyze(code, kind) {
                 Ok(a) => return Some(Ok((key, a))),

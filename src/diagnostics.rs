@@ -192,10 +192,27 @@ impl fmt::Display for Span {
 
 /// Prints a relative path with `/` separators on every platform.
 pub fn display_path(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    display_path_cow(p).into_owned()
+}
+
+/// [`display_path`], borrowed from `p` when `p` is already written that way (the usual case:
+/// paths found by walking the project), so that hot paths do not allocate.
+pub fn display_path_cow(p: &Path) -> std::borrow::Cow<'_, str> {
+    if std::path::MAIN_SEPARATOR == '/'
+        && let Some(s) = p.to_str()
+        && !s.starts_with('/')
+        && !s.ends_with('/')
+        && !s.contains("//")
+        && s.split('/').all(|part| part != ".")
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        p.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
 }
 
 /// One finding in the user's project.
@@ -542,5 +559,44 @@ mod tests {
         let src = "a: 1\nbc: 2\n";
         let r = byte_range(src, &Span::new("x", 2, 1, 2));
         assert_eq!(&src[r], "bc");
+    }
+
+    #[test]
+    fn spans_of_one_file_share_its_path() {
+        let a = Span::new("models/a.yml", 1, 1, 1);
+        let b = Span::line(Path::new("models/a.yml"), 3);
+        assert!(Arc::ptr_eq(&a.file, &b.file));
+        let c = Span::file(PathBuf::from("models/b.yml"));
+        assert!(!Arc::ptr_eq(&a.file, &c.file));
+        assert_eq!(&*c.file, Path::new("models/b.yml"));
+        assert_eq!(b.to_string(), "models/a.yml:3:1");
+    }
+
+    #[test]
+    fn paths_display_with_slashes_borrowed_when_already_so() {
+        let cases = [
+            ("models/a.sql", "models/a.sql", true),
+            ("a", "a", true),
+            ("", "", true),
+            ("./models/a.sql", "./models/a.sql", false),
+            ("models//a.sql", "models/a.sql", false),
+            ("models/./a.sql", "models/a.sql", false),
+            ("models/", "models", false),
+            ("../x/y", "../x/y", true),
+        ];
+        for (path, shown, borrowed) in cases {
+            let d = display_path_cow(Path::new(path));
+            assert_eq!(d, shown, "{path}");
+            assert_eq!(
+                matches!(d, std::borrow::Cow::Borrowed(_)),
+                borrowed,
+                "{path}"
+            );
+            let slow: Vec<_> = Path::new(path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect();
+            assert_eq!(display_path(Path::new(path)), slow.join("/"), "{path}");
+        }
     }
 }

@@ -54,7 +54,7 @@ fn project() -> (tempfile::TempDir, std::path::PathBuf) {
         ),
         (
             "models/marts/m.sql",
-            "{% if config.get('materialized') == 'table' %}\n-- a table\n{% endif %}\n{% if 'nightly' in config.get('tags', []) %}\n-- nightly\n{% endif %}\nselect a.id from {{ ref('a') }} as a join raw.other as o on o.id = a.id\n",
+            "{% if config.get('materialized') == 'table' %}\n-- a table\n{% endif %}\n{% if 'nightly' in config.get('tags', []) %}\n-- nightly\n{% endif %}\nselect a.id from {{ ref('a') }} as a join MAIN.B as o on o.id = a.id\n",
         ),
         (
             "models/marts/_m.yml",
@@ -91,6 +91,11 @@ fn a_warm_compile_reuses_renders_and_gives_the_same_artifacts_and_warnings() {
     assert!(
         cold_stderr.contains("models/marts/m.sql:7:"),
         "the hard-coded relation is reported at its line: {cold_stderr}"
+    );
+    // A relation a model builds, written by hand (in capitals): the ref() to write instead.
+    assert!(
+        cold_stderr.contains("write {{ ref('b') }} so strata knows the dependency"),
+        "{cold_stderr}"
     );
     let cache = dir.join(".strata/render-cache.json");
     let cached = read(&dir, ".strata/render-cache.json");

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -16,8 +17,32 @@ use crate::project::AdapterKind;
 /// Analyses by key, as written (ordered, so that the file is the same for the same project).
 pub type Entries = crate::sorted::SortedEntries<Analysis>;
 
-/// Analyses by key, as read.
-pub type Loaded = HashMap<String, Analysis>;
+/// Analyses by key, as read; each is taken (moved out) by the node it serves.
+#[derive(Debug, Default)]
+pub struct Loaded(HashMap<String, Mutex<Option<Analysis>>>);
+
+impl Loaded {
+    /// The stored analysis under `key`, moved out (a second request for the same key, from a
+    /// node with the same SQL, gets none).
+    pub fn take(&self, key: &str) -> Option<Analysis> {
+        self.0.get(key)?.lock().ok()?.take()
+    }
+
+    /// The number of entries read.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when nothing was read.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an entry was read under `key` (taken or not).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
 
 /// File name in the artifacts folder.
 pub const FILE: &str = "analysis-cache.json";
@@ -30,7 +55,7 @@ fn stamp() -> String {
 #[derive(serde::Deserialize)]
 struct CacheFile {
     stamp: String,
-    entries: Loaded,
+    entries: HashMap<String, Analysis>,
 }
 
 /// The key of an analysis of `sql` for `kind`.
@@ -50,11 +75,16 @@ pub fn path(artifacts: &Path) -> PathBuf {
 /// The cached analyses, or none when the file is missing, unreadable or from another version.
 pub fn load(artifacts: &Path) -> Loaded {
     let Ok(bytes) = std::fs::read(path(artifacts)) else {
-        return Loaded::new();
+        return Loaded::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
-        Ok(f) if f.stamp == stamp() => f.entries,
-        _ => Loaded::new(),
+        Ok(f) if f.stamp == stamp() => Loaded(
+            f.entries
+                .into_iter()
+                .map(|(k, a)| (k, Mutex::new(Some(a))))
+                .collect(),
+        ),
+        _ => Loaded::default(),
     }
 }
 
@@ -91,8 +121,12 @@ mod tests {
         let e = Entries::new(vec![(key(AdapterKind::Duckdb, sql), a.clone())]);
         std::fs::write(path(dir.path()), to_bytes(&e)).unwrap();
         let loaded = load(dir.path());
-        assert_eq!(loaded, e.iter().cloned().collect::<Loaded>());
         assert!(holds(&loaded, &e));
+        // Taken once: the analysis as stored, then none.
+        let k = key(AdapterKind::Duckdb, sql);
+        assert_eq!(loaded.take(&k), Some(a));
+        assert_eq!(loaded.take(&k), None);
+        assert!(holds(&loaded, &e), "a taken entry still counts as read");
         assert!(!holds(&loaded, &Entries::new(Vec::new())));
         // Another engine, other SQL: other keys.
         assert_ne!(
