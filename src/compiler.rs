@@ -850,7 +850,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         } else {
             before_calls = match p.resource_type {
                 ResourceType::Model => {
-                    let folders = &p.fqn[1..p.fqn.len().saturating_sub(1).max(1)];
+                    // A model's fqn is the project, its folders, its name.
+                    let folders = &p.fqn[1..p.fqn.len() - 1];
                     model_base_config(folders, &p.name, p.props)
                 }
                 _ => NodeConfig::default(),
