@@ -347,6 +347,16 @@ impl std::fmt::Debug for CacheFiles {
     }
 }
 
+/// The node `generate_schema_name` gets: serialized as the JSON object with these keys would
+/// be (keys sorted), without building one for every node.
+#[derive(Serialize)]
+struct SchemaNode<'a> {
+    fqn: &'a [String],
+    name: &'a str,
+    original_file_path: std::borrow::Cow<'a, str>,
+    resource_type: &'a str,
+}
+
 fn sha256(s: &str) -> String {
     crate::digest::sha256_hex(s.as_bytes())
 }
@@ -952,10 +962,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             }
             let mut memo = None;
             let schema = if has_schema_macro {
-                let node = serde_json::json!({
-                    "name": p.name, "resource_type": p.resource_type.as_str(), "fqn": p.fqn,
-                    "original_file_path": display_path(&p.path),
-                });
+                let node = SchemaNode {
+                    fqn: &p.fqn,
+                    name: &p.name,
+                    original_file_path: crate::diagnostics::display_path_cow(&p.path),
+                    resource_type: p.resource_type.as_str(),
+                };
                 // A pure function of the macros, the target and these arguments: cached too.
                 let key = jinja::cache::key(
                     &render_global,
@@ -972,7 +984,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                             None => minijinja::Value::from(()),
                         };
                         renderer
-                            .call_macro("generate_schema_name", &[custom, jinja::to_value(&node)])
+                            .call_macro(
+                                "generate_schema_name",
+                                &[
+                                    custom,
+                                    jinja::to_value(
+                                        &serde_json::to_value(&node).unwrap_or_default(),
+                                    ),
+                                ],
+                            )
                             .map(|s| s.trim().to_string())
                             .map_err(|e| {
                                 jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), sources())
@@ -1013,7 +1033,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
-    let mut refable: HashMap<&str, Refable> = HashMap::new();
+    let mut refable: HashMap<&str, Refable> = HashMap::with_capacity(pending.len());
     for (i, p) in pending.iter().enumerate() {
         if p.resource_type != ResourceType::Test {
             refable.entry(p.name.as_str()).or_insert(Refable {
@@ -1178,7 +1198,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             out
         })
         .collect();
-    let mut edges: Vec<Edge> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::with_capacity(resolved.iter().map(|r| r.edges.len()).sum());
     let mut substituted: Vec<Option<String>> = Vec::with_capacity(pending.len());
     let mut substituted_incremental: Vec<Option<String>> = Vec::with_capacity(pending.len());
     let mut hooks: Vec<(Vec<String>, Vec<String>)> = Vec::with_capacity(pending.len());
@@ -1421,7 +1441,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         })
         .collect();
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
-    let mut analysis_entries: Vec<(String, sql::Analysis)> = Vec::with_capacity(pending.len());
+    let mut analysis_entries: Vec<(String, sql::Analysis)> =
+        Vec::with_capacity(pending.len() + incremental_checked.len());
     for checked in incremental_checked {
         match checked {
             Ok(entry) => analysis_entries.push(entry),
@@ -1443,7 +1464,12 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
 
     // What the next compile may reuse: the rendered texts are not needed any more, so they
     // move into the cache's entries.
-    let mut render_entries: Vec<(String, jinja::cache::Entry)> = Vec::with_capacity(pending.len());
+    let renders = rendered.iter().flatten().count()
+        + extra
+            .iter()
+            .map(|x| x.hooks.len() + usize::from(x.incremental.is_some()))
+            .sum::<usize>();
+    let mut render_entries: Vec<(String, jinja::cache::Entry)> = Vec::with_capacity(renders);
     for (r, x) in rendered.iter_mut().zip(extra.iter_mut()) {
         let hooks = x.hooks.iter_mut().filter_map(|(_, _, r)| r.as_mut().ok());
         for r in r
@@ -1736,7 +1762,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 &def.args,
             )
         });
-        let checksum = sha256(&format!(
+        let checksum = crate::digest::sha256_fmt(format_args!(
             "{}:{}:{:?}",
             def.test_name, all_node_ids[attached], def.args
         ));
@@ -2942,6 +2968,25 @@ fn resolve_call(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schema_node_serializes_as_its_json_object() {
+        let fqn = vec!["proj".to_string(), "staging".into(), "m \"1\"".into()];
+        let node = super::SchemaNode {
+            fqn: &fqn,
+            name: "m \"1\"",
+            original_file_path: "models/staging/m.sql".into(),
+            resource_type: "model",
+        };
+        let object = serde_json::json!({
+            "name": "m \"1\"", "resource_type": "model", "fqn": fqn,
+            "original_file_path": "models/staging/m.sql",
+        });
+        assert_eq!(
+            serde_json::to_string(&node).unwrap(),
+            serde_json::to_string(&object).unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -16,6 +16,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// The sha256 of formatted text, in lower-case hex: [`sha256_hex`] of `format!(..)` without
+/// the intermediate string.
+pub fn sha256_fmt(args: std::fmt::Arguments) -> String {
+    struct Hashing(Sha256);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    // Writing into a hasher cannot fail.
+    let _ = std::fmt::write(&mut h, args);
+    hex(&h.0.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -25,6 +41,11 @@ mod tests {
         assert_eq!(
             super::sha256_hex(b"strata"),
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"strata"))
+        );
+        let map: std::collections::BTreeMap<&str, Vec<u8>> = [("k", vec![1, 2])].into();
+        assert_eq!(
+            super::sha256_fmt(format_args!("{}:{:?}", "a", map)),
+            super::sha256_hex(format!("{}:{:?}", "a", map).as_bytes())
         );
     }
 }

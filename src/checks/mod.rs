@@ -322,6 +322,9 @@ pub fn test_name(
             .unwrap_or_default();
         name.push_str(&format!("__{field}__{target}"));
     }
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return name;
+    }
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -397,6 +400,11 @@ mod tests {
         assert_eq!(
             test_name("not_null", "m", Some("c"), &BTreeMap::new()),
             "not_null_m_c"
+        );
+        // Characters outside [A-Za-z0-9_] become one underscore each.
+        assert_eq!(
+            test_name("unique", "m", Some("Gr\u{fc}n w\"x\""), &BTreeMap::new()),
+            "unique_m_Gr_n_w_x_"
         );
     }
 }

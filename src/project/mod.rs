@@ -767,7 +767,7 @@ fn read_sql_files(
             },
         )
         .collect();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(results.len());
     for r in results {
         match r {
             Ok(f) => out.push(f),
@@ -856,6 +856,11 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
             (props, d)
         })
         .collect();
+    let total = |n: fn(&Properties) -> usize| parsed.iter().map(|(props, _)| n(props)).sum();
+    let all = &mut p.properties;
+    all.models.reserve(total(|p| p.models.len()));
+    all.seeds.reserve(total(|p| p.seeds.len()));
+    all.sources.reserve(total(|p| p.sources.len()));
     for (props, d) in parsed {
         diags.extend(d);
         p.properties.models.extend(props.models);
