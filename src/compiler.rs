@@ -679,11 +679,6 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         let dir = artifacts.clone();
         std::thread::spawn(move || sql::cache::load(&dir))
     };
-    let compiled_index = if opts.check_compiled {
-        crate::artifacts::IndexCheck::start(&artifacts, &target.info.name)
-    } else {
-        crate::artifacts::IndexCheck::none()
-    };
     let renderer = Renderer::new(&project, &target.info, &macro_sources, &mut diags);
 
     let mut pending: Vec<Pending> = Vec::new();
@@ -2352,6 +2347,15 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     nodes.rotate_right(first);
 
     crate::timing::mark("assemble");
+    // The files compiled last time are checked against their index on another thread. Started
+    // here, not with the compile, it runs while the DAG is built and wildcards are expanded,
+    // which leave a core idle, instead of competing with the read of the caches that the
+    // renders wait for.
+    let compiled_index = if opts.check_compiled {
+        crate::artifacts::IndexCheck::start(&artifacts, &target.info.name)
+    } else {
+        crate::artifacts::IndexCheck::none()
+    };
     // The DAG.
     let dag = match Dag::build(&nodes, &edges) {
         Ok(d) => d,
