@@ -74,7 +74,7 @@ pub fn path(artifacts: &Path) -> PathBuf {
 
 /// The cached analyses, or none when the file is missing, unreadable or from another version.
 pub fn load(artifacts: &Path) -> Loaded {
-    let Ok(bytes) = std::fs::read(path(artifacts)) else {
+    let Some(bytes) = crate::artifacts::map_file(&path(artifacts)) else {
         return Loaded::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
