@@ -1087,7 +1087,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
                 relation: Some(relation),
                 raw_code: None,
                 compiled_code: None,
-                checksum: sha256(&format!("{}.{}", s.name, t.name)),
+                checksum: crate::digest::sha256_fmt(format_args!("{}.{}", s.name, t.name)),
                 compiled_checksum: None,
                 compiled_incremental_code: None,
                 pre_hooks: Vec::new(),
@@ -2060,7 +2060,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             compiled_incremental_code: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
-            checksum: sha256(&format!("{}:{}:{:?}:{:?}", u.name, u.model, given, expect)),
+            checksum: crate::digest::sha256_fmt(format_args!(
+                "{}:{}:{:?}:{:?}",
+                u.name, u.model, given, expect
+            )),
             test: Some(Box::new(TestInfo {
                 test_name: "unit".into(),
                 test_type: "unit",
@@ -2144,7 +2147,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
             relation: None,
             raw_code: None,
             compiled_code: None,
-            checksum: sha256(&format!("{e:?}")),
+            checksum: crate::digest::sha256_fmt(format_args!("{e:?}")),
             compiled_checksum: None,
             compiled_incremental_code: None,
             pre_hooks: Vec::new(),

@@ -1,7 +1,11 @@
 //! Key-sorted entry lists for the cache files: gathered in any order (in parallel), sorted once,
 //! and serialized as JSON objects in key order, as a `BTreeMap` would be, without the cost of a
 //! tree insert per entry (at 100,000 models, a tree of the entries cost a tenth of a second to
-//! build and as much to query).
+//! build and as much to query). When a cache file is read back, its entries are [`Taken`] by
+//! the nodes they serve, each once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
@@ -51,6 +55,50 @@ impl<V> SortedEntries<V> {
 impl<V: Serialize> Serialize for SortedEntries<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// Entries read from a cache file, by key; each is taken (moved out) by the node it serves, so
+/// that a second request for the same key gets none.
+#[derive(Debug)]
+pub struct Taken<V>(HashMap<String, Mutex<Option<V>>>);
+
+impl<V> Default for Taken<V> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<V> FromIterator<(String, V)> for Taken<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(entries: I) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, Mutex::new(Some(v))))
+                .collect(),
+        )
+    }
+}
+
+impl<V> Taken<V> {
+    /// The entry under `key`, moved out.
+    pub fn take(&self, key: &str) -> Option<V> {
+        self.0.get(key)?.lock().ok()?.take()
+    }
+
+    /// The number of entries read.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when nothing was read.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an entry was read under `key` (taken or not).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
     }
 }
 

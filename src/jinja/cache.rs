@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
@@ -66,7 +65,7 @@ struct CacheFile {
 /// The renders a compile may reuse; each is taken (moved out) by the render it serves.
 #[derive(Default)]
 pub struct Cache {
-    entries: HashMap<String, Mutex<Option<Entry>>>,
+    entries: crate::sorted::Taken<Entry>,
     schemas: HashMap<String, String>,
     env: EnvReads,
     /// Whether it was read from a file (for `holds`).
@@ -76,7 +75,7 @@ pub struct Cache {
 impl Cache {
     /// The stored render under `key`, moved out (a second request for the same key gets none).
     pub fn take(&self, key: &str) -> Option<Entry> {
-        self.entries.get(key)?.lock().ok()?.take()
+        self.entries.take(key)
     }
 
     /// The stored `generate_schema_name` result under `key` (see [`key`]).
@@ -168,11 +167,7 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
                     .all(|(name, value)| std::env::var(name).ok() == *value) =>
         {
             Cache {
-                entries: f
-                    .entries
-                    .into_iter()
-                    .map(|(k, e)| (k, Mutex::new(Some(e))))
-                    .collect(),
+                entries: f.entries.into_iter().collect(),
                 schemas: f.schemas,
                 env: f.env,
                 loaded: true,

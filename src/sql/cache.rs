@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -18,31 +17,7 @@ use crate::project::AdapterKind;
 pub type Entries = crate::sorted::SortedEntries<Analysis>;
 
 /// Analyses by key, as read; each is taken (moved out) by the node it serves.
-#[derive(Debug, Default)]
-pub struct Loaded(HashMap<String, Mutex<Option<Analysis>>>);
-
-impl Loaded {
-    /// The stored analysis under `key`, moved out (a second request for the same key, from a
-    /// node with the same SQL, gets none).
-    pub fn take(&self, key: &str) -> Option<Analysis> {
-        self.0.get(key)?.lock().ok()?.take()
-    }
-
-    /// The number of entries read.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// True when nothing was read.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether an entry was read under `key` (taken or not).
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.0.contains_key(key)
-    }
-}
+pub type Loaded = crate::sorted::Taken<Analysis>;
 
 /// File name in the artifacts folder.
 pub const FILE: &str = "analysis-cache.json";
@@ -78,12 +53,7 @@ pub fn load(artifacts: &Path) -> Loaded {
         return Loaded::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
-        Ok(f) if f.stamp == stamp() => Loaded(
-            f.entries
-                .into_iter()
-                .map(|(k, a)| (k, Mutex::new(Some(a))))
-                .collect(),
-        ),
+        Ok(f) if f.stamp == stamp() => f.entries.into_iter().collect(),
         _ => Loaded::default(),
     }
 }
