@@ -18,6 +18,7 @@ use crate::jinja::{self, RelationCall, Renderer, THIS_TOKEN, TargetInfo, relatio
 use crate::project::config::{ConfigScope, Materialized, NodeConfig};
 use crate::project::properties::{ColumnProps, DependsOn, ModelProps, TestDef};
 use crate::project::{self, AdapterKind, LoadOptions, Project};
+use crate::sorted::FastMap;
 use crate::sql;
 
 /// A resolved target: what the adapter will connect to. The DSN stays out of every output.
@@ -777,7 +778,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     );
 
     // Duplicate names among ref()-able nodes and among singular tests.
-    let mut first_by_name: HashMap<(bool, &str), &Pending> = HashMap::new();
+    let mut first_by_name: FastMap<(bool, &str), &Pending> =
+        FastMap::with_capacity_and_hasher(pending.len(), Default::default());
     for p in &pending {
         let key = (p.resource_type == ResourceType::Test, p.name.as_str());
         if let Some(first) = first_by_name.get(&key) {
@@ -1028,7 +1030,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
 
-    let mut refable: HashMap<&str, Refable> = HashMap::with_capacity(pending.len());
+    let mut refable: FastMap<&str, Refable> =
+        FastMap::with_capacity_and_hasher(pending.len(), Default::default());
     for (i, p) in pending.iter().enumerate() {
         if p.resource_type != ResourceType::Test {
             refable.entry(p.name.as_str()).or_insert(Refable {
@@ -1543,7 +1546,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         }
     }
     let test_base = base + source_nodes.len();
-    let mut test_names: HashMap<String, usize> = HashMap::new();
+    let mut test_names: FastMap<String, usize> = FastMap::default();
     let all_node_ids: Vec<&str> = pending
         .iter()
         .map(|p| p.id.as_str())
@@ -2889,7 +2892,7 @@ fn call_span(src: &str, file: &Path, call: &RelationCall) -> Span {
 fn resolve_call(
     call: &RelationCall,
     project: &str,
-    refable: &HashMap<&str, Refable>,
+    refable: &FastMap<&str, Refable>,
     sources: &BTreeMap<(String, String), (usize, Relation)>,
     disabled: &BTreeSet<String>,
     span: &Span,

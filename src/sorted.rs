@@ -7,6 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// A hash map with a fast hash (foldhash) instead of the standard library's SipHash, for the
+/// maps a compile fills and queries per node: their keys come from the project's own files,
+/// which have no reason to collide on purpose.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
 
@@ -61,11 +66,11 @@ impl<V: Serialize> Serialize for SortedEntries<V> {
 /// Entries read from a cache file, by key; each is taken (moved out) by the node it serves, so
 /// that a second request for the same key gets none.
 #[derive(Debug)]
-pub struct Taken<V>(HashMap<String, Mutex<Option<V>>>);
+pub struct Taken<V>(FastMap<String, Mutex<Option<V>>>);
 
 impl<V> Default for Taken<V> {
     fn default() -> Self {
-        Self(HashMap::new())
+        Self(FastMap::default())
     }
 }
 
@@ -77,6 +82,34 @@ impl<V> FromIterator<(String, V)> for Taken<V> {
                 .map(|(k, v)| (k, Mutex::new(Some(v))))
                 .collect(),
         )
+    }
+}
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for Taken<V> {
+    /// Reads a JSON object of entries. They are gathered in a vector and the map is built at its
+    /// final size: a JSON object does not say how many entries it holds, and a map grown entry
+    /// by entry rehashes (and touches new memory) at every doubling.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+            type Value = Vec<(String, V)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(entries)
+            }
+        }
+        Ok(d.deserialize_map(Entries(std::marker::PhantomData))?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -104,8 +137,23 @@ impl<V> Taken<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::SortedEntries;
+    use super::{SortedEntries, Taken};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn taken_reads_a_json_object_and_gives_each_entry_once() {
+        let t: Taken<Vec<u8>> =
+            serde_json::from_str(r#"{"a": [1], "b": [], "a": [2, 3]}"#).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t.contains_key("b"));
+        // As a map read from JSON: the last of two entries under one key.
+        assert_eq!(t.take("a"), Some(vec![2, 3]));
+        assert_eq!(t.take("a"), None);
+        assert!(t.contains_key("a"));
+        assert_eq!(t.take("b"), Some(vec![]));
+        assert!(serde_json::from_str::<Taken<u8>>("[1]").is_err());
+        assert!(serde_json::from_str::<Taken<u8>>("{}").unwrap().is_empty());
+    }
 
     #[test]
     fn sorted_once_per_key_and_serialized_as_a_tree_map_would_be() {

@@ -57,7 +57,7 @@ struct CacheFile {
     stamp: String,
     global: String,
     env: EnvReads,
-    entries: HashMap<String, Entry>,
+    entries: crate::sorted::Taken<Entry>,
     #[serde(default)]
     schemas: HashMap<String, String>,
 }
@@ -167,7 +167,7 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
                     .all(|(name, value)| std::env::var(name).ok() == *value) =>
         {
             Cache {
-                entries: f.entries.into_iter().collect(),
+                entries: f.entries,
                 schemas: f.schemas,
                 env: f.env,
                 loaded: true,

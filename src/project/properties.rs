@@ -284,14 +284,18 @@ pub fn read_file(root: &Node, file: &Path, out: &mut Properties, diags: &mut Dia
         );
     }
     if let Some(models) = top.take(&["models"]) {
-        for item in yaml::expect_seq(models, file, "models", diags) {
+        let items = yaml::expect_seq(models, file, "models", diags);
+        out.models.reserve(items.len());
+        for item in items {
             if let Some(m) = read_model(item, file, ConfigScope::Model, diags) {
                 out.models.push(m);
             }
         }
     }
     if let Some(seeds) = top.take(&["seeds"]) {
-        for item in yaml::expect_seq(seeds, file, "seeds", diags) {
+        let items = yaml::expect_seq(seeds, file, "seeds", diags);
+        out.seeds.reserve(items.len());
+        for item in items {
             if let Some(m) = read_model(item, file, ConfigScope::Seed, diags) {
                 out.seeds.push(m);
             }

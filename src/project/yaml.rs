@@ -279,7 +279,7 @@ impl<'a> MapReader<'a> {
     }
 
     fn report_duplicates(&mut self, diags: &mut Diagnostics) {
-        let mut seen: std::collections::HashMap<&str, &Node> = Default::default();
+        let mut seen: crate::sorted::FastMap<&str, &Node> = Default::default();
         for (k, _, _) in &self.entries {
             if let Some(name) = k.as_str() {
                 if let Some(first) = seen.get(name) {

@@ -5,7 +5,6 @@
 //! ignored when it differs or does not read back. Only analyses of this compile are written,
 //! so the file never grows past the project.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -30,7 +29,7 @@ fn stamp() -> String {
 #[derive(serde::Deserialize)]
 struct CacheFile {
     stamp: String,
-    entries: HashMap<String, Analysis>,
+    entries: Loaded,
 }
 
 /// The key of an analysis of `sql` for `kind`.
@@ -53,7 +52,7 @@ pub fn load(artifacts: &Path) -> Loaded {
         return Loaded::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
-        Ok(f) if f.stamp == stamp() => f.entries.into_iter().collect(),
+        Ok(f) if f.stamp == stamp() => f.entries,
         _ => Loaded::default(),
     }
 }
