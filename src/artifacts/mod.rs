@@ -1028,7 +1028,7 @@ mod tests {
             1e17,
             f64::MAX,
             f64::MIN_POSITIVE,
-            1234.567_890_123_4,
+            1_234.567_890_123_4,
         ];
         let value = serde_json::json!({
             "strings": strings,
