@@ -17,6 +17,7 @@ pub mod execute;
 pub mod graph;
 pub mod jinja;
 pub mod materialize;
+pub mod pages;
 pub mod project;
 pub mod sorted;
 pub mod sql;

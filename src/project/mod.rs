@@ -819,6 +819,7 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
     }
 
     crate::timing::mark("load:walk");
+    crate::pages::fit_to(model_list.len());
     p.models = read_sql_files(&root, model_list, diags);
     p.macro_files = read_sql_files(&root, macro_list, diags);
     p.singular_tests = read_sql_files(&root, test_list, diags);
