@@ -2,18 +2,19 @@
 //! and serialized as JSON objects in key order, as a `BTreeMap` would be, without the cost of a
 //! tree insert per entry (at 100,000 models, a tree of the entries cost a tenth of a second to
 //! build and as much to query). When a cache file is read back, its entries are [`Taken`] by
-//! the nodes they serve, each once.
+//! the nodes they serve, each once. `FastMap` is the hash map of the maps a compile fills per
+//! node.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::{Serialize, Serializer};
 
 /// A hash map with a fast hash (foldhash) instead of the standard library's SipHash, for the
 /// maps a compile fills and queries per node: their keys come from the project's own files,
 /// which have no reason to collide on purpose.
 pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-use rayon::prelude::*;
-use serde::{Serialize, Serializer};
 
 /// Entries sorted by key, each key once.
 #[derive(Clone, Debug, PartialEq)]
