@@ -1,4 +1,5 @@
 //! Command-line types (clap derive). Doc comments are the help text. Nothing else lives here.
+//! May import: `graph` (selection types).
 
 use std::path::PathBuf;
 

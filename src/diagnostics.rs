@@ -3,6 +3,7 @@
 //!
 //! Diagnostics are values, not errors: every stage collects all of them and the command decides
 //! the exit code. Failures of strata itself are `anyhow`/`thiserror` errors, never diagnostics.
+//! Imports nothing of the crate.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! Hex digests: the checksums and cache keys written to artifacts.
+//! Hex digests: the checksums and cache keys written to artifacts. A utility: imports nothing
+//! of the crate.
 
 use sha2::{Digest, Sha256};
 

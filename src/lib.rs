@@ -1,20 +1,23 @@
 //! strata: a declarative SQL pipeline compiler.
 //!
-//! Data flows one way: files → [`project`] (load) → [`jinja`] (render) → [`sql`] (analyze) →
-//! [`graph`] (DAG, selection) → [`compiler`] (compiled nodes) → [`artifacts`] (manifest,
-//! compiled SQL) → [`materialize`] and [`execute`] (statements per node, the scheduler) on an
-//! [`adapter`] (the only code that talks to a database).
+//! Data flows one way: files → [`project`] (load) → [`compile`] (the stages: render with
+//! [`jinja`], analyze with [`sql`], the DAG with [`graph`]) → compiled nodes ([`ir`]) →
+//! [`artifacts`] (manifest, compiled SQL) → [`execute`] (the scheduler) running
+//! [`materialize`] and [`checks`] on an [`adapter`] (the only code that talks to a database).
+//! ARCHITECTURE.md has the module map and the rule of which module may import which.
 
 pub mod adapter;
 pub mod artifacts;
 pub mod checks;
 pub mod cli;
 pub mod commands;
-pub mod compiler;
+pub mod compile;
 pub mod diagnostics;
 pub mod digest;
 pub mod execute;
+pub mod files;
 pub mod graph;
+pub mod ir;
 pub mod jinja;
 pub mod materialize;
 pub mod pages;

@@ -1,5 +1,6 @@
 //! The `strata` binary: parses the command line, runs the command, maps the outcome to an exit
-//! code (0 success, 1 a model/test/check failed, 2 invalid project or invocation).
+//! code (0 success, 1 a model/test/check failed, 2 invalid project or invocation). May import
+//! everything.
 
 use clap::Parser;
 

@@ -8,6 +8,7 @@
 //! with huge pages, 0.44 s without), so only projects of `LARGE_PROJECT` model files or more
 //! turn them off, from the moment the files are listed on. Setting `MIMALLOC_ALLOW_THP`
 //! (mimalloc's own option: `1` allows huge pages, `0` forbids them) leaves the choice to it.
+//! A utility: imports nothing of the crate.
 
 /// The number of model files from which a compile runs without huge pages.
 pub const LARGE_PROJECT: usize = 20_000;

@@ -3,7 +3,7 @@
 //! tree insert per entry (at 100,000 models, a tree of the entries cost a tenth of a second to
 //! build and as much to query). When a cache file is read back, its entries are [`Taken`] by
 //! the nodes they serve, each once. `FastMap` is the hash map of the maps a compile fills per
-//! node.
+//! node. A utility: imports nothing of the crate.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

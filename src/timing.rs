@@ -2,6 +2,7 @@
 //! time, the CPU time the process spent in it (user + system, all threads: more than the wall
 //! time when the phase runs in parallel), the share of that spent in the kernel (page faults,
 //! mostly) and the resident memory at its end are printed to stderr when the command ends. Off, a mark costs one atomic load.
+//! A utility: imports nothing of the crate.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use sqlparser::dialect::{Dialect, DuckDbDialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
-use strata::compiler::{Compiled, compile};
-use strata::graph::ResourceType;
+use strata::compile::{Compiled, compile};
+use strata::ir::ResourceType;
 use strata::project::LoadOptions;
 
 const MARTS: &[&str] = &[
@@ -106,7 +106,7 @@ fn example_has_every_kind_of_node() {
     let eph: Vec<_> = c
         .nodes
         .iter()
-        .filter(|n| n.config.materialized == Some(strata::project::config::Materialized::Ephemeral))
+        .filter(|n| n.config.materialized == Some(strata::ir::Materialized::Ephemeral))
         .collect();
     assert!(!eph.is_empty());
     // Catalog metadata reached the manifest nodes.

@@ -125,7 +125,7 @@ fn the_lists_of_engine_only_functions_match_both_catalogs() {
         ) != vec!["0"]
     };
     let mut wrong = Vec::new();
-    for (name, _) in strata::sql::DUCKDB_ONLY {
+    for (name, _) in strata::adapter::duckdb::ENGINE.own_functions {
         if !in_duckdb(name) || in_pg(name) {
             wrong.push(format!(
                 "{name}: duckdb {} postgres {}",
@@ -134,7 +134,7 @@ fn the_lists_of_engine_only_functions_match_both_catalogs() {
             ));
         }
     }
-    for (name, _) in strata::sql::POSTGRES_ONLY {
+    for (name, _) in strata::adapter::postgres::ENGINE.own_functions {
         if in_duckdb(name) || !in_pg(name) {
             wrong.push(format!(
                 "{name}: duckdb {} postgres {}",

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use strata::compiler::{Compiled, compile};
+use strata::compile::{Compiled, compile};
 use strata::graph::select::{IndirectSelection, select};
 use strata::project::LoadOptions;
 

@@ -7,12 +7,110 @@ use std::sync::{Arc, Mutex};
 
 use duckdb::{AccessMode, Config};
 
+use super::engine::{Engine, TypeFamily};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
     RelationKind,
 };
-use crate::compiler::Relation;
-use crate::project::AdapterKind;
+use crate::ir::AdapterKind;
+use crate::ir::Relation;
+
+/// DuckDB, described (see `engine`).
+pub const ENGINE: Engine = Engine {
+    kind: AdapterKind::Duckdb,
+    type_names: &["duckdb"],
+    default_schema: "main",
+    // DuckDB has no limit: Postgres' is kept so that generated names are alike on both.
+    identifier_limit: 63,
+    target_fields: &["path", "schema", "threads", "extensions"],
+    required_target_fields: &["path"],
+    dialect: || Box::new(sqlparser::dialect::DuckDbDialect {}),
+    own_functions: OWN_FUNCTIONS,
+    types: &[
+        ("tinyint", TypeFamily::Integer),
+        ("smallint", TypeFamily::Integer),
+        ("integer", TypeFamily::Integer),
+        ("int", TypeFamily::Integer),
+        ("bigint", TypeFamily::Integer),
+        ("hugeint", TypeFamily::Integer),
+        ("utinyint", TypeFamily::Integer),
+        ("usmallint", TypeFamily::Integer),
+        ("uinteger", TypeFamily::Integer),
+        ("ubigint", TypeFamily::Integer),
+        ("uhugeint", TypeFamily::Integer),
+        ("int1", TypeFamily::Integer),
+        ("int2", TypeFamily::Integer),
+        ("int4", TypeFamily::Integer),
+        ("int8", TypeFamily::Integer),
+        ("decimal", TypeFamily::Number),
+        ("numeric", TypeFamily::Number),
+        ("double", TypeFamily::Number),
+        ("float", TypeFamily::Number),
+        ("float4", TypeFamily::Number),
+        ("float8", TypeFamily::Number),
+        ("real", TypeFamily::Number),
+        ("varchar", TypeFamily::Text),
+        ("text", TypeFamily::Text),
+        ("char", TypeFamily::Text),
+        ("character", TypeFamily::Text),
+        ("string", TypeFamily::Text),
+        ("bpchar", TypeFamily::Text),
+        ("uuid", TypeFamily::Text),
+        ("date", TypeFamily::Date),
+        ("timestamp", TypeFamily::Timestamp),
+        ("timestamptz", TypeFamily::Timestamp),
+        ("datetime", TypeFamily::Timestamp),
+        ("boolean", TypeFamily::Boolean),
+        ("bool", TypeFamily::Boolean),
+        ("json", TypeFamily::Json),
+    ],
+    // A DuckDB target names a file, which holds no secret.
+    redact: str::to_string,
+};
+
+/// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.
+const OWN_FUNCTIONS: &[(&str, Option<&str>)] = &[
+    (
+        "date_diff",
+        Some("{{ dbt.datediff(first, second, 'day') }}"),
+    ),
+    ("datediff", Some("{{ dbt.datediff(first, second, 'day') }}")),
+    ("date_add", Some("{{ dbt.dateadd('day', n, date) }}")),
+    ("date_sub", Some("{{ dbt.datediff(first, second, 'day') }}")),
+    ("strftime", None),
+    ("strptime", None),
+    ("epoch_ms", None),
+    ("list_value", None),
+    ("list_aggregate", None),
+    ("list_sort", None),
+    ("list_contains", None),
+    ("list_slice", None),
+    ("struct_pack", None),
+    ("arg_max", None),
+    ("arg_min", None),
+    ("max_by", None),
+    ("min_by", None),
+    (
+        "median",
+        Some("percentile_cont(0.5) within group (order by x)"),
+    ),
+    (
+        "quantile_cont",
+        Some("percentile_cont(q) within group (order by x)"),
+    ),
+    ("approx_count_distinct", None),
+    ("string_split", None),
+    ("str_split", None),
+    ("regexp_full_match", None),
+    ("dayname", None),
+    ("monthname", None),
+    ("yearweek", None),
+    ("epoch", Some("extract(epoch from x)")),
+    ("last_day", None),
+    ("contains", Some("position(needle in haystack) > 0")),
+    ("list_extract", None),
+    ("try_strptime", None),
+];
 
 /// Classifies a DuckDB error message: conflicts and file locks are worth a retry.
 pub fn classify(message: &str) -> ErrorClass {

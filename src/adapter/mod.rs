@@ -1,15 +1,19 @@
 //! The only place that talks to a database. `Adapter` opens connections; `Connection` runs
 //! statements, reports what exists, loads seed rows and can be interrupted. Differences between
-//! engines are capability flags and error classification, never `if postgres` in callers.
+//! engines are one description per engine (`engine`), capability flags and error
+//! classification, never `if postgres` in callers; `retry` is the one retry loop.
+//!
+//! May import: `ir` and the utilities. The offline stages import `adapter::engine` only.
 
 pub mod duckdb;
+pub mod engine;
 pub mod postgres;
+pub mod retry;
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::compiler::{Relation, Target};
-use crate::project::AdapterKind;
+use crate::ir::{AdapterKind, ColumnMeta, Relation, Target};
 
 /// What kind of relation exists in the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,17 +35,6 @@ impl RelationKind {
             RelationKind::MaterializedView => "materialized view",
         }
     }
-}
-
-/// A column as the database reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ColumnMeta {
-    /// Column name.
-    pub name: String,
-    /// Type as the database spells it.
-    pub data_type: String,
-    /// Whether NULL is allowed.
-    pub nullable: bool,
 }
 
 /// What an engine can do; callers pick statements by these flags.
@@ -126,6 +119,25 @@ pub type DbResult<T> = Result<T, AdapterError>;
 
 /// Stops the statement running on a connection, from another thread.
 pub type Interrupter = Arc<dyn Fn() + Send + Sync>;
+
+/// Runs `f` inside a transaction: commit on success, rollback on any error.
+pub fn in_transaction<T>(
+    conn: &mut dyn Connection,
+    f: impl FnOnce(&mut dyn Connection) -> DbResult<T>,
+) -> DbResult<T> {
+    conn.run("begin transaction")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.run("commit")?;
+            Ok(v)
+        }
+        Err(e) => {
+            // The connection may already have aborted the transaction; the original error matters.
+            let _ = conn.run("rollback");
+            Err(e)
+        }
+    }
+}
 
 /// An engine: opens connections for the workers.
 pub trait Adapter: Send + Sync {

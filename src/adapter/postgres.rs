@@ -11,12 +11,88 @@ use futures_util::SinkExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
+use super::engine::{Engine, TypeFamily};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, Dependent, ErrorClass,
     Interrupter, RelationKind, RunLock,
 };
-use crate::compiler::Relation;
-use crate::project::AdapterKind;
+use crate::ir::AdapterKind;
+use crate::ir::Relation;
+
+/// PostgreSQL, described (see `engine`).
+pub const ENGINE: Engine = Engine {
+    kind: AdapterKind::Postgres,
+    type_names: &["postgres", "postgresql"],
+    default_schema: "public",
+    identifier_limit: 63,
+    target_fields: &[
+        "dsn",
+        "schema",
+        "threads",
+        "connect_timeout",
+        "search_path",
+        "lock_timeout",
+    ],
+    required_target_fields: &["dsn"],
+    dialect: || Box::new(sqlparser::dialect::PostgreSqlDialect {}),
+    own_functions: OWN_FUNCTIONS,
+    types: &[
+        ("smallint", TypeFamily::Integer),
+        ("integer", TypeFamily::Integer),
+        ("int", TypeFamily::Integer),
+        ("bigint", TypeFamily::Integer),
+        ("int2", TypeFamily::Integer),
+        ("int4", TypeFamily::Integer),
+        ("int8", TypeFamily::Integer),
+        ("serial", TypeFamily::Integer),
+        ("bigserial", TypeFamily::Integer),
+        ("smallserial", TypeFamily::Integer),
+        ("decimal", TypeFamily::Number),
+        ("numeric", TypeFamily::Number),
+        ("double precision", TypeFamily::Number),
+        ("float", TypeFamily::Number),
+        ("float4", TypeFamily::Number),
+        ("float8", TypeFamily::Number),
+        ("real", TypeFamily::Number),
+        ("varchar", TypeFamily::Text),
+        ("character varying", TypeFamily::Text),
+        ("text", TypeFamily::Text),
+        ("char", TypeFamily::Text),
+        ("character", TypeFamily::Text),
+        ("bpchar", TypeFamily::Text),
+        ("uuid", TypeFamily::Text),
+        ("name", TypeFamily::Text),
+        ("date", TypeFamily::Date),
+        ("timestamp", TypeFamily::Timestamp),
+        ("timestamptz", TypeFamily::Timestamp),
+        ("boolean", TypeFamily::Boolean),
+        ("bool", TypeFamily::Boolean),
+        ("json", TypeFamily::Json),
+        ("jsonb", TypeFamily::Json),
+    ],
+    redact: redact_dsn,
+};
+
+/// Built-in functions of PostgreSQL that DuckDB does not have.
+const OWN_FUNCTIONS: &[(&str, Option<&str>)] = &[
+    ("clock_timestamp", Some("{{ dbt.current_timestamp() }}")),
+    ("statement_timestamp", Some("{{ dbt.current_timestamp() }}")),
+    ("timeofday", None),
+    ("to_tsvector", None),
+    ("to_tsquery", None),
+    ("jsonb_build_object", None),
+    ("jsonb_agg", None),
+    ("json_build_object", None),
+    ("row_to_json", None),
+    ("jsonb_array_elements", None),
+    ("json_array_elements", None),
+    ("justify_days", None),
+    ("justify_hours", None),
+    ("set_config", None),
+    ("to_char", None),
+    ("array_upper", None),
+    ("array_lower", None),
+];
 
 /// A DSN with its password replaced by `****` (URL or key=value form).
 pub fn redact_dsn(dsn: &str) -> String {
@@ -445,7 +521,7 @@ impl Connection for PostgresConnection {
         columns: &[String],
         rows: &[Vec<Option<String>>],
     ) -> DbResult<()> {
-        let cols: Vec<String> = columns.iter().map(|c| crate::sql::quote_ident(c)).collect();
+        let cols: Vec<String> = columns.iter().map(|c| crate::ir::quote_ident(c)).collect();
         let copy = format!(
             "copy {} ({}) from stdin with (format csv)",
             relation.quoted(),
@@ -533,7 +609,7 @@ impl Connection for PostgresConnection {
                 statements.push(format!(
                     "comment on {keyword} {} is {}",
                     dep.quoted(),
-                    crate::sql::quote_literal(&c)
+                    crate::ir::quote_literal(&c)
                 ));
             }
             out.push(Dependent {
@@ -558,7 +634,7 @@ impl Connection for PostgresConnection {
             self.execute(&format!(
                 "select pg_advisory_xact_lock({}, hashtext({}))",
                 DEPENDENT_LOCK_CLASS,
-                crate::sql::quote_literal(&n)
+                crate::ir::quote_literal(&n)
             ))?;
         }
         Ok(())

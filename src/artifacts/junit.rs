@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::compiler::Compiled;
+use crate::compile::Compiled;
 use crate::execute::{NodeResult, Status};
-use crate::graph::ResourceType;
+use crate::ir::ResourceType;
 
 /// Escapes text for XML attributes and content; characters XML 1.0 forbids are dropped.
 fn esc(s: &str) -> String {

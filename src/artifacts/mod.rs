@@ -9,6 +9,9 @@
 //! and inode of each file as written), so that a file the index vouches for costs one `stat`
 //! instead of a read (made on another thread while the project compiles, see `IndexCheck`);
 //! anything the index cannot vouch for is compared byte by byte.
+//!
+//! May import: `ir`, `compile` (its output), `execute` (node results), `graph`, `files` and
+//! the utilities.
 
 pub mod junit;
 pub mod run_results;
@@ -16,7 +19,7 @@ pub mod run_results;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -26,9 +29,13 @@ use serde::Serialize;
 use serde::ser::Serializer;
 use sha2::{Digest, Sha256};
 
-use crate::compiler::{Compiled, CompiledNode};
+use crate::compile::Compiled;
 use crate::diagnostics::display_path;
-use crate::graph::ResourceType;
+use crate::files::compiled_index::{
+    FileStamp, INDEX_FILE, INDEX_HEADER, IndexEntry, PriorIndex, parse_index_line,
+};
+use crate::ir::CompiledNode;
+use crate::ir::ResourceType;
 
 /// The manifest's format version; bumped when its shape changes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -328,62 +335,8 @@ pub fn compiled_path(c: &Compiled, n: &CompiledNode) -> PathBuf {
     compiled_dir(c).join(dir).join(name)
 }
 
-/// The index of compiled SQL files, in `compiled_dir`.
-const INDEX_FILE: &str = ".index";
-/// The index's first line: its format. Then, for each folder (sorted), a line `D<TAB>folder`
-/// followed by a line per file in it (sorted by name): `hash<TAB>length<TAB>mtime<TAB>inode<TAB>name`.
-const INDEX_HEADER: &str = "strata compiled index 1";
-
-/// What identifies a file's current version without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
-    /// Modification time, nanoseconds since the epoch.
-    mtime: u64,
-    /// Inode (0 where unknown).
-    ino: u64,
-}
-
-impl FileStamp {
-    fn of(m: &Metadata) -> Option<Self> {
-        let since = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-        #[cfg(unix)]
-        let ino = std::os::unix::fs::MetadataExt::ino(m);
-        #[cfg(not(unix))]
-        let ino = 0;
-        Some(Self {
-            len: m.len(),
-            mtime: u64::try_from(since.as_nanos()).ok()?,
-            ino,
-        })
-    }
-}
-
-/// A compiled file as strata last wrote (or checked) it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct IndexEntry {
-    /// The first 128 bits of the sha256 of the compiled SQL the file holds (see `content_hash`).
-    hash: [u8; 16],
-    stamp: FileStamp,
-}
-
 /// An index entry with its folder (relative to `compiled_dir`) and file name.
 type Keyed<'a> = (&'a str, &'a str, IndexEntry);
-
-/// One file line of the index: name and entry.
-fn parse_index_line(line: &str) -> Option<(&str, IndexEntry)> {
-    let mut f = line.splitn(5, '\t');
-    let mut hash = [0u8; 16];
-    hex::decode_to_slice(f.next()?, &mut hash).ok()?;
-    let mut num = || f.next()?.parse::<u64>().ok();
-    let stamp = FileStamp {
-        len: num()?,
-        mtime: num()?,
-        ino: num()?,
-    };
-    let name = f.next().filter(|n| !n.is_empty())?;
-    Some((name, IndexEntry { hash, stamp }))
-}
 
 /// Matches the previous index `text`, written at `written`, with this compile's `files` (both
 /// sorted by folder and name): a file whose entry has its content hash gets that entry as a
@@ -479,110 +432,6 @@ fn format_index(entries: &[Keyed]) -> String {
         let _ = writeln!(text, "{hash}\t{len}\t{mtime}\t{ino}\t{name}");
     }
     text
-}
-
-/// An index file's text and modification time (nanoseconds since the epoch), if readable.
-fn read_index(path: &Path) -> Option<(String, u64)> {
-    let mut f = File::open(path).ok()?;
-    let written = FileStamp::of(&f.metadata().ok()?)?.mtime;
-    let mut text = String::new();
-    f.read_to_string(&mut text).ok()?;
-    Some((text, written))
-}
-
-/// The index of a compiled folder as found, with the files it lists checked against the disk.
-struct PriorIndex {
-    /// The compiled folder.
-    base: PathBuf,
-    text: String,
-    /// When the index was written (nanoseconds since the epoch).
-    written: u64,
-    /// For each file line of the index, in order: whether the file still has the length,
-    /// modification time and inode the line records. `None` when the text is not an index.
-    intact: Option<Vec<bool>>,
-}
-
-impl PriorIndex {
-    /// Reads the index of `base` and checks its files: one listing per folder, and one `stat`
-    /// relative to it per listed file.
-    fn read(base: PathBuf) -> Option<Self> {
-        let (text, written) = read_index(&base.join(INDEX_FILE))?;
-        let intact = Self::check(&base, &text);
-        Some(Self {
-            base,
-            text,
-            written,
-            intact,
-        })
-    }
-
-    fn check(base: &Path, text: &str) -> Option<Vec<bool>> {
-        let body = text.strip_prefix(INDEX_HEADER)?.strip_prefix('\n')?;
-        let mut intact = Vec::new();
-        // (file name, recorded stamp) of the folder being read.
-        let mut folder: Vec<(&str, FileStamp)> = Vec::new();
-        let mut flush = |dir: Option<&str>, folder: &mut Vec<(&str, FileStamp)>| {
-            let start = intact.len();
-            intact.resize(start + folder.len(), false);
-            let listing = dir.and_then(|d| std::fs::read_dir(base.join(d)).ok());
-            for de in listing.into_iter().flatten().flatten() {
-                let name = de.file_name();
-                let Some(name) = name.to_str() else { continue };
-                // Names are sorted within a folder.
-                if let Ok(k) = folder.binary_search_by(|(n, _)| (*n).cmp(name)) {
-                    let now = de.metadata().ok();
-                    intact[start + k] = now.as_ref().and_then(FileStamp::of) == Some(folder[k].1);
-                }
-            }
-            folder.clear();
-        };
-        let mut dir = None;
-        for line in body.split_terminator('\n') {
-            if let Some(d) = line.strip_prefix("D\t") {
-                flush(dir, &mut folder);
-                dir = Some(d);
-                continue;
-            }
-            let (name, e) = parse_index_line(line)?;
-            if folder.last().is_some_and(|(last, _)| *last >= name) {
-                return None;
-            }
-            folder.push((name, e.stamp));
-        }
-        flush(dir, &mut folder);
-        Some(intact)
-    }
-}
-
-/// The previous index of the compiled folder, checked on another thread while the project
-/// compiles (see `write_compiled`).
-pub struct IndexCheck(std::sync::Mutex<Option<std::thread::JoinHandle<Option<PriorIndex>>>>);
-
-impl IndexCheck {
-    /// Starts checking the index of the compiled folder `compiled/<target>` in `artifacts`.
-    pub fn start(artifacts: &Path, target: &str) -> Self {
-        let base = artifacts.join("compiled").join(target);
-        Self(std::sync::Mutex::new(Some(std::thread::spawn(move || {
-            PriorIndex::read(base)
-        }))))
-    }
-
-    /// Nothing to check: `write_compiled` reads the index itself.
-    pub fn none() -> Self {
-        Self(std::sync::Mutex::new(None))
-    }
-
-    /// The checked index of `base`, once.
-    fn take(&self, base: &Path) -> Option<PriorIndex> {
-        let job = self.0.lock().ok()?.take()?;
-        job.join().ok().flatten().filter(|p| p.base == base)
-    }
-}
-
-impl std::fmt::Debug for IndexCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IndexCheck")
-    }
 }
 
 /// A node's compiled SQL file as (folder relative to `compiled_dir`, file name); the same file as
@@ -815,19 +664,6 @@ fn same_content(f: &mut File, parts: &[&[u8]]) -> bool {
         }
     }
     matches!(f.read(&mut buf[..1]), Ok(0))
-}
-
-/// The contents of an artifact file, mapped into memory instead of read: the pages are the
-/// operating system's cached copy, where reading would copy them into new memory (the caches
-/// are ~100 MB at 100,000 models, and first touches of new memory are a large share of a
-/// compile's time). None when the file cannot be opened or mapped.
-pub fn map_file(path: &Path) -> Option<memmap2::Mmap> {
-    let file = File::open(path).ok()?;
-    // SAFETY: the map is only read, and strata never changes an artifact in place: it writes a
-    // new file and renames it over the old one (`replace_file`), which leaves a mapped file as
-    // it was. Another program truncating the file while it is mapped is the one way to break
-    // this, as for any program that maps its inputs.
-    unsafe { memmap2::Mmap::map(&file) }.ok()
 }
 
 /// The temp file written next to `path` before it is renamed over it.
@@ -1074,10 +910,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.json");
         write_if_changed(&path, b"{\"old\": 1}").unwrap();
-        let mapped = map_file(&path).unwrap();
+        let mapped = crate::files::map_file(&path).unwrap();
         write_if_changed(&path, b"{\"new\": 22}").unwrap();
         assert_eq!(&mapped[..], b"{\"old\": 1}");
-        assert_eq!(&map_file(&path).unwrap()[..], b"{\"new\": 22}");
-        assert!(map_file(&dir.path().join("missing.json")).is_none());
+        assert_eq!(
+            &crate::files::map_file(&path).unwrap()[..],
+            b"{\"new\": 22}"
+        );
+        assert!(crate::files::map_file(&dir.path().join("missing.json")).is_none());
     }
 }

@@ -3,10 +3,10 @@
 //! `store_failures` is on, and fetch a few of them to show.
 
 use super::{Verdict, verdict};
+use crate::adapter::in_transaction;
 use crate::adapter::{Connection, DbResult};
-use crate::compiler::CompiledNode;
-use crate::materialize::in_transaction;
-use crate::project::config::TestSeverity;
+use crate::ir::CompiledNode;
+use crate::ir::config::TestSeverity;
 
 /// How many failing rows are shown under a failed test.
 pub const SAMPLE_ROWS: usize = 5;

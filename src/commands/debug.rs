@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
     );
     let where_ = match (&c.target.path, &c.target.dsn) {
         (Some(p), _) => format!("file {}", p.display()),
-        (None, Some(dsn)) => crate::adapter::postgres::redact_dsn(dsn),
+        (None, Some(dsn)) => (crate::adapter::engine::engine(c.target.info.kind).redact)(dsn),
         _ => String::new(),
     };
     check(

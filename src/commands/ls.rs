@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::{ExitStatus, Output, compile_project, select_nodes};
 use crate::cli::{CompileArgs, GlobalArgs, LsOutput, SelectArgs};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, display_path, suggest};
-use crate::graph::ResourceType;
+use crate::ir::ResourceType;
 
 /// Runs `strata ls`.
 pub fn run(

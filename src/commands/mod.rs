@@ -1,4 +1,5 @@
 //! One file per verb; each wires the stages together and reports through [`Output`].
+//! May import: every module but `main`.
 
 pub mod clean;
 pub mod compile;
@@ -15,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::cli::{CompileArgs, GlobalArgs, LogFormat};
-use crate::compiler::{self, Compiled};
+use crate::compile::Compiled;
 use crate::diagnostics::{self, Code, Diagnostic, Diagnostics, Span};
 use crate::project::LoadOptions;
 
@@ -142,7 +143,7 @@ pub fn compile_project(
     };
     std::fs::metadata(root)
         .with_context(|| format!("project directory {} does not exist", root.display()))?;
-    match compiler::compile(root, &opts) {
+    match crate::compile::compile(root, &opts) {
         Ok(c) => {
             if let Some(dir) = &args.state {
                 let found = state_check(&c, dir);
@@ -191,12 +192,12 @@ fn state_check(c: &Compiled, dir: &Path) -> Diagnostics {
             return diags;
         }
     };
-    let current: BTreeMap<String, &crate::checks::contract::ContractInfo> = c
+    let current: BTreeMap<String, &crate::ir::contract::ContractInfo> = c
         .nodes
         .iter()
         .filter_map(|n| n.contract.as_deref().map(|k| (n.unique_id.clone(), k)))
         .collect();
-    for b in crate::checks::contract::breaking_changes(&previous, &current) {
+    for b in crate::compile::contract_schema::breaking_changes(&previous, &current) {
         let node = c.nodes.iter().find(|n| n.unique_id == b.unique_id);
         let mut d = Diagnostic::error(
             Code::BreakingChange,
@@ -216,7 +217,7 @@ fn state_check(c: &Compiled, dir: &Path) -> Diagnostics {
             let schema_text =
                 std::fs::read_to_string(c.project.root.join(&b.schema)).unwrap_or_default();
             let col = b.message.split('`').nth(1).unwrap_or("");
-            if let Some(l) = crate::checks::contract::property_line(&schema_text, col) {
+            if let Some(l) = crate::compile::contract_schema::property_line(&schema_text, col) {
                 d = d.with_related(
                     diagnostics::Span::line(&b.schema, l),
                     "the column in the contract now",

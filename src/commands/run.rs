@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::{ExitStatus, Output, compile_project, select_nodes};
-use crate::adapter::{self, Adapter, ColumnMeta, Connection, DbResult, Interrupter, RelationKind};
+use crate::adapter::retry::Backoff;
+use crate::adapter::{self, Adapter, Connection, DbResult, Interrupter, RelationKind};
 use crate::artifacts::run_results::{self, Invocation};
 use crate::cli::{CompileArgs, GlobalArgs, RunArgs, SelectArgs};
-use crate::compiler::{Compiled, CompiledNode, Relation};
+use crate::compile::Compiled;
 use crate::execute::{self, CancelToken, NodeResult, Reporter, RunOptions, Status};
-use crate::graph::ResourceType;
-use crate::project::config::Materialized;
+use crate::ir::ResourceType;
+use crate::ir::config::Materialized;
+use crate::ir::{ColumnMeta, CompiledNode, Relation};
 
 /// Which verb is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,32 +252,27 @@ impl Connection for DryRunConnection {
 
 /// Opens the target, retrying while the database is busy (another process holds the file).
 fn open_adapter(c: &Compiled, read_only: bool) -> DbResult<Arc<dyn Adapter>> {
-    let mut delay = 0.5;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match adapter::open(&c.target, &c.project.root, read_only) {
-            Err(e) if e.is_transient() && attempt < 6 => {
-                std::thread::sleep(Duration::from_secs_f64(delay));
-                delay = (delay * 2.0).min(8.0);
-            }
-            other => return other,
-        }
-    }
+    let backoff = Backoff {
+        attempts: 6,
+        initial_delay: 0.5,
+        max_delay: 8.0,
+    };
+    backoff
+        .run(
+            || adapter::open(&c.target, &c.project.root, read_only),
+            || false,
+        )
+        .0
 }
 
-fn with_retries<T>(mut f: impl FnMut() -> DbResult<T>) -> DbResult<T> {
-    let mut delay = 0.25;
-    for attempt in 1.. {
-        match f() {
-            Err(e) if e.is_transient() && attempt < 5 => {
-                std::thread::sleep(Duration::from_secs_f64(delay));
-                delay *= 2.0;
-            }
-            other => return other,
-        }
-    }
-    unreachable!("the loop returns")
+/// Calls `f` again while the database is busy: five calls over about four seconds.
+fn with_retries<T>(f: impl FnMut() -> DbResult<T>) -> DbResult<T> {
+    let backoff = Backoff {
+        attempts: 5,
+        initial_delay: 0.25,
+        max_delay: f64::INFINITY,
+    };
+    backoff.run(f, || false).0
 }
 
 /// Runs `strata seed|run|build`.
@@ -531,31 +528,18 @@ fn dry_run_plan(
     for &i in selected {
         let n = &c.nodes[i];
         conn.statements.clear();
-        let r = match n.resource_type {
-            ResourceType::Seed => match crate::materialize::seed::read(
+        let seed = (n.resource_type == ResourceType::Seed).then(|| {
+            crate::materialize::seed::read(
                 &c.project.root,
                 &n.original_file_path,
                 &n.config.column_types,
-            ) {
-                Ok(data) => crate::materialize::seed::load(&mut conn, n, &data, caps).map(|_| ()),
-                Err(e) => Err(crate::adapter::AdapterError::permanent(e.to_string())),
-            },
-            ResourceType::Model => crate::materialize::build_model(
-                &mut conn,
-                n,
-                caps,
-                crate::materialize::BuildOptions { full_refresh },
             )
-            .map(|_| ()),
-            ResourceType::Test => {
-                conn.statements.push(format!(
-                    "select count(*) from (\n{}\n) as strata_test",
-                    n.compiled_code.as_deref().unwrap_or("").trim_end()
-                ));
-                Ok(())
-            }
-            _ => Ok(()),
+        });
+        let mode = execute::NodeMode {
+            full_refresh,
+            plan_tests: true,
         };
+        let r = execute::execute_node_once(&mut conn, n, seed.as_ref(), mode, caps).map(|_| ());
         let plan = conn.statements.join(";\n");
         match r {
             Ok(()) => out.event(

@@ -3,6 +3,9 @@
 //! descendants are skipped while independent nodes go on. Transient errors are retried with
 //! exponential backoff; a statement timeout and Ctrl-C interrupt the running statement, whose
 //! transaction rolls back, so no relation is ever half-swapped.
+//!
+//! May import: `ir`, `compile` (its output), `adapter`, `materialize`, `checks` and the
+//! utilities.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +15,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::adapter::retry::Backoff;
 use crate::adapter::{Adapter, AdapterError, Connection, DbResult, ErrorClass, Interrupter};
 use crate::checks::Verdict;
-use crate::compiler::{Compiled, CompiledNode};
-use crate::graph::ResourceType;
+use crate::compile::Compiled;
+use crate::ir::CompiledNode;
+use crate::ir::ResourceType;
 use crate::materialize::{self, BuildOptions, Outcome, seed};
 
 /// How a node ended.
@@ -151,7 +156,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// What running a node produced.
-struct Executed {
+pub struct Executed {
     status: Status,
     outcome: Outcome,
     failures: Option<u64>,
@@ -169,19 +174,27 @@ impl Executed {
     }
 }
 
-/// Runs one node once.
-fn execute_once(
+/// How a node is run.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeMode {
+    /// Rebuild incremental models from scratch.
+    pub full_refresh: bool,
+    /// Tests only record their query (a dry run's plan) instead of running it.
+    pub plan_tests: bool,
+}
+
+/// Runs one node once: the one dispatch by resource type, for runs and dry runs alike. A
+/// seed's rows come in `seed` (read before the run).
+pub fn execute_node_once(
     conn: &mut dyn Connection,
-    c: &Compiled,
     node: &CompiledNode,
-    seeds: &BTreeMap<usize, Result<seed::SeedData, seed::SeedError>>,
-    index: usize,
-    opts: &RunOptions,
+    seed: Option<&Result<seed::SeedData, seed::SeedError>>,
+    mode: NodeMode,
     caps: crate::adapter::Capabilities,
 ) -> DbResult<Executed> {
     match node.resource_type {
         ResourceType::Seed => {
-            let data = match seeds.get(&index) {
+            let data = match seed {
                 Some(Ok(d)) => d,
                 Some(Err(e)) => return Err(AdapterError::permanent(e.to_string())),
                 None => return Err(AdapterError::permanent("seed data missing")),
@@ -195,10 +208,17 @@ fn execute_once(
                 node,
                 caps,
                 BuildOptions {
-                    full_refresh: opts.full_refresh,
+                    full_refresh: mode.full_refresh,
                 },
             )?;
             Ok(Executed::built(out))
+        }
+        ResourceType::Test if mode.plan_tests => {
+            conn.query(&format!(
+                "select count(*) from (\n{}\n) as strata_test",
+                node.compiled_code.as_deref().unwrap_or("").trim_end()
+            ))?;
+            Ok(Executed::built(Outcome::default()))
         }
         ResourceType::Test => {
             let t = match node.test.as_ref().and_then(|t| t.unit.as_deref()) {
@@ -219,10 +239,7 @@ fn execute_once(
                 details: t.sample,
             })
         }
-        ResourceType::Source | ResourceType::Exposure => {
-            let _ = c;
-            Ok(Executed::built(Outcome::default()))
-        }
+        ResourceType::Source | ResourceType::Exposure => Ok(Executed::built(Outcome::default())),
     }
 }
 
@@ -277,45 +294,38 @@ fn execute_node(
     cancel: &CancelToken,
 ) -> (DbResult<Executed>, u32) {
     let node = &c.nodes[index];
-    let retries = node.config.retries.unwrap_or(2) as u32;
-    let mut delay = node.config.retry_initial_delay.unwrap_or(1.0);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let r = match slot {
-            Some(conn) => {
-                let interrupter = conn.interrupter();
-                let r = with_timeout(&interrupter, node.config.statement_timeout, || {
-                    execute_once(conn.as_mut(), c, node, seeds, index, opts, caps)
-                });
-                if conn.is_broken() {
-                    cancel.interrupters.lock().unwrap().remove(&worker);
-                    *slot = None;
-                }
-                r
-            }
-            None => match adapter.connect() {
-                Ok(conn) => {
-                    cancel
-                        .interrupters
-                        .lock()
-                        .unwrap()
-                        .insert(worker, conn.interrupter());
-                    *slot = Some(conn);
-                    attempt -= 1;
-                    continue;
-                }
-                Err(e) => Err(e),
-            },
-        };
-        match r {
-            Err(e) if e.is_transient() && attempt <= retries && !cancel.is_cancelled() => {
-                std::thread::sleep(Duration::from_secs_f64(delay));
-                delay *= 2.0;
-            }
-            other => return (other, attempt),
+    let backoff = Backoff {
+        attempts: (node.config.retries.unwrap_or(2) as u32).saturating_add(1),
+        initial_delay: node.config.retry_initial_delay.unwrap_or(1.0),
+        max_delay: f64::INFINITY,
+    };
+    let attempt = || {
+        // A new connection is part of the attempt it is opened for.
+        if slot.is_none() {
+            let conn = adapter.connect()?;
+            cancel
+                .interrupters
+                .lock()
+                .unwrap()
+                .insert(worker, conn.interrupter());
+            *slot = Some(conn);
         }
-    }
+        let conn = slot.as_mut().expect("opened above");
+        let interrupter = conn.interrupter();
+        let r = with_timeout(&interrupter, node.config.statement_timeout, || {
+            let mode = NodeMode {
+                full_refresh: opts.full_refresh,
+                plan_tests: false,
+            };
+            execute_node_once(conn.as_mut(), node, seeds.get(&index), mode, caps)
+        });
+        if conn.is_broken() {
+            cancel.interrupters.lock().unwrap().remove(&worker);
+            *slot = None;
+        }
+        r
+    };
+    backoff.run(attempt, || cancel.is_cancelled())
 }
 
 struct Job {

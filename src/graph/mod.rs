@@ -1,5 +1,6 @@
 //! The dependency DAG over seeds, sources, models, tests and exposures: acyclic by construction
 //! (cycles are reported with their full path), topological order, and node selection.
+//! May import: `ir`, `diagnostics`.
 
 pub mod select;
 
@@ -8,47 +9,9 @@ use std::path::Path;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use serde::Serialize;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
-
-/// The kind of a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourceType {
-    /// A SQL model.
-    Model,
-    /// A CSV seed.
-    Seed,
-    /// A table of a source.
-    Source,
-    /// A data test (generic or singular).
-    Test,
-    /// A dashboard or application.
-    Exposure,
-}
-
-impl ResourceType {
-    /// The name used in ids and selectors.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceType::Model => "model",
-            ResourceType::Seed => "seed",
-            ResourceType::Source => "source",
-            ResourceType::Test => "test",
-            ResourceType::Exposure => "exposure",
-        }
-    }
-
-    /// All types, for did-you-mean.
-    pub const ALL: [ResourceType; 5] = [
-        ResourceType::Model,
-        ResourceType::Seed,
-        ResourceType::Source,
-        ResourceType::Test,
-        ResourceType::Exposure,
-    ];
-}
+use crate::ir::{CompiledNode, ResourceType};
 
 /// What the graph, selection and cycle reports read of a node (the compiler's nodes are read
 /// in place: at 100k models, copies of these fields cost a tenth of the memory).
@@ -72,6 +35,49 @@ pub trait Node: Sync {
     fn test_type(&self) -> Option<&'static str>;
     /// For sources: the source name.
     fn source_name(&self) -> Option<&str>;
+}
+
+/// The compiler's nodes are read in place.
+impl Node for CompiledNode {
+    fn id(&self) -> &str {
+        &self.unique_id
+    }
+    fn resource_type(&self) -> ResourceType {
+        self.resource_type
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> Option<&Path> {
+        Some(&self.original_file_path)
+    }
+    fn fqn(&self) -> &[String] {
+        &self.fqn
+    }
+    fn tags(&self) -> &[String] {
+        &self.config.tags
+    }
+    fn config_value(&self, key: &str) -> Option<serde_json::Value> {
+        match key {
+            "materialized" => Some(serde_json::Value::String(
+                self.materialized().as_str().into(),
+            )),
+            "test_type" => self
+                .test
+                .as_ref()
+                .map(|t| serde_json::Value::String(t.test_type.into())),
+            _ => match serde_json::to_value(&*self.config) {
+                Ok(serde_json::Value::Object(mut m)) => m.remove(key),
+                _ => None,
+            },
+        }
+    }
+    fn test_type(&self) -> Option<&'static str> {
+        self.test.as_ref().map(|t| t.test_type)
+    }
+    fn source_name(&self) -> Option<&str> {
+        self.source.as_ref().map(|s| s.source_name.as_str())
+    }
 }
 
 /// A dependency: `parent` must be built before `child`; `span` is where the child asks for it.

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Dag, Node, ResourceType};
+use super::{Dag, Node};
 use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::ir::ResourceType;
 
 const METHODS: &[&str] = &[
     "tag",

@@ -155,7 +155,7 @@ pub fn path(artifacts: &Path) -> PathBuf {
 /// The stored renders for `global`, or none when the file is missing, unreadable, from another
 /// version or other shared inputs, or when an environment variable a render read has changed.
 pub fn load(artifacts: &Path, global: &str) -> Cache {
-    let Some(bytes) = crate::artifacts::map_file(&path(artifacts)) else {
+    let Some(bytes) = crate::files::map_file(&path(artifacts)) else {
         return Cache::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {

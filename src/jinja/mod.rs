@@ -5,6 +5,8 @@
 //! Rendering a node records what it asked for (relations, config) instead of resolving it:
 //! `ref()` writes a placeholder token that the compiler replaces once every node's config is
 //! known, so each template is rendered exactly once. Nothing here reads files or databases.
+//!
+//! May import: `ir`, `project`, `adapter::engine` (dispatch), `diagnostics`, the utilities.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,24 +18,11 @@ use minijinja::{Environment, Error, ErrorKind, OutputSpan, State, UndefinedBehav
 use serde_json::Value as J;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
-use crate::project::config::{ConfigScope, NodeConfig};
-use crate::project::{AdapterKind, DocBlock, Project};
+use crate::ir::config::{ConfigScope, NodeConfig};
+use crate::ir::{AdapterKind, TargetInfo};
+use crate::project::{DocBlock, Project};
 
 pub mod cache;
-
-/// The target a render is for: what `target` shows to templates.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct TargetInfo {
-    /// Target name.
-    pub name: String,
-    /// Adapter type.
-    #[serde(rename = "type")]
-    pub kind: AdapterKind,
-    /// Default schema.
-    pub schema: String,
-    /// Worker threads.
-    pub threads: u64,
-}
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -610,7 +599,7 @@ impl Object for ConfigFn {
                 let config = rec.config.get_or_insert_with(Default::default);
                 config.set(r.scope, k, &json).map_err(|e| {
                     let code = match e {
-                        crate::project::config::ConfigError::UnknownKey { .. } => Code::UnknownKey,
+                        crate::ir::config::ConfigError::UnknownKey { .. } => Code::UnknownKey,
                         _ => Code::InvalidValue,
                     };
                     ctx_error(code, e.to_string(), e.help())
@@ -758,10 +747,7 @@ fn dispatch_target(
     names: &BTreeSet<String>,
     base: &str,
 ) -> Result<String, Error> {
-    for candidate in [
-        format!("{}__{base}", kind.as_str()),
-        format!("default__{base}"),
-    ] {
+    for candidate in crate::adapter::engine::engine(kind).dispatch_candidates(base) {
         if names.contains(&candidate) {
             return Ok(candidate);
         }
@@ -814,7 +800,7 @@ impl Object for Adapter {
             }
             "quote" => {
                 let s = args.first().map(|v| v.to_string()).unwrap_or_default();
-                Ok(Value::from(crate::sql::quote_ident(&s)))
+                Ok(Value::from(crate::ir::quote_ident(&s)))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

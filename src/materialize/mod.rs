@@ -2,13 +2,17 @@
 //! (append, merge, delete+insert, on_schema_change) and seeds. Every build happens in one
 //! transaction: the new version is built beside the old one and swapped in at the end, so a
 //! failure at any step leaves the previous relation and its rows exactly as they were.
+//!
+//! May import: `ir`, `adapter`, `checks` (contract enforcement) and the utilities.
 
 pub mod seed;
 
-use crate::adapter::{AdapterError, Capabilities, Connection, DbResult, Dependent, RelationKind};
-use crate::compiler::{CompiledNode, Relation};
-use crate::project::config::{IncrementalStrategy, Materialized, OnSchemaChange};
-use crate::sql::quote_ident;
+use crate::adapter::{
+    AdapterError, Capabilities, Connection, DbResult, Dependent, RelationKind, in_transaction,
+};
+use crate::ir::config::{IncrementalStrategy, Materialized, OnSchemaChange};
+use crate::ir::quote_ident;
+use crate::ir::{CompiledNode, Relation};
 
 /// What building a node did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,25 +40,6 @@ pub fn temp_relation(r: &Relation, suffix: &str) -> Relation {
 
 fn display(r: &Relation) -> String {
     format!("{}.{}", r.schema, r.identifier)
-}
-
-/// Runs `f` inside a transaction: commit on success, rollback on any error.
-pub fn in_transaction<T>(
-    conn: &mut dyn Connection,
-    f: impl FnOnce(&mut dyn Connection) -> DbResult<T>,
-) -> DbResult<T> {
-    conn.run("begin transaction")?;
-    match f(conn) {
-        Ok(v) => {
-            conn.run("commit")?;
-            Ok(v)
-        }
-        Err(e) => {
-            // The connection may already have aborted the transaction; the original error matters.
-            let _ = conn.run("rollback");
-            Err(e)
-        }
-    }
 }
 
 /// Builds a model with its materialization.
@@ -422,7 +407,7 @@ fn build_materialized_view(
     if !full_refresh && conn.relation_kind(relation)? == Some(RelationKind::MaterializedView) {
         let comment = conn.query(&format!(
             "select obj_description(to_regclass({}), 'pg_class')",
-            crate::sql::quote_literal(&relation.quoted())
+            crate::ir::quote_literal(&relation.quoted())
         ))?;
         if comment.first().and_then(|r| r[0].as_deref()) == Some(fingerprint.as_str()) {
             let concurrently = if keys.is_empty() { "" } else { " concurrently" };
@@ -465,7 +450,7 @@ fn build_materialized_view(
     conn.run(&format!(
         "comment on materialized view {} is {}",
         tmp.quoted(),
-        crate::sql::quote_literal(&fingerprint)
+        crate::ir::quote_literal(&fingerprint)
     ))?;
     swap_in(conn, &tmp, relation, RelationKind::MaterializedView)?;
     run_hooks(conn, &node.post_hooks)?;
@@ -519,7 +504,7 @@ fn build_incremental(
         // A dry run did not create the new rows' table: plan with the table's own columns.
         new_cols = target_cols.clone();
     }
-    let has = |list: &[crate::adapter::ColumnMeta], name: &str| {
+    let has = |list: &[crate::ir::ColumnMeta], name: &str| {
         list.iter().any(|c| c.name.eq_ignore_ascii_case(name))
     };
     let added: Vec<_> = new_cols
@@ -544,7 +529,7 @@ fn build_incremental(
     if !added.is_empty() || !removed.is_empty() {
         match on_change {
             OnSchemaChange::Fail => {
-                let names = |v: &[crate::adapter::ColumnMeta]| {
+                let names = |v: &[crate::ir::ColumnMeta]| {
                     v.iter()
                         .map(|c| c.name.clone())
                         .collect::<Vec<_>>()

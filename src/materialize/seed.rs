@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use super::{Outcome, in_transaction, run_hooks, swap_in, temp_relation};
+use crate::adapter::engine::{TypeFamily, type_family};
 use crate::adapter::{AdapterError, Connection, DbResult};
-use crate::compiler::{CompiledNode, Relation};
-use crate::sql::quote_ident;
+use crate::ir::quote_ident;
+use crate::ir::{CompiledNode, Relation};
 
 /// A parsed seed file.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,15 +48,14 @@ enum Family {
 fn family(ty: &str) -> Family {
     let t = ty.trim().to_lowercase();
     let base = t.split(['(', ' ']).next().unwrap_or("");
-    match base {
-        "int" | "integer" | "bigint" | "smallint" | "tinyint" | "hugeint" | "int2" | "int4"
-        | "int8" | "ubigint" | "uinteger" => Family::Integer,
-        "decimal" | "numeric" | "double" | "float" | "real" | "float4" | "float8" => Family::Number,
-        "date" => Family::Date,
-        "timestamp" | "timestamptz" | "datetime" => Family::Timestamp,
-        "boolean" | "bool" => Family::Boolean,
-        "varchar" | "text" | "char" | "string" | "character" => Family::Text,
-        _ => Family::Other,
+    match type_family(base) {
+        Some(TypeFamily::Integer) => Family::Integer,
+        Some(TypeFamily::Number) => Family::Number,
+        Some(TypeFamily::Date) => Family::Date,
+        Some(TypeFamily::Timestamp) => Family::Timestamp,
+        Some(TypeFamily::Boolean) => Family::Boolean,
+        Some(TypeFamily::Text) => Family::Text,
+        Some(TypeFamily::Json) | None => Family::Other,
     }
 }
 

@@ -1,8 +1,9 @@
 //! Loading a project from disk: `project.yml`, discovery of models, seeds, macros, singular tests
 //! and properties files, doc blocks, and folder configs. Owns files and their positions; knows
 //! nothing about Jinja, SQL or databases.
+//!
+//! May import: `ir`, `adapter::engine` (target types and fields), `diagnostics`, utilities.
 
-pub mod config;
 pub mod properties;
 pub mod yaml;
 
@@ -13,8 +14,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::Value as J;
 
+use crate::adapter::engine;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
-use config::{ConfigScope, NodeConfig};
+use crate::ir::AdapterKind;
+use crate::ir::config::{ConfigScope, NodeConfig};
 use properties::Properties;
 use yaml::{Kind, MapReader, Node};
 
@@ -70,26 +73,6 @@ pub struct DocBlock {
     pub text: String,
     /// Where it is defined.
     pub span: Span,
-}
-
-/// The kind of database a target points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AdapterKind {
-    /// Embedded DuckDB.
-    Duckdb,
-    /// A PostgreSQL server (or anything speaking its protocol and SQL).
-    Postgres,
-}
-
-impl AdapterKind {
-    /// The name used in `type:` and in dispatched macro prefixes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdapterKind::Duckdb => "duckdb",
-            AdapterKind::Postgres => "postgres",
-        }
-    }
 }
 
 /// A target as written in project.yml: values may hold Jinja (`env_var`), rendered only for the
@@ -475,16 +458,15 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
     let what = format!("target `{name}`");
     let mut r = MapReader::new(v, file, &what, diags)?;
     let type_node = r.take(&["type"]);
+    let names = engine::ENGINES.map(|e| e.name());
     let kind = match type_node.and_then(Node::as_str) {
-        Some("duckdb") => Some(AdapterKind::Duckdb),
-        Some("postgres") | Some("postgresql") => Some(AdapterKind::Postgres),
+        Some(name) if engine::by_type_name(name).is_some() => engine::by_type_name(name),
         Some(other) => {
             diags.push(
                 Diagnostic::error(Code::InvalidValue, format!("unknown target type `{other}`"))
                     .at(type_node.unwrap().span(file))
                     .with_help_opt(
-                        suggest(other, ["duckdb", "postgres"])
-                            .or(Some("expected duckdb or postgres".into())),
+                        suggest(other, names).or(Some(format!("expected {}", names.join(" or ")))),
                     ),
             );
             None
@@ -493,7 +475,7 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
             diags.push(
                 Diagnostic::error(
                     Code::MissingKey,
-                    format!("{what} is missing `type` (duckdb or postgres)"),
+                    format!("{what} is missing `type` ({})", names.join(" or ")),
                 )
                 .at(k.span(file)),
             );
@@ -501,18 +483,7 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
         }
     };
     let mut fields = BTreeMap::new();
-    let allowed: &[&'static str] = match kind {
-        Some(AdapterKind::Duckdb) => &["path", "schema", "threads", "extensions"],
-        Some(AdapterKind::Postgres) => &[
-            "dsn",
-            "schema",
-            "threads",
-            "connect_timeout",
-            "search_path",
-            "lock_timeout",
-        ],
-        None => &[],
-    };
+    let allowed: &[&'static str] = kind.map_or(&[], |e| e.target_fields);
     for key in allowed {
         if let Some(n) = r.take(&[key]) {
             let text = match &n.kind {
@@ -534,12 +505,8 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
     } else {
         r.rest();
     }
-    let kind = kind?;
-    let required: &[&str] = match kind {
-        AdapterKind::Duckdb => &["path"],
-        AdapterKind::Postgres => &["dsn"],
-    };
-    for req in required {
+    let engine = kind?;
+    for req in engine.required_target_fields {
         if !fields.contains_key(*req) {
             diags.push(
                 Diagnostic::error(Code::MissingKey, format!("{what} is missing `{req}`"))
@@ -549,7 +516,7 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
     }
     Some(TargetDef {
         name,
-        kind,
+        kind: engine.kind,
         fields,
         span: k.span(file),
     })
@@ -1072,9 +1039,9 @@ mod tests {
         );
         assert!(d.is_empty(), "{d:?}");
         let c = t.resolve(&["marts".into()], "x");
-        assert_eq!(c.materialized, Some(config::Materialized::Table));
+        assert_eq!(c.materialized, Some(crate::ir::config::Materialized::Table));
         assert_eq!(c.tags, vec!["m"]);
         let c = t.resolve(&["staging".into()], "x");
-        assert_eq!(c.materialized, Some(config::Materialized::View));
+        assert_eq!(c.materialized, Some(crate::ir::config::Materialized::View));
     }
 }

@@ -7,9 +7,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value as J;
 
-use super::config::{ConfigScope, NodeConfig};
 use super::yaml::{self, Kind, MapReader, Node};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
+use crate::ir::config::{ConfigScope, NodeConfig, is_test_top_level_config};
+use crate::ir::{Freshness, FreshnessThreshold};
 
 /// Everything read from the properties files of a project, in file order.
 #[derive(Clone, Debug, Default)]
@@ -184,29 +185,6 @@ pub struct SourceTableProps {
     pub span: Span,
 }
 
-/// Freshness thresholds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Freshness {
-    /// Warn when older than this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warn_after: Option<FreshnessThreshold>,
-    /// Fail when older than this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_after: Option<FreshnessThreshold>,
-    /// A SQL filter applied before computing max(loaded_at_field).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
-}
-
-/// `{count: 20, period: minute}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FreshnessThreshold {
-    /// How many periods.
-    pub count: u64,
-    /// `minute`, `hour` or `day`.
-    pub period: String,
-}
-
 /// A downstream use of the project's data (a dashboard, an application).
 #[derive(Clone, Debug)]
 pub struct ExposureProps {
@@ -368,12 +346,12 @@ pub fn apply_config(
 ) {
     if let Err(e) = config.set(scope, key, &value.to_json()) {
         let (code, span, label) = match e {
-            super::config::ConfigError::UnknownKey { .. } => (
+            crate::ir::config::ConfigError::UnknownKey { .. } => (
                 Code::UnknownKey,
                 key_node.span(file),
                 Some("not a known config key"),
             ),
-            super::config::ConfigError::InvalidValue { .. } => {
+            crate::ir::config::ConfigError::InvalidValue { .. } => {
                 (Code::InvalidValue, value.span(file), None)
             }
         };
@@ -521,19 +499,6 @@ fn read_meta(node: Option<&Node>, file: &Path, diags: &mut Diagnostics) -> BTree
     }
 }
 
-/// Config keys a test accepts at the top level of its entry (dbt allows them there).
-const TEST_TOP_LEVEL_CONFIG: &[&str] = &[
-    "severity",
-    "where",
-    "warn_if",
-    "error_if",
-    "store_failures",
-    "limit",
-    "tags",
-    "enabled",
-    "meta",
-];
-
 fn read_tests(
     node: &Node,
     file: &Path,
@@ -619,7 +584,7 @@ fn read_test_body(node: &Node, file: &Path, def: &mut TestDef, diags: &mut Diagn
             },
             "name" => def.custom_name = yaml::expect_string(v, file, "name", diags),
             "description" => {}
-            k if TEST_TOP_LEVEL_CONFIG.contains(&k) => apply_config(
+            k if is_test_top_level_config(k) => apply_config(
                 def.config.get_or_insert_with(Default::default),
                 ConfigScope::Test,
                 k,
@@ -1071,7 +1036,7 @@ mod tests {
         assert!(tests[0].config.is_none(), "no config given, none kept");
         assert_eq!(
             tests[1].config.as_ref().unwrap().severity,
-            Some(super::super::config::TestSeverity::Warn)
+            Some(crate::ir::config::TestSeverity::Warn)
         );
         assert_eq!(tests[2].args["values"], serde_json::json!(["c"]));
         let where_clause = tests[2].config.as_ref().unwrap().where_clause.as_deref();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::Analysis;
-use crate::project::AdapterKind;
+use crate::ir::AdapterKind;
 
 /// Analyses by key, as written (ordered, so that the file is the same for the same project).
 pub type Entries = crate::sorted::SortedEntries<Analysis>;
@@ -48,7 +48,7 @@ pub fn path(artifacts: &Path) -> PathBuf {
 
 /// The cached analyses, or none when the file is missing, unreadable or from another version.
 pub fn load(artifacts: &Path) -> Loaded {
-    let Some(bytes) = crate::artifacts::map_file(&path(artifacts)) else {
+    let Some(bytes) = crate::files::map_file(&path(artifacts)) else {
         return Loaded::default();
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {

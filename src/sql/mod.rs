@@ -1,5 +1,6 @@
 //! SQL analysis with sqlparser in the target's dialect: parse rendered SQL, find the relations
-//! it reads and the columns it outputs; identifier quoting. Works on text only, no database.
+//! it reads and the columns it outputs; the SQL of unit tests (`unit`). Works on text only, no
+//! database. May import: `ir`, `adapter::engine` (dialects, function lists).
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -7,43 +8,18 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{
     Expr, Query, SelectItem, SetExpr, Spanned, Statement, TableFactor, Visit, Visitor,
 };
-use sqlparser::dialect::{Dialect, DuckDbDialect, PostgreSqlDialect};
+use sqlparser::dialect::Dialect;
 use sqlparser::parser::{Parser, ParserError};
 
-use crate::project::AdapterKind;
+use crate::adapter::engine;
+use crate::ir::AdapterKind;
 
 pub mod cache;
+pub mod unit;
 
-/// The sqlparser dialect of an adapter.
+/// The sqlparser dialect of an engine.
 pub fn dialect(kind: AdapterKind) -> Box<dyn Dialect + Send + Sync> {
-    match kind {
-        AdapterKind::Duckdb => Box::new(DuckDbDialect {}),
-        AdapterKind::Postgres => Box::new(PostgreSqlDialect {}),
-    }
-}
-
-/// A SQL string literal: single quotes, inner quotes doubled.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Quotes an identifier with double quotes (both DuckDB and Postgres), doubling inner quotes.
-pub fn quote_ident(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    push_quoted_ident(&mut out, s);
-    out
-}
-
-/// Appends `s` quoted as [`quote_ident`] does.
-pub fn push_quoted_ident(out: &mut String, s: &str) {
-    out.push('"');
-    for (k, part) in s.split('"').enumerate() {
-        if k > 0 {
-            out.push_str("\"\"");
-        }
-        out.push_str(part);
-    }
-    out.push('"');
+    (engine::engine(kind).dialect)()
 }
 
 /// A relation read by a statement, as written, with its position in the analyzed text.
@@ -87,72 +63,6 @@ pub struct ForeignFunction {
     pub col: usize,
 }
 
-/// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.
-/// `tests/dialect_functions.rs` checks both lists against the two engines' catalogs.
-pub const DUCKDB_ONLY: &[(&str, Option<&str>)] = &[
-    (
-        "date_diff",
-        Some("{{ dbt.datediff(first, second, 'day') }}"),
-    ),
-    ("datediff", Some("{{ dbt.datediff(first, second, 'day') }}")),
-    ("date_add", Some("{{ dbt.dateadd('day', n, date) }}")),
-    ("date_sub", Some("{{ dbt.datediff(first, second, 'day') }}")),
-    ("strftime", None),
-    ("strptime", None),
-    ("epoch_ms", None),
-    ("list_value", None),
-    ("list_aggregate", None),
-    ("list_sort", None),
-    ("list_contains", None),
-    ("list_slice", None),
-    ("struct_pack", None),
-    ("arg_max", None),
-    ("arg_min", None),
-    ("max_by", None),
-    ("min_by", None),
-    (
-        "median",
-        Some("percentile_cont(0.5) within group (order by x)"),
-    ),
-    (
-        "quantile_cont",
-        Some("percentile_cont(q) within group (order by x)"),
-    ),
-    ("approx_count_distinct", None),
-    ("string_split", None),
-    ("str_split", None),
-    ("regexp_full_match", None),
-    ("dayname", None),
-    ("monthname", None),
-    ("yearweek", None),
-    ("epoch", Some("extract(epoch from x)")),
-    ("last_day", None),
-    ("contains", Some("position(needle in haystack) > 0")),
-    ("list_extract", None),
-    ("try_strptime", None),
-];
-
-/// Built-in functions of PostgreSQL that DuckDB does not have.
-pub const POSTGRES_ONLY: &[(&str, Option<&str>)] = &[
-    ("clock_timestamp", Some("{{ dbt.current_timestamp() }}")),
-    ("statement_timestamp", Some("{{ dbt.current_timestamp() }}")),
-    ("timeofday", None),
-    ("to_tsvector", None),
-    ("to_tsquery", None),
-    ("jsonb_build_object", None),
-    ("jsonb_agg", None),
-    ("json_build_object", None),
-    ("row_to_json", None),
-    ("jsonb_array_elements", None),
-    ("json_array_elements", None),
-    ("justify_days", None),
-    ("justify_hours", None),
-    ("set_config", None),
-    ("to_char", None),
-    ("array_upper", None),
-    ("array_lower", None),
-];
-
 /// Finds calls of functions that only the other engine has.
 struct ForeignCalls {
     kind: AdapterKind,
@@ -167,11 +77,7 @@ impl Visitor for ForeignCalls {
         {
             let name = f.name.to_string();
             let lower = name.to_lowercase();
-            let (list, only_in) = match self.kind {
-                AdapterKind::Duckdb => (POSTGRES_ONLY, AdapterKind::Postgres),
-                AdapterKind::Postgres => (DUCKDB_ONLY, AdapterKind::Duckdb),
-            };
-            if let Some((_, instead)) = list.iter().find(|(n, _)| *n == lower) {
+            if let Some((only_in, instead)) = engine::foreign_function(self.kind, &lower) {
                 let span = f.name.span();
                 self.out.push(ForeignFunction {
                     name,
@@ -429,13 +335,5 @@ mod tests {
         );
         assert_eq!(leading_with("with recursive a as (x)"), Some(14));
         assert_eq!(leading_with("select 1"), None);
-    }
-
-    #[test]
-    fn quoting_doubles_quotes() {
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_ident("\"ab\""), "\"\"\"ab\"\"\"");
-        assert_eq!(quote_ident(""), "\"\"");
-        assert_eq!(quote_ident("plain"), "\"plain\"");
     }
 }

@@ -204,15 +204,27 @@ const SEED_KEYS: &[&str] = &[
     "grants",
     "full_refresh",
 ];
-const TEST_KEYS: &[&str] = &[
+/// A test's own config keys. The one list of them: a test's properties entry may also hold
+/// them at its top level (dbt allows them there), with [`TEST_TOP_LEVEL_COMMON`].
+pub const TEST_CONFIG_KEYS: &[&str] = &[
     "severity",
     "where",
     "warn_if",
     "error_if",
     "store_failures",
     "limit",
-    "schema",
 ];
+/// The common config keys a test's properties entry may hold at its top level.
+pub const TEST_TOP_LEVEL_COMMON: &[&str] = &["tags", "enabled", "meta"];
+/// Keys of a test's properties entry that are neither config nor arguments.
+pub const TEST_ENTRY_KEYS: &[&str] = &["config", "arguments", "name"];
+/// Test config keys that only `config:` blocks and project files take.
+const TEST_ONLY_IN_CONFIG: &[&str] = &["schema"];
+
+/// True when a test's properties entry may hold config key `key` at its top level.
+pub fn is_test_top_level_config(key: &str) -> bool {
+    TEST_CONFIG_KEYS.contains(&key) || TEST_TOP_LEVEL_COMMON.contains(&key)
+}
 
 impl ConfigScope {
     /// Every key accepted in this scope.
@@ -220,7 +232,14 @@ impl ConfigScope {
         let own = match self {
             ConfigScope::Model => MODEL_KEYS,
             ConfigScope::Seed => SEED_KEYS,
-            ConfigScope::Test => TEST_KEYS,
+            ConfigScope::Test => {
+                return COMMON_KEYS
+                    .iter()
+                    .chain(TEST_CONFIG_KEYS)
+                    .chain(TEST_ONLY_IN_CONFIG)
+                    .copied()
+                    .collect();
+            }
         };
         COMMON_KEYS.iter().chain(own).copied().collect()
     }
@@ -231,7 +250,9 @@ impl ConfigScope {
             || match self {
                 ConfigScope::Model => MODEL_KEYS.contains(&key),
                 ConfigScope::Seed => SEED_KEYS.contains(&key),
-                ConfigScope::Test => TEST_KEYS.contains(&key),
+                ConfigScope::Test => {
+                    TEST_CONFIG_KEYS.contains(&key) || TEST_ONLY_IN_CONFIG.contains(&key)
+                }
             }
     }
 
@@ -513,7 +534,7 @@ impl NodeConfig {
             "where" => self.where_clause = Some(want_str(key, v)?),
             "warn_if" | "error_if" => {
                 let text = want_str(key, v)?;
-                crate::checks::Threshold::parse(&text).map_err(|m| invalid(key, m))?;
+                super::threshold::Threshold::parse(&text).map_err(|m| invalid(key, m))?;
                 if key == "warn_if" {
                     self.warn_if = Some(text);
                 } else {

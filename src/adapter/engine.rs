@@ -1,0 +1,143 @@
+//! What differs between engines, as data: one [`Engine`] description per engine, kept beside
+//! that engine's connection code (`duckdb.rs`, `postgres.rs`). The offline stages (project
+//! loading, templates, SQL analysis, the compiler) read these descriptions and nothing else of
+//! `adapter`; no module outside `adapter/` matches on the engine kind. A new engine is a new
+//! description here plus its connection code.
+
+use sqlparser::dialect::Dialect;
+
+use crate::ir::AdapterKind;
+
+/// What a type name holds, for checking values against it (seeds, contracts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeFamily {
+    /// Whole numbers.
+    Integer,
+    /// Other numbers (fixed-point and floating).
+    Number,
+    /// Text.
+    Text,
+    /// Calendar dates.
+    Date,
+    /// Points in time.
+    Timestamp,
+    /// True or false.
+    Boolean,
+    /// JSON documents.
+    Json,
+}
+
+/// One engine, described.
+pub struct Engine {
+    /// Which engine.
+    pub kind: AdapterKind,
+    /// The `type:` values of a target that name it (the first is its name).
+    pub type_names: &'static [&'static str],
+    /// The schema models go to when the target names none.
+    pub default_schema: &'static str,
+    /// The longest identifier strata generates (audit tables), in bytes; longer names are cut
+    /// with a hash suffix.
+    pub identifier_limit: usize,
+    /// The keys a target of this engine takes in project.yml.
+    pub target_fields: &'static [&'static str],
+    /// The keys it must have.
+    pub required_target_fields: &'static [&'static str],
+    /// The SQL dialect its models are parsed in.
+    pub dialect: fn() -> Box<dyn Dialect + Send + Sync>,
+    /// Built-in functions this engine has and the others do not, each with a portable
+    /// spelling when there is one (`tests/dialect.rs` checks them against both catalogs).
+    pub own_functions: &'static [(&'static str, Option<&'static str>)],
+    /// Type names it spells (lowercase, without size or precision), by family.
+    pub types: &'static [(&'static str, TypeFamily)],
+    /// The target's connection string with its secrets replaced, for messages.
+    pub redact: fn(&str) -> String,
+}
+
+impl Engine {
+    /// The name used in `type:` and in messages.
+    pub fn name(&self) -> &'static str {
+        self.type_names[0]
+    }
+
+    /// Macro names `adapter.dispatch('base')` tries, in order.
+    pub fn dispatch_candidates(&self, base: &str) -> [String; 2] {
+        [
+            format!("{}__{base}", self.name()),
+            format!("default__{base}"),
+        ]
+    }
+}
+
+/// Every engine strata knows.
+pub const ENGINES: [&Engine; 2] = [&super::duckdb::ENGINE, &super::postgres::ENGINE];
+
+/// The description of an engine.
+pub fn engine(kind: AdapterKind) -> &'static Engine {
+    match kind {
+        AdapterKind::Duckdb => &super::duckdb::ENGINE,
+        AdapterKind::Postgres => &super::postgres::ENGINE,
+    }
+}
+
+/// The engine a target's `type:` names.
+pub fn by_type_name(name: &str) -> Option<&'static Engine> {
+    ENGINES.into_iter().find(|e| e.type_names.contains(&name))
+}
+
+/// The family of a type name as any engine spells it (lowercase, without size or precision).
+pub fn type_family(name: &str) -> Option<TypeFamily> {
+    ENGINES
+        .iter()
+        .find_map(|e| e.types.iter().find(|(n, _)| *n == name).map(|(_, f)| *f))
+}
+
+/// The functions a model compiled for `kind` must not call: those only another engine has,
+/// with that engine and a portable spelling when there is one.
+pub fn foreign_function(
+    kind: AdapterKind,
+    lowercase_name: &str,
+) -> Option<(AdapterKind, Option<&'static str>)> {
+    ENGINES.iter().filter(|e| e.kind != kind).find_map(|e| {
+        e.own_functions
+            .iter()
+            .find(|(n, _)| *n == lowercase_name)
+            .map(|(_, instead)| (e.kind, *instead))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_description() {
+        for e in ENGINES {
+            assert_eq!(engine(e.kind).name(), e.kind.as_str());
+            assert_eq!(by_type_name(e.name()).map(|d| d.kind), Some(e.kind));
+        }
+        assert_eq!(
+            by_type_name("postgresql").map(|e| e.kind),
+            Some(AdapterKind::Postgres)
+        );
+        assert!(by_type_name("oracle").is_none());
+    }
+
+    #[test]
+    fn type_names_are_found_in_either_engine() {
+        assert_eq!(type_family("hugeint"), Some(TypeFamily::Integer));
+        assert_eq!(type_family("bigserial"), Some(TypeFamily::Integer));
+        assert_eq!(type_family("double precision"), Some(TypeFamily::Number));
+        assert_eq!(type_family("jsonb"), Some(TypeFamily::Json));
+        assert_eq!(type_family("blob"), None);
+    }
+
+    #[test]
+    fn foreign_functions_name_the_engine_that_has_them() {
+        assert_eq!(
+            foreign_function(AdapterKind::Postgres, "strftime"),
+            Some((AdapterKind::Duckdb, None))
+        );
+        assert_eq!(foreign_function(AdapterKind::Duckdb, "strftime"), None);
+        assert!(foreign_function(AdapterKind::Duckdb, "to_char").is_some());
+    }
+}

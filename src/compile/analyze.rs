@@ -1,0 +1,338 @@
+//! Stage `analyze`: every resolved SQL text parsed in the target's dialect, in parallel (even
+//! when other files have errors, so that one run reports everything), for its output columns,
+//! the relations it reads without `ref()`/`source()` (a warning) and functions the other engine
+//! has and this one does not (an error). Lines are mapped back to the model files. Analyses of
+//! an earlier compile are reused by the hash of the SQL: unchanged models are not parsed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::context::Context;
+use super::prepare::Pending;
+use super::relations::Relations;
+use super::render::{Renders, spans_of};
+use super::resolve::Resolved;
+use super::source_map::{SourceMap, mark_text};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::ir::config::Materialized;
+use crate::ir::{AdapterKind, Relation};
+use crate::jinja;
+use crate::sql;
+
+/// What analysis found.
+pub struct Analyzed {
+    /// Output columns by pending node (empty when unknown).
+    pub output_columns: Vec<Vec<String>>,
+    /// This compile's analyses, for the cache.
+    pub entries: Vec<(String, sql::Analysis)>,
+}
+
+/// Output columns (None when the SQL does not parse), diagnostics, and the analysis to keep.
+type AnalysisOutcome = (
+    Option<Vec<String>>,
+    Vec<Diagnostic>,
+    Option<(String, sql::Analysis)>,
+);
+
+/// What the checks of one node's analysis read.
+struct Inputs<'a, 'c, 'r> {
+    ctx: &'a Context<'c, 'r>,
+    pending: &'a [Pending<'c>],
+    relations: &'a Relations,
+    /// Each node's parents through ref() and source(), in one flat list (by counts).
+    parent_start: Vec<usize>,
+    parent_list: Vec<usize>,
+    ephemeral_names: BTreeSet<String>,
+    /// What a hard-coded relation should have been written as, by lowercased schema and
+    /// name: built for the first such warning only.
+    known_relations: OnceLock<HashMap<(String, String), String>>,
+}
+
+/// Analyzes the SQL of every pending node whose relations resolved.
+pub fn analyze(
+    ctx: &Context,
+    pending: &[Pending],
+    renders: &Renders,
+    relations: &Relations,
+    resolved: &Resolved,
+    cache: &sql::cache::Loaded,
+    diags: &mut Diagnostics,
+) -> Analyzed {
+    let (parent_start, parent_list) = parents(pending.len(), resolved);
+    let inputs = Inputs {
+        ctx,
+        pending,
+        relations,
+        parent_start,
+        parent_list,
+        ephemeral_names: pending
+            .iter()
+            .filter(|p| p.config.materialized == Some(Materialized::Ephemeral))
+            .map(|p| super::ephemeral::cte_name(&p.name))
+            .collect(),
+        known_relations: OnceLock::new(),
+    };
+    let analyses: Vec<Option<AnalysisOutcome>> = pending
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let code = resolved.nodes[i].sql.as_ref()?;
+            let r = renders.main[i].as_ref()?;
+            Some(analyze_node(&inputs, cache, i, p, r, code))
+        })
+        .collect();
+    // The incremental variant must parse too.
+    let kind = ctx.target.info.kind;
+    let incremental_checked: Vec<Result<(String, sql::Analysis), Diagnostic>> = pending
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let code = resolved.nodes[i].incremental.as_ref()?;
+            let r = renders.extra[i].incremental.as_deref()?.as_ref().ok()?;
+            Some(check_incremental(ctx, cache, kind, p, r, code))
+        })
+        .collect();
+    let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
+    let mut entries: Vec<(String, sql::Analysis)> =
+        Vec::with_capacity(pending.len() + incremental_checked.len());
+    for checked in incremental_checked {
+        match checked {
+            Ok(entry) => entries.push(entry),
+            Err(d) => diags.push(d),
+        }
+    }
+    for (i, a) in analyses.into_iter().enumerate() {
+        let Some((cols, found, keep)) = a else {
+            continue;
+        };
+        diags.extend(found);
+        if let Some(entry) = keep {
+            entries.push(entry);
+        }
+        if let Some(cols) = cols {
+            output_columns[i] = cols;
+        }
+    }
+    Analyzed {
+        output_columns,
+        entries,
+    }
+}
+
+/// Each pending node's parents through ref() and source(): (start of each node's list, the
+/// lists one after the other).
+fn parents(n: usize, resolved: &Resolved) -> (Vec<usize>, Vec<usize>) {
+    let mut start = vec![0usize; n + 1];
+    for e in &resolved.edges {
+        if e.child < n {
+            start[e.child + 1] += 1;
+        }
+    }
+    for k in 1..start.len() {
+        start[k] += start[k - 1];
+    }
+    let mut list = vec![0usize; start[n]];
+    let mut filled = start.clone();
+    for e in &resolved.edges {
+        if e.child < n {
+            list[filled[e.child]] = e.parent;
+            filled[e.child] += 1;
+        }
+    }
+    (start, list)
+}
+
+/// Whether two names are equal once lowercased (without building the lowercase strings).
+fn same_lowercase(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+impl Inputs<'_, '_, '_> {
+    fn parents_of(&self, i: usize) -> &[usize] {
+        &self.parent_list[self.parent_start[i]..self.parent_start[i + 1]]
+    }
+
+    fn known_relations(&self) -> &HashMap<(String, String), String> {
+        self.known_relations.get_or_init(|| {
+            let key_of = |r: &Relation| (r.schema.to_lowercase(), r.identifier.to_lowercase());
+            let mut known = HashMap::new();
+            for (i, p) in self.pending.iter().enumerate() {
+                if let Some(r) = &self.relations.of_node[i] {
+                    known
+                        .entry(key_of(r))
+                        .or_insert_with(|| format!("ref('{}')", p.name));
+                }
+            }
+            for n in &self.relations.sources {
+                if let (Some(r), Some(s)) = (&n.relation, &n.source) {
+                    known
+                        .entry(key_of(r))
+                        .or_insert_with(|| format!("source('{}', '{}')", s.source_name, n.name));
+                }
+            }
+            known
+        })
+    }
+}
+
+fn analyze_node(
+    inputs: &Inputs,
+    cache: &sql::cache::Loaded,
+    i: usize,
+    p: &Pending,
+    r: &jinja::Rendered,
+    code: &str,
+) -> AnalysisOutcome {
+    let ctx = inputs.ctx;
+    let kind = ctx.target.info.kind;
+    let source = p.template.as_deref().unwrap_or("");
+    // Positions are needed only for diagnostics (rare): map them lazily.
+    let at_line_col = |line: usize, col: usize| {
+        let spans = spans_of(ctx, p, r, false);
+        SourceMap {
+            spans: &spans,
+            rendered: &r.text,
+            source,
+            file: &p.path,
+        }
+        .at_line_col(line, col)
+    };
+    let key = sql::cache::key(kind, code);
+    let analyzed = match cache.take(&key) {
+        Some(a) => Ok(a),
+        None => sql::analyze(code, kind),
+    };
+    match analyzed {
+        Ok(a) => {
+            let mut found = hard_coded_relations(inputs, i, p, &a, &at_line_col);
+            for f in &a.foreign_functions {
+                let mut d = Diagnostic::error(
+                    Code::DialectFunction,
+                    format!(
+                        "`{}` calls `{}()`, which {} has and {} does not",
+                        p.name,
+                        f.name,
+                        f.only_in.as_str(),
+                        kind.as_str()
+                    ),
+                )
+                .at(mark_text(at_line_col(f.line, f.col), source, &f.name))
+                .with_label(format!("not a {} function", kind.as_str()));
+                d = match &f.instead {
+                    Some(i) => d.with_help(format!("write it so that both engines run it: {i}")),
+                    None => d.with_help("call it from a macro dispatched per engine (adapter.dispatch), with a variant for each".to_string()),
+                };
+                found.push(d);
+            }
+            (Some(a.columns.clone()), found, Some((key, a)))
+        }
+        Err(e) => (
+            None,
+            vec![
+                Diagnostic::error(
+                    Code::SqlSyntax,
+                    format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message),
+                )
+                .at(at_line_col(e.line, e.col))
+                .with_label("the rendered SQL does not parse here")
+                .with_note(format!(
+                    "line {} of the rendered SQL; the rendered SQL is what `strata compile` writes once the project is valid",
+                    e.line
+                )),
+            ],
+            None,
+        ),
+    }
+}
+
+/// Warnings for relations a node reads that none of its ref() or source() calls gave it.
+fn hard_coded_relations(
+    inputs: &Inputs,
+    i: usize,
+    p: &Pending,
+    a: &sql::Analysis,
+    at_line_col: &dyn Fn(usize, usize) -> crate::diagnostics::Span,
+) -> Vec<Diagnostic> {
+    let source = p.template.as_deref().unwrap_or("");
+    let mut warnings = Vec::new();
+    for rel in &a.relations {
+        let (schema, table) = match rel.parts.as_slice() {
+            [.., s, t] => (s.as_str(), t.as_str()),
+            [t] => {
+                if inputs.ephemeral_names.contains(&t.to_lowercase()) {
+                    continue;
+                }
+                (inputs.ctx.target.info.schema.as_str(), t.as_str())
+            }
+            [] => continue,
+        };
+        let own = inputs.parents_of(i).iter().any(|&parent| {
+            inputs.relations.of(parent).is_some_and(|r| {
+                same_lowercase(&r.identifier, table) && same_lowercase(&r.schema, schema)
+            })
+        });
+        if own {
+            continue;
+        }
+        let key = (schema.to_lowercase(), table.to_lowercase());
+        let help = match inputs.known_relations().get(&key) {
+            Some(call) => format!("write {{{{ {call} }}}} so strata knows the dependency"),
+            None => {
+                "declare it as a source in a properties file and read it with source()".to_string()
+            }
+        };
+        warnings.push(
+            Diagnostic::warning(
+                Code::HardCodedRelation,
+                format!(
+                    "`{}` reads `{}`, which is neither a ref() nor a source()",
+                    p.name, rel.text
+                ),
+            )
+            .at(mark_text(at_line_col(rel.line, rel.col), source, &rel.text))
+            .with_label("hard-coded relation")
+            .with_help(help),
+        );
+    }
+    warnings
+}
+
+/// Parses the SQL of an incremental model's later runs.
+fn check_incremental(
+    ctx: &Context,
+    cache: &sql::cache::Loaded,
+    kind: AdapterKind,
+    p: &Pending,
+    r: &jinja::Rendered,
+    code: &str,
+) -> Result<(String, sql::Analysis), Diagnostic> {
+    let key = sql::cache::key(kind, code);
+    if let Some(a) = cache.take(&key) {
+        return Ok((key, a));
+    }
+    let e = match sql::analyze(code, kind) {
+        Ok(a) => return Ok((key, a)),
+        Err(e) => e,
+    };
+    let spans = spans_of(ctx, p, r, true);
+    let map = SourceMap {
+        spans: &spans,
+        rendered: &r.text,
+        source: p.template.as_deref().unwrap_or(""),
+        file: &p.path,
+    };
+    Err(Diagnostic::error(
+        Code::SqlSyntax,
+        format!(
+            "SQL syntax error ({} dialect) when is_incremental() is true: {}",
+            kind.as_str(),
+            e.message
+        ),
+    )
+    .at(map.at_line_col(e.line, e.col))
+    .with_label("the rendered SQL does not parse here"))
+}

@@ -1,0 +1,196 @@
+//! The compiler: the offline pipeline shared by `parse`, `compile`, `ls` and every later
+//! command. Needs no database; deterministic for the same files, target and vars.
+//!
+//! One file per stage, each a function from the previous stages' typed outputs to its own;
+//! `compile` below calls them in order, with one timing mark each (`STRATA_TIMINGS=1`). A new
+//! stage is a new file and a line here. Owns the stages and `Compiled`; may import `ir`,
+//! `project`, `jinja`, `sql`, `graph`, `files` and the utilities, never `adapter`, `checks`,
+//! `materialize`, `execute` or `artifacts`.
+
+mod analyze;
+mod assemble;
+pub mod builtin_tests;
+mod caches;
+mod columns;
+mod context;
+pub mod contract_schema;
+mod contracts;
+mod dag;
+mod ephemeral;
+mod exposures;
+mod generic_tests;
+mod hooks;
+mod load;
+mod prepare;
+mod relations;
+mod render;
+mod resolve;
+mod source_map;
+mod target;
+mod unit_tests;
+
+use std::path::Path;
+
+pub use caches::{CacheBytes, CacheFiles};
+
+use crate::diagnostics::Diagnostics;
+use crate::files::compiled_index::IndexCheck;
+use crate::graph::Dag;
+use crate::ir::{CompiledNode, Target};
+use crate::jinja::Renderer;
+use crate::project::{LoadOptions, Project};
+use crate::timing::mark;
+use context::Context;
+use resolve::Scope;
+
+/// The result of compiling a project.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The loaded project.
+    pub project: Project,
+    /// The target in use.
+    pub target: Target,
+    /// Every enabled node; indices match the DAG's.
+    pub nodes: Vec<CompiledNode>,
+    /// The dependency graph.
+    pub dag: Dag,
+    /// Rendered `on-run-start` statements.
+    pub on_run_start: Vec<String>,
+    /// Rendered `on-run-end` statements.
+    pub on_run_end: Vec<String>,
+    /// Warnings found on the way.
+    pub warnings: Diagnostics,
+    /// The caches of this compile for the next one, serialized in the background.
+    pub caches: caches::CacheFiles,
+    /// The previous compiled SQL files, checked in the background (when asked for).
+    pub compiled_index: crate::files::compiled_index::IndexCheck,
+}
+
+/// Compiles the project in `root`. All problems are collected; warnings are returned with the
+/// result, errors instead of it.
+pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics> {
+    let load::Loaded {
+        project,
+        target,
+        declared_tests,
+        mut diags,
+    } = load::load(root, opts)?;
+    mark("load");
+    let inputs = caches::start(&project, &target);
+    let renderer = Renderer::new(&project, &target.info, &inputs.macro_sources, &mut diags);
+    let ctx = Context::new(&project, &target, &renderer, &inputs.render_global);
+    let mut pending = prepare::prepare(&project, &mut diags);
+    mark("prepare");
+    let render_cache = inputs.render_read.wait();
+    mark("render_cache_read");
+    let main = render::render(&ctx, &render_cache, &mut pending, &mut diags);
+    mark("render");
+    let mut renders = render::render_more(&ctx, &render_cache, &pending, main);
+    mark("render_incremental_hooks");
+    let disabled = render::drop_disabled(&mut pending, &mut renders);
+    let (relations, schema_names) =
+        relations::relations(&ctx, &render_cache, &pending, disabled, &mut diags);
+    mark("relations_sources");
+    let scope = Scope::new(&project.name, &pending, &relations);
+    let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
+    mark("resolve");
+    let analyses_read = inputs.analysis_read.wait();
+    let analyzed = analyze::analyze(
+        &ctx,
+        &pending,
+        &renders,
+        &relations,
+        &resolved,
+        &analyses_read,
+        &mut diags,
+    );
+    let caches = caches::save(caches::Leftovers {
+        renders_read: render_cache,
+        analyses_read,
+        analyses: analyzed.entries,
+        render_global: inputs.render_global.clone(),
+        render_env: renderer.env_reads(),
+        schemas: schema_names,
+        renders: &mut renders,
+    });
+    mark("analyze");
+    let mut later =
+        generic_tests::generic_tests(&ctx, &pending, &scope, declared_tests, &mut diags);
+    mark("generic_tests");
+    let units = unit_tests::declare(&ctx, &pending, &scope, &mut later, &mut diags);
+    exposures::exposures(&ctx, &scope, &mut later, &mut diags);
+    mark("unit_tests_exposures");
+    // Cycles are only meaningful once every ref resolved: stop here on errors.
+    stop_on_errors(&mut diags)?;
+    let contracts = contracts::contracts(&ctx, &pending, &mut diags);
+    mark("contracts");
+    drop(scope);
+    let mut edges = resolved.edges;
+    edges.append(&mut later.edges);
+    let mut nodes = assemble::assemble(
+        &ctx,
+        pending,
+        renders.main,
+        resolved.nodes,
+        relations,
+        contracts,
+        later,
+        &mut diags,
+    );
+    stop_on_errors(&mut diags)?;
+    mark("assemble");
+    // The files compiled last time are checked against their index on another thread, while
+    // the DAG is built and wildcards are expanded (which leave a core idle), not earlier,
+    // where it would compete with the read of the caches that the renders wait for.
+    let compiled_index = match opts.check_compiled {
+        true => IndexCheck::start(&caches::artifacts_dir(&project), &target.info.name),
+        false => IndexCheck::none(),
+    };
+    let dag = match dag::dag(&mut nodes, &edges) {
+        Ok(dag) => dag,
+        Err(cycles) => {
+            diags.extend(cycles);
+            diags.sort();
+            return Err(diags);
+        }
+    };
+    mark("dag");
+    columns::complete(
+        &project,
+        &mut nodes,
+        &dag,
+        analyzed.output_columns,
+        &mut diags,
+    );
+    mark("wildcards");
+    ephemeral::inline(&mut nodes, &dag);
+    mark("ephemeral");
+    unit_tests::finish(&mut nodes, &dag, &units, &mut diags);
+    assemble::checksums(&mut nodes);
+    mark("checksums");
+    let hooks = hooks::run_hooks(&ctx, &mut diags);
+    stop_on_errors(&mut diags)?;
+    drop(ctx);
+    drop(renderer);
+    diags.sort();
+    Ok(Compiled {
+        project,
+        target,
+        nodes,
+        dag,
+        on_run_start: hooks.on_run_start,
+        on_run_end: hooks.on_run_end,
+        warnings: diags,
+        caches,
+        compiled_index,
+    })
+}
+
+/// Ends the compile with every diagnostic found when one of them is an error.
+fn stop_on_errors(diags: &mut Diagnostics) -> Result<(), Diagnostics> {
+    if !diags.has_errors() {
+        return Ok(());
+    }
+    diags.sort();
+    Err(std::mem::take(diags))
+}

@@ -1,0 +1,383 @@
+//! Stage `resolve`: each render's `ref()`/`source()` calls resolved to relations (main SQL,
+//! incremental SQL, hooks), their placeholders replaced in one pass, and the edges of the DAG
+//! they make. A source table that a seed builds depends on that seed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::prepare::Pending;
+use super::relations::Relations;
+use super::render::Renders;
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
+use crate::graph::Edge;
+use crate::ir::config::Materialized;
+use crate::ir::{Relation, ResourceType, quote_ident};
+use crate::jinja::{self, RelationCall, THIS_TOKEN};
+use crate::sorted::FastMap;
+
+/// A node name that ref() can reach.
+#[derive(Clone)]
+pub struct Refable {
+    /// Its index among the pending nodes.
+    pub index: usize,
+    /// What it builds.
+    pub relation: Option<Relation>,
+    /// Inlined as a CTE instead of built.
+    pub ephemeral: bool,
+}
+
+/// What `ref()` and `source()` can reach: models and seeds by name (the first of each name),
+/// and source tables.
+pub struct Scope<'a> {
+    /// This project's name.
+    pub project: &'a str,
+    /// Models and seeds by name.
+    pub refable: FastMap<&'a str, Refable>,
+    /// The nodes' relations and the source tables.
+    pub relations: &'a Relations,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of the pending nodes.
+    pub fn new(project: &'a str, pending: &'a [Pending], relations: &'a Relations) -> Self {
+        let mut refable: FastMap<&str, Refable> =
+            FastMap::with_capacity_and_hasher(pending.len(), Default::default());
+        for (i, p) in pending.iter().enumerate() {
+            if p.resource_type != ResourceType::Test {
+                refable.entry(p.name.as_str()).or_insert(Refable {
+                    index: i,
+                    relation: relations.of_node[i].clone(),
+                    ephemeral: p.config.materialized == Some(Materialized::Ephemeral),
+                });
+            }
+        }
+        Self {
+            project,
+            refable,
+            relations,
+        }
+    }
+}
+
+/// A node's SQL with its relations resolved.
+pub struct ResolvedSql {
+    /// The main SQL (None when a call did not resolve, or for seeds).
+    pub sql: Option<String>,
+    /// The SQL with `is_incremental()` true.
+    pub incremental: Option<String>,
+    /// Pre-hooks.
+    pub pre_hooks: Vec<String>,
+    /// Post-hooks.
+    pub post_hooks: Vec<String>,
+}
+
+/// The resolved SQL of every pending node, and the DAG's edges so far.
+pub struct Resolved {
+    /// By pending node.
+    pub nodes: Vec<ResolvedSql>,
+    /// Parent → child, through ref() and source(), then seeds → the sources they build.
+    pub edges: Vec<Edge>,
+}
+
+struct ResolvedNode {
+    sql: ResolvedSql,
+    edges: Vec<Edge>,
+    diags: Diagnostics,
+}
+
+/// Resolves each rendered text's relation calls, in parallel; edges and diagnostics are
+/// gathered in node order after.
+pub fn resolve(
+    pending: &[Pending],
+    renders: &Renders,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> Resolved {
+    let resolved: Vec<ResolvedNode> = pending
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| resolve_node(i, p, renders, scope))
+        .collect();
+    let mut edges: Vec<Edge> = Vec::with_capacity(resolved.iter().map(|r| r.edges.len()).sum());
+    let mut nodes: Vec<ResolvedSql> = Vec::with_capacity(pending.len());
+    for r in resolved {
+        nodes.push(r.sql);
+        edges.extend(r.edges);
+        diags.extend(r.diags);
+    }
+    seed_edges(pending, scope.relations, &mut edges);
+    Resolved { nodes, edges }
+}
+
+fn resolve_node(i: usize, p: &Pending, renders: &Renders, scope: &Scope) -> ResolvedNode {
+    let own = scope.relations.of_node[i]
+        .as_ref()
+        .map(Relation::quoted)
+        .unwrap_or_else(|| quote_ident(&p.name));
+    let mut out = ResolvedNode {
+        sql: ResolvedSql {
+            sql: None,
+            incremental: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
+        },
+        edges: Vec::new(),
+        diags: Diagnostics::new(),
+    };
+    let resolve = |r: &jinja::Rendered, src: &str, out: &mut ResolvedNode| {
+        let mut replacements: Vec<String> = Vec::with_capacity(r.recorded.relations.len());
+        for (n, call) in r.recorded.relations.iter().enumerate() {
+            let span = r
+                .relation_spans
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| call_span(src, &p.path, call));
+            let (parent, replacement) = scope.resolve_call(call, &span, &mut out.diags)?;
+            out.edges.push(Edge {
+                parent,
+                child: i,
+                span: Some(span),
+            });
+            replacements.push(replacement);
+        }
+        Some(substitute_tokens(&r.text, &own, &replacements))
+    };
+    let src = p.template.as_deref().unwrap_or("");
+    if let Some(r) = &renders.main[i] {
+        out.sql.sql = resolve(r, src, &mut out);
+    }
+    let extra = &renders.extra[i];
+    match extra.incremental.as_deref() {
+        Some(Ok(r)) => out.sql.incremental = resolve(r, src, &mut out),
+        Some(Err(d)) => out.diags.push(d.clone()),
+        None => {}
+    }
+    for (pre, hook_src, r) in &extra.hooks {
+        match r {
+            Ok(r) => {
+                if let Some(t) = resolve(r, hook_src, &mut out) {
+                    if *pre {
+                        out.sql.pre_hooks.push(t);
+                    } else {
+                        out.sql.post_hooks.push(t);
+                    }
+                }
+            }
+            Err(d) => out.diags.push(
+                d.clone()
+                    .at(Span::file(&p.path))
+                    .with_note(format!("in hook `{hook_src}`")),
+            ),
+        }
+    }
+    out
+}
+
+/// A source table whose relation a seed builds depends on that seed.
+fn seed_edges(pending: &[Pending], relations: &Relations, edges: &mut Vec<Edge>) {
+    let seed_by_relation: HashMap<(String, String), usize> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.resource_type == ResourceType::Seed)
+        .filter_map(|(i, _)| {
+            relations.of_node[i]
+                .as_ref()
+                .map(|r| ((r.schema.to_lowercase(), r.identifier.to_lowercase()), i))
+        })
+        .collect();
+    for (idx, rel) in relations.source_index.values() {
+        if let Some(&seed) =
+            seed_by_relation.get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
+        {
+            edges.push(Edge {
+                parent: seed,
+                child: *idx,
+                span: None,
+            });
+        }
+    }
+}
+
+/// `text` with `this` and relation placeholders replaced, in one pass: `__strata_this__` by
+/// `own`, `__strata_rel_<n>__` by `relations[n]` (every relation of the render is resolved).
+fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> String {
+    const PREFIX: &str = "__strata_";
+    let mut out = String::with_capacity(text.len() + 32 * relations.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix(THIS_TOKEN) {
+            out.push_str(own);
+            rest = after;
+            continue;
+        }
+        const REL: &str = "__strata_rel_";
+        let number = tail.strip_prefix(REL).and_then(|after| {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let n = after[..digits].parse::<usize>().ok()?;
+            after[digits..].starts_with("__").then_some((n, digits))
+        });
+        match number {
+            Some((n, digits)) if n < relations.len() => {
+                out.push_str(&relations[n]);
+                rest = &tail[REL.len() + digits + 2..];
+            }
+            _ => {
+                out.push_str(PREFIX);
+                rest = &tail[PREFIX.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a relation call is written, when its token never reached the output.
+pub fn call_span(src: &str, file: &Path, call: &RelationCall) -> Span {
+    let needle = match call {
+        RelationCall::Ref { name, .. } => name.as_str(),
+        RelationCall::Source { table, .. } => table.as_str(),
+    };
+    for (i, line) in src.lines().enumerate() {
+        if let Some(col) = line.find(needle)
+            && (line.contains("ref(") || line.contains("source("))
+        {
+            return Span::new(
+                file,
+                i + 1,
+                line[..col].chars().count() + 1,
+                needle.chars().count(),
+            );
+        }
+    }
+    Span::file(file)
+}
+
+impl Scope<'_> {
+    /// Resolves a ref/source call to (parent index, SQL text), reporting what is missing.
+    pub fn resolve_call(
+        &self,
+        call: &RelationCall,
+        span: &Span,
+        diags: &mut Diagnostics,
+    ) -> Option<(usize, String)> {
+        let (project, refable, sources, disabled) = (
+            self.project,
+            &self.refable,
+            &self.relations.source_index,
+            &self.relations.disabled,
+        );
+        match call {
+            RelationCall::Ref { project: p, name } => {
+                if let Some(p) = p
+                    && p != project
+                {
+                    diags.push(
+                        Diagnostic::error(Code::MissingRef, format!("ref('{p}', '{name}') names project `{p}`, but this project is `{project}`"))
+                            .at(span.clone())
+                            .with_help("strata projects have no packages yet: use ref('name')"),
+                    );
+                    return None;
+                }
+                match refable.get(name.as_str()) {
+                    Some(r) => {
+                        let text = if r.ephemeral {
+                            super::ephemeral::cte_name(name)
+                        } else {
+                            r.relation.as_ref().map(Relation::quoted)?
+                        };
+                        Some((r.index, text))
+                    }
+                    None if disabled.contains(name) => {
+                        diags.push(
+                            Diagnostic::error(
+                                Code::MissingRef,
+                                format!("ref('{name}') points at a disabled node"),
+                            )
+                            .at(span.clone())
+                            .with_label("disabled with `enabled: false`")
+                            .with_help(format!("enable `{name}` or remove this ref")),
+                        );
+                        None
+                    }
+                    None => {
+                        let names: Vec<&str> = refable.keys().copied().collect();
+                        let mut sorted = names.clone();
+                        sorted.sort_unstable();
+                        diags.push(
+                            Diagnostic::error(
+                                Code::MissingRef,
+                                format!("ref('{name}') names a model or seed that does not exist"),
+                            )
+                            .at(span.clone())
+                            .with_label("no such model or seed")
+                            .with_help_opt(suggest(name, sorted.iter().copied())),
+                        );
+                        None
+                    }
+                }
+            }
+            RelationCall::Source { source, table } => {
+                match sources.get(&(source.clone(), table.clone())) {
+                    Some((i, rel)) => Some((*i, rel.quoted())),
+                    None => {
+                        let known: Vec<String> =
+                            sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();
+                        let wanted = format!("{source}.{table}");
+                        let help = suggest(&wanted, known.iter().map(String::as_str)).map(|h| {
+                            // Show the suggestion in the call's own syntax.
+                            let s = h
+                                .trim_start_matches("did you mean `")
+                                .trim_end_matches("`?");
+                            let (a, b) = s.split_once('.').unwrap_or((s, ""));
+                            format!("did you mean `source('{a}', '{b}')`?")
+                        });
+                        diags.push(
+                        Diagnostic::error(Code::MissingSource, format!("source('{source}', '{table}') is not declared in any properties file"))
+                            .at(span.clone())
+                            .with_label("no such source table")
+                            .with_help_opt(help.or_else(|| Some(format!("declare it under `sources:` (name: {source}, tables: [{table}])")))),
+                    );
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_substituted_in_one_pass() {
+        let rels = vec!["\"a\".\"x\"".to_string(), "\"b\".\"y\"".to_string()];
+        let own = "\"main\".\"me\"";
+        assert_eq!(
+            substitute_tokens(
+                "select * from __strata_rel_0__ join __strata_rel_1__ using (id) -- __strata_this__",
+                own,
+                &rels
+            ),
+            "select * from \"a\".\"x\" join \"b\".\"y\" using (id) -- \"main\".\"me\""
+        );
+        // Adjacent tokens, a token at the very end, and look-alikes left alone.
+        assert_eq!(
+            substitute_tokens("__strata_rel_1____strata_rel_0__", own, &rels),
+            "\"b\".\"y\"\"a\".\"x\""
+        );
+        assert_eq!(
+            substitute_tokens("x __strata_rel_0", own, &rels),
+            "x __strata_rel_0"
+        );
+        assert_eq!(
+            substitute_tokens("__strata_rel_7__ __strata_other __strata_", own, &rels),
+            "__strata_rel_7__ __strata_other __strata_"
+        );
+        assert_eq!(substitute_tokens("no tokens", own, &rels), "no tokens");
+    }
+}

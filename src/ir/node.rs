@@ -1,0 +1,283 @@
+//! Nodes as every stage after the compiler sees them: kind, config, relation, columns, SQL and
+//! the facts of tests, sources and exposures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value as J;
+
+use super::Relation;
+use super::config::{Materialized, NodeConfig};
+use super::contract::ContractInfo;
+use super::unit::UnitSpec;
+
+/// The kind of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    /// A SQL model.
+    Model,
+    /// A CSV seed.
+    Seed,
+    /// A table of a source.
+    Source,
+    /// A data test (generic or singular).
+    Test,
+    /// A dashboard or application.
+    Exposure,
+}
+
+impl ResourceType {
+    /// The name used in ids and selectors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Source => "source",
+            ResourceType::Test => "test",
+            ResourceType::Exposure => "exposure",
+        }
+    }
+
+    /// All types, for did-you-mean.
+    pub const ALL: [ResourceType; 5] = [
+        ResourceType::Model,
+        ResourceType::Seed,
+        ResourceType::Source,
+        ResourceType::Test,
+        ResourceType::Exposure,
+    ];
+}
+
+/// Freshness thresholds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Freshness {
+    /// Warn when older than this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_after: Option<FreshnessThreshold>,
+    /// Fail when older than this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_after: Option<FreshnessThreshold>,
+    /// A SQL filter applied before computing max(loaded_at_field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// `{count: 20, period: minute}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FreshnessThreshold {
+    /// How many periods.
+    pub count: u64,
+    /// `minute`, `hour` or `day`.
+    pub period: String,
+}
+
+/// A documented or discovered column.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Declared data type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    /// Metadata (pii, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, J>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// Test-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestInfo {
+    /// `not_null`, ..., or `singular`.
+    pub test_name: String,
+    /// `generic` or `singular`.
+    pub test_type: &'static str,
+    /// Arguments as written.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kwargs: BTreeMap<String, J>,
+    /// Tested column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_name: Option<String>,
+    /// The node the test is declared on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_node: Option<String>,
+    /// Where the failing rows are kept (`store_failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_relation: Option<Relation>,
+    /// A unit test's inputs and expected rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Box<UnitSpec>>,
+}
+
+/// Source-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceInfo {
+    /// Source name.
+    pub source_name: String,
+    /// Column holding the load time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at_field: Option<String>,
+    /// Freshness rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
+}
+
+/// Exposure-specific facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExposureInfo {
+    /// dashboard, application, ...
+    #[serde(rename = "type")]
+    pub exposure_type: String,
+    /// Owner name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    /// Owner e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
+    /// Link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Maturity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<String>,
+    /// Label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// One node after compilation.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompiledNode {
+    /// Unique id (`model.ofitec.mart_ar_aging`).
+    pub unique_id: String,
+    /// Kind.
+    pub resource_type: ResourceType,
+    /// Name.
+    pub name: String,
+    /// Defining file, relative to the project.
+    #[serde(serialize_with = "ser_path")]
+    pub original_file_path: PathBuf,
+    /// Project, folders, name.
+    pub fqn: Vec<String>,
+    /// Resolved config (shared between nodes that have the same: most tests).
+    #[serde(serialize_with = "ser_config")]
+    pub config: Arc<NodeConfig>,
+    /// Description (doc blocks resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Columns: documented ones first, then the ones analysis found.
+    pub columns: Vec<ColumnInfo>,
+    /// Ids of the nodes this one reads, sorted.
+    pub depends_on: Vec<String>,
+    /// The relation it builds or reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<Relation>,
+    /// SQL as written (shared with the project's copy of the file).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_text"
+    )]
+    pub raw_code: Option<Arc<str>>,
+    /// SQL ready to run on the target (ephemeral parents inlined as CTEs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_code: Option<String>,
+    /// SQL for runs where the model's table exists (`is_incremental()` true); incremental only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_incremental_code: Option<String>,
+    /// Rendered pre-hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_hooks: Vec<String>,
+    /// Rendered post-hooks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_hooks: Vec<String>,
+    /// sha256 of the defining file.
+    pub checksum: String,
+    /// sha256 of the compiled SQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compiled_checksum: Option<String>,
+    /// Test facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<Box<TestInfo>>,
+    /// Source facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Box<SourceInfo>>,
+    /// Exposure facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Box<ExposureInfo>>,
+    /// The model's data contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Box<ContractInfo>>,
+    /// `log()` output of the render.
+    #[serde(skip)]
+    pub logs: Vec<String>,
+}
+
+fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::diagnostics::display_path_cow(p))
+}
+
+fn ser_config<S: serde::Serializer>(c: &Arc<NodeConfig>, s: S) -> Result<S::Ok, S::Error> {
+    c.as_ref().serialize(s)
+}
+
+fn ser_opt_text<S: serde::Serializer>(t: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_some(&**t),
+        None => s.serialize_none(),
+    }
+}
+
+impl CompiledNode {
+    /// A node with these identifying facts and nothing else yet: no SQL, columns, relation,
+    /// dependencies or kind-specific facts. The stages fill in what they know.
+    pub fn new(
+        unique_id: String,
+        resource_type: ResourceType,
+        name: String,
+        original_file_path: PathBuf,
+        fqn: Vec<String>,
+        config: Arc<NodeConfig>,
+    ) -> Self {
+        Self {
+            unique_id,
+            resource_type,
+            name,
+            original_file_path,
+            fqn,
+            config,
+            description: None,
+            columns: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            raw_code: None,
+            compiled_code: None,
+            compiled_incremental_code: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
+            checksum: String::new(),
+            compiled_checksum: None,
+            test: None,
+            source: None,
+            exposure: None,
+            contract: None,
+            logs: Vec::new(),
+        }
+    }
+
+    /// The materialization, with the resource type's default.
+    pub fn materialized(&self) -> Materialized {
+        match self.resource_type {
+            ResourceType::Seed => Materialized::Seed,
+            ResourceType::Test => Materialized::Test,
+            _ => self.config.materialized.unwrap_or(Materialized::View),
+        }
+    }
+}
