@@ -337,30 +337,9 @@ fn execute_invocation(
     let Some(kind) = RunKind::parse(&inv.command) else {
         anyhow::bail!("the last run's command `{}` cannot be retried", inv.command);
     };
-    let compile_args = CompileArgs {
-        target: inv.target.clone(),
-        vars: inv.vars.clone(),
-        state: inv.state.clone(),
-    };
-    let Some(c) = compile_project(global, &compile_args, true, &out)? else {
+    let Some((c, selected)) = compile_and_select(global, inv, kind, only, &out)? else {
         return Ok(ExitStatus::Error);
     };
-    let sel = SelectArgs {
-        select: inv.select.clone(),
-        exclude: inv.exclude.clone(),
-        indirect_selection: inv.indirect_selection,
-    };
-    let Some(selected) = select_nodes(&c, &sel, &out) else {
-        return Ok(ExitStatus::Error);
-    };
-    let selected: Vec<usize> = selected
-        .into_iter()
-        .filter(|i| kind.runs(&c.nodes[*i]))
-        .filter(|i| {
-            only.as_ref()
-                .is_none_or(|ids| ids.contains(&c.nodes[*i].unique_id))
-        })
-        .collect();
     let threads = inv.threads.unwrap_or(c.target.info.threads as usize).max(1);
 
     if dry_run {
@@ -374,56 +353,10 @@ fn execute_invocation(
     manifest?;
 
     let started = Instant::now();
-    let adapter = match open_adapter(&c, false) {
-        Ok(a) => a,
-        Err(e) => {
-            out.event(
-                &format!("cannot open target `{}`: {e}", c.target.info.name),
-                serde_json::json!({"event": "error", "message": e.message}),
-            );
-            return Ok(ExitStatus::Failure);
-        }
-    };
     // One run at a time per target: the lock lives until this function returns.
-    let wait = Duration::from_secs_f64(c.target.lock_timeout.unwrap_or(60.0));
-    let _run_lock = match with_retries(|| {
-        adapter.lock_target(&c.target.info.name, &c.target.info.schema, wait)
-    }) {
-        Ok(l) => l,
-        Err(e) => {
-            out.event(
-                &format!("cannot start the run: {e}"),
-                serde_json::json!({"event": "error", "message": e.message}),
-            );
-            return Ok(ExitStatus::Failure);
-        }
-    };
-    // Schemas first, then the project's on-run-start hooks, on one connection.
-    let mut schemas: Vec<String> = selected
-        .iter()
-        .filter_map(|i| {
-            let n = &c.nodes[*i];
-            n.relation
-                .as_ref()
-                .or_else(|| n.test.as_ref().and_then(|t| t.audit_relation.as_ref()))
-        })
-        .map(|r| r.schema.clone())
-        .collect();
-    schemas.sort();
-    schemas.dedup();
-    let setup = with_retries(|| {
-        let mut conn = adapter.connect()?;
-        crate::materialize::create_schemas(conn.as_mut(), &schemas)?;
-        crate::materialize::run_hooks(conn.as_mut(), &c.on_run_start)?;
-        Ok(())
-    });
-    if let Err(e) = setup {
-        out.event(
-            &format!("cannot prepare the target (schemas, on-run-start): {e}"),
-            serde_json::json!({"event": "error", "message": e.message}),
-        );
+    let Some((adapter, _run_lock)) = prepare_target(&c, &selected, &out) else {
         return Ok(ExitStatus::Failure);
-    }
+    };
 
     let cancel = CancelToken::default();
     {
@@ -466,6 +399,116 @@ fn execute_invocation(
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
 
+    Ok(report_run(
+        &out,
+        &results,
+        elapsed,
+        end_error.as_ref(),
+        &cancel,
+    ))
+}
+
+/// Compiles and selects the nodes `kind` runs; `None` when either failed (already reported).
+fn compile_and_select(
+    global: &GlobalArgs,
+    inv: &Invocation,
+    kind: RunKind,
+    only: Option<BTreeSet<String>>,
+    out: &Output,
+) -> Result<Option<(Compiled, Vec<usize>)>> {
+    let compile_args = CompileArgs {
+        target: inv.target.clone(),
+        vars: inv.vars.clone(),
+        state: inv.state.clone(),
+    };
+    let Some(c) = compile_project(global, &compile_args, true, out)? else {
+        return Ok(None);
+    };
+    let sel = SelectArgs {
+        select: inv.select.clone(),
+        exclude: inv.exclude.clone(),
+        indirect_selection: inv.indirect_selection,
+    };
+    let Some(selected) = select_nodes(&c, &sel, out) else {
+        return Ok(None);
+    };
+    let selected: Vec<usize> = selected
+        .into_iter()
+        .filter(|i| kind.runs(&c.nodes[*i]))
+        .filter(|i| {
+            only.as_ref()
+                .is_none_or(|ids| ids.contains(&c.nodes[*i].unique_id))
+        })
+        .collect();
+    Ok(Some((c, selected)))
+}
+
+/// Opens and locks the target, creates the schemas, runs on-run-start; `None` if that failed.
+fn prepare_target(
+    c: &Compiled,
+    selected: &[usize],
+    out: &Output,
+) -> Option<(Arc<dyn Adapter>, Option<adapter::RunLock>)> {
+    let adapter = match open_adapter(c, false) {
+        Ok(a) => a,
+        Err(e) => {
+            out.event(
+                &format!("cannot open target `{}`: {e}", c.target.info.name),
+                serde_json::json!({"event": "error", "message": e.message}),
+            );
+            return None;
+        }
+    };
+    let wait = Duration::from_secs_f64(c.target.lock_timeout.unwrap_or(60.0));
+    let run_lock = match with_retries(|| {
+        adapter.lock_target(&c.target.info.name, &c.target.info.schema, wait)
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            out.event(
+                &format!("cannot start the run: {e}"),
+                serde_json::json!({"event": "error", "message": e.message}),
+            );
+            return None;
+        }
+    };
+    // Schemas first, then the project's on-run-start hooks, on one connection.
+    let mut schemas: Vec<String> = selected
+        .iter()
+        .filter_map(|i| {
+            let n = &c.nodes[*i];
+            n.relation
+                .as_ref()
+                .or_else(|| n.test.as_ref().and_then(|t| t.audit_relation.as_ref()))
+        })
+        .map(|r| r.schema.clone())
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    let setup = with_retries(|| {
+        let mut conn = adapter.connect()?;
+        crate::materialize::create_schemas(conn.as_mut(), &schemas)?;
+        crate::materialize::run_hooks(conn.as_mut(), &c.on_run_start)?;
+        Ok(())
+    });
+    if let Err(e) = setup {
+        out.event(
+            &format!("cannot prepare the target (schemas, on-run-start): {e}"),
+            serde_json::json!({"event": "error", "message": e.message}),
+        );
+        return None;
+    }
+    Some((adapter, run_lock))
+}
+
+/// Prints the run's summary and problems; the exit status says whether anything failed.
+fn report_run(
+    out: &Output,
+    results: &[NodeResult],
+    elapsed: f64,
+    end_error: Option<&adapter::AdapterError>,
+    cancel: &CancelToken,
+) -> ExitStatus {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     let summary = format!(
         "Done in {elapsed:.2}s: {} OK, {} PASS, {} WARN, {} ERROR, {} FAIL, {} SKIP",
@@ -497,11 +540,11 @@ fn execute_invocation(
     let failed = results.iter().any(|r| r.status.is_failure())
         || end_error.is_some()
         || cancel.is_cancelled();
-    Ok(if failed {
+    if failed {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
-    })
+    }
 }
 
 fn dry_run_plan(

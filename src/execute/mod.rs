@@ -347,6 +347,53 @@ pub fn run(
     cancel: &CancelToken,
 ) -> Vec<NodeResult> {
     let total = selected.len();
+    let plan = plan_run(c, selected);
+    let seeds = read_seeds(c, selected);
+
+    let caps = adapter.capabilities();
+    let mut schedule = Schedule::new(c, selected, opts, reporter, cancel, plan);
+    let threads = opts.threads.max(1).min(total.max(1));
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let start_all = Instant::now();
+    let _ = start_all;
+
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let worker = Worker {
+                t,
+                job_rx: job_rx.clone(),
+                done_tx: done_tx.clone(),
+                adapter: adapter.clone(),
+                seeds: &seeds,
+                cancel: cancel.clone(),
+                c,
+                opts,
+                caps,
+            };
+            scope.spawn(move || worker.serve());
+        }
+        drop(done_tx);
+
+        schedule.coordinate(threads, &job_tx, &done_rx);
+        drop(job_tx);
+    });
+    schedule.into_results()
+}
+
+/// The dependencies between the nodes of one run.
+struct RunPlan {
+    /// Each node's position in the DAG's topological order: ready nodes start in that order.
+    topo_pos: BTreeMap<usize, usize>,
+    /// The run nodes that wait for each run node.
+    run_children: BTreeMap<usize, Vec<usize>>,
+    /// How many run parents of each run node have not finished yet.
+    waiting: BTreeMap<usize, usize>,
+}
+
+/// Links the selected nodes to each other; a node that does not run passes its parents on.
+fn plan_run(c: &Compiled, selected: &[usize]) -> RunPlan {
     let in_run: BTreeMap<usize, usize> =
         selected.iter().enumerate().map(|(k, i)| (*i, k)).collect();
     let topo_pos: BTreeMap<usize, usize> = c
@@ -384,8 +431,19 @@ pub fn run(
             run_children.entry(p).or_default().push(i);
         }
     }
-    // Seeds are read (and checked) up front, in parallel with nothing else to do yet.
-    let seeds: BTreeMap<usize, Result<seed::SeedData, seed::SeedError>> = selected
+    RunPlan {
+        topo_pos,
+        run_children,
+        waiting,
+    }
+}
+
+/// Seeds are read (and checked) up front, in parallel with nothing else to do yet.
+fn read_seeds(
+    c: &Compiled,
+    selected: &[usize],
+) -> BTreeMap<usize, Result<seed::SeedData, seed::SeedError>> {
+    selected
         .iter()
         .filter(|i| c.nodes[**i].resource_type == ResourceType::Seed)
         .map(|&i| {
@@ -399,88 +457,145 @@ pub fn run(
                 ),
             )
         })
-        .collect();
+        .collect()
+}
 
-    let caps = adapter.capabilities();
-    let mut results: BTreeMap<usize, NodeResult> = BTreeMap::new();
-    let mut ready: BinaryHeap<std::cmp::Reverse<(usize, usize)>> = BinaryHeap::new();
-    let mut upstream_failed: BTreeMap<usize, String> = BTreeMap::new();
-    for (&i, &w) in &waiting {
-        if w == 0 {
-            ready.push(std::cmp::Reverse((topo_pos[&i], i)));
+/// One worker thread: its number, its ends of the channels and what running a node needs.
+struct Worker<'a> {
+    t: usize,
+    job_rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    done_tx: mpsc::Sender<Done>,
+    adapter: Arc<dyn Adapter>,
+    seeds: &'a BTreeMap<usize, Result<seed::SeedData, seed::SeedError>>,
+    cancel: CancelToken,
+    c: &'a Compiled,
+    opts: &'a RunOptions,
+    caps: crate::adapter::Capabilities,
+}
+
+impl Worker<'_> {
+    /// Runs jobs on the worker's own connection until the coordinator stops sending them.
+    fn serve(self) {
+        let Worker {
+            t,
+            job_rx,
+            done_tx,
+            adapter,
+            seeds,
+            cancel,
+            c,
+            opts,
+            caps,
+        } = self;
+        let mut conn: Option<Box<dyn Connection>> = None;
+        loop {
+            let job = match job_rx.lock().unwrap().recv() {
+                Ok(j) => j,
+                Err(_) => break,
+            };
+            let node = &c.nodes[job.index];
+            let started = now_rfc3339();
+            let t0 = Instant::now();
+            let (r, attempts) = execute_node(
+                &mut conn,
+                adapter.as_ref(),
+                t,
+                c,
+                job.index,
+                seeds,
+                opts,
+                caps,
+                &cancel,
+            );
+            let result = match r {
+                Ok(x) => NodeResult {
+                    rows_affected: x.outcome.rows,
+                    failures: x.failures,
+                    details: x.details,
+                    ..ran(node, x.status, &x.outcome.message, t, started, t0, attempts)
+                },
+                Err(e) => {
+                    let mut r = error_result(node, t, started, t0, &e, attempts);
+                    if e.class == ErrorClass::Interrupted && cancel.is_cancelled() {
+                        r.message = "interrupted (Ctrl-C); the previous version is intact".into();
+                    }
+                    r
+                }
+            };
+            if done_tx
+                .send(Done {
+                    index: job.index,
+                    result,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+        cancel.interrupters.lock().unwrap().remove(&t);
+    }
+}
+
+/// The coordinator's side of a run: ready nodes, finished results, upstream failures.
+struct Schedule<'a> {
+    c: &'a Compiled,
+    selected: &'a [usize],
+    opts: &'a RunOptions,
+    cancel: &'a CancelToken,
+    plan: RunPlan,
+    progress: Progress<'a>,
+    ready: BinaryHeap<std::cmp::Reverse<(usize, usize)>>,
+    upstream_failed: BTreeMap<usize, String>,
+}
+
+impl<'a> Schedule<'a> {
+    /// The schedule before anything ran: the nodes without run parents are ready.
+    fn new(
+        c: &'a Compiled,
+        selected: &'a [usize],
+        opts: &'a RunOptions,
+        reporter: &'a dyn Reporter,
+        cancel: &'a CancelToken,
+        plan: RunPlan,
+    ) -> Schedule<'a> {
+        let progress = Progress {
+            c,
+            reporter,
+            total: selected.len(),
+            done: BTreeMap::new(),
+        };
+        let mut ready: BinaryHeap<std::cmp::Reverse<(usize, usize)>> = BinaryHeap::new();
+        let upstream_failed: BTreeMap<usize, String> = BTreeMap::new();
+        for (&i, &w) in &plan.waiting {
+            if w == 0 {
+                ready.push(std::cmp::Reverse((plan.topo_pos[&i], i)));
+            }
+        }
+        Schedule {
+            c,
+            selected,
+            opts,
+            cancel,
+            plan,
+            progress,
+            ready,
+            upstream_failed,
         }
     }
-    let threads = opts.threads.max(1).min(total.max(1));
-    let (job_tx, job_rx) = mpsc::channel::<Job>();
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let start_all = Instant::now();
-    let _ = start_all;
 
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let job_rx = job_rx.clone();
-            let done_tx = done_tx.clone();
-            let adapter = adapter.clone();
-            let seeds = &seeds;
-            let cancel = cancel.clone();
-            scope.spawn(move || {
-                let mut conn: Option<Box<dyn Connection>> = None;
-                loop {
-                    let job = match job_rx.lock().unwrap().recv() {
-                        Ok(j) => j,
-                        Err(_) => break,
-                    };
-                    let node = &c.nodes[job.index];
-                    let started = now_rfc3339();
-                    let t0 = Instant::now();
-                    let (r, attempts) = execute_node(
-                        &mut conn,
-                        adapter.as_ref(),
-                        t,
-                        c,
-                        job.index,
-                        seeds,
-                        opts,
-                        caps,
-                        &cancel,
-                    );
-                    let result = match r {
-                        Ok(x) => NodeResult {
-                            rows_affected: x.outcome.rows,
-                            failures: x.failures,
-                            details: x.details,
-                            ..ran(node, x.status, &x.outcome.message, t, started, t0, attempts)
-                        },
-                        Err(e) => {
-                            let mut r = error_result(node, t, started, t0, &e, attempts);
-                            if e.class == ErrorClass::Interrupted && cancel.is_cancelled() {
-                                r.message =
-                                    "interrupted (Ctrl-C); the previous version is intact".into();
-                            }
-                            r
-                        }
-                    };
-                    if done_tx
-                        .send(Done {
-                            index: job.index,
-                            result,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-                cancel.interrupters.lock().unwrap().remove(&t);
-            });
-        }
-        drop(done_tx);
-
+    /// Feeds ready nodes to the workers and collects results until nothing is left to start.
+    fn coordinate(
+        &mut self,
+        threads: usize,
+        job_tx: &mpsc::Sender<Job>,
+        done_rx: &mpsc::Receiver<Done>,
+    ) {
+        let total = self.selected.len();
         let mut running = 0usize;
         let mut stopped = false;
-        while results.len() < total {
+        while self.progress.done.len() < total {
             while !stopped && running < threads {
-                let Some(std::cmp::Reverse((_, i))) = ready.pop() else {
+                let Some(std::cmp::Reverse((_, i))) = self.ready.pop() else {
                     break;
                 };
                 running += 1;
@@ -489,62 +604,102 @@ pub fn run(
                 }
             }
             if running == 0 {
-                // Nothing runs and nothing can start: the rest is skipped.
-                let reason = if cancel.is_cancelled() {
-                    "run interrupted"
-                } else {
-                    "run stopped (--fail-fast)"
-                };
-                for &i in selected {
-                    if !results.contains_key(&i) {
-                        let r = skipped(&c.nodes[i], reason);
-                        reporter.finished(&c.nodes[i], &r, results.len() + 1, total);
-                        results.insert(i, r);
-                    }
-                }
+                self.skip_the_rest();
                 break;
             }
             let Ok(done) = done_rx.recv() else { break };
             running -= 1;
             let failed = done.result.status.is_failure();
-            reporter.finished(&c.nodes[done.index], &done.result, results.len() + 1, total);
-            results.insert(done.index, done.result);
-            if (failed && opts.fail_fast) || cancel.is_cancelled() {
+            self.progress.finish(done.index, done.result);
+            if (failed && self.opts.fail_fast) || self.cancel.is_cancelled() {
                 stopped = true;
             }
-            // Release children; a failed parent makes them (and theirs) skipped.
-            let mut stack = vec![(done.index, failed)];
-            while let Some((n, n_failed)) = stack.pop() {
-                for &child in run_children.get(&n).map(Vec::as_slice).unwrap_or(&[]) {
-                    if n_failed {
-                        upstream_failed
-                            .entry(child)
-                            .or_insert_with(|| c.nodes[n].name.clone());
-                    }
-                    let w = waiting.get_mut(&child).unwrap();
-                    *w -= 1;
-                    if *w == 0 {
-                        if let Some(cause) = upstream_failed.get(&child).cloned() {
-                            let r = skipped(
-                                &c.nodes[child],
-                                &format!("skipped: upstream `{cause}` failed"),
-                            );
-                            reporter.finished(&c.nodes[child], &r, results.len() + 1, total);
-                            results.insert(child, r);
-                            stack.push((child, true));
-                        } else {
-                            ready.push(std::cmp::Reverse((topo_pos[&child], child)));
-                        }
+            self.release_children(done.index, failed);
+            if stopped {
+                self.ready.clear();
+            }
+        }
+    }
+
+    /// Nothing runs and nothing can start: the rest is skipped.
+    fn skip_the_rest(&mut self) {
+        let reason = if self.cancel.is_cancelled() {
+            "run interrupted"
+        } else {
+            "run stopped (--fail-fast)"
+        };
+        for &i in self.selected {
+            if !self.progress.done.contains_key(&i) {
+                let r = skipped(&self.c.nodes[i], reason);
+                self.progress.finish(i, r);
+            }
+        }
+    }
+
+    /// Releases a finished node's children; a failed parent makes them (and theirs) skipped.
+    fn release_children(&mut self, index: usize, failed: bool) {
+        let c = self.c;
+        let mut stack = vec![(index, failed)];
+        while let Some((n, n_failed)) = stack.pop() {
+            for &child in self
+                .plan
+                .run_children
+                .get(&n)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
+                if n_failed {
+                    self.upstream_failed
+                        .entry(child)
+                        .or_insert_with(|| c.nodes[n].name.clone());
+                }
+                let w = self.plan.waiting.get_mut(&child).unwrap();
+                *w -= 1;
+                if *w == 0 {
+                    if let Some(cause) = self.upstream_failed.get(&child).cloned() {
+                        let r = skipped(
+                            &c.nodes[child],
+                            &format!("skipped: upstream `{cause}` failed"),
+                        );
+                        self.progress.finish(child, r);
+                        stack.push((child, true));
+                    } else {
+                        self.ready
+                            .push(std::cmp::Reverse((self.plan.topo_pos[&child], child)));
                     }
                 }
             }
-            if stopped {
-                ready.clear();
-            }
         }
-        drop(job_tx);
-    });
-    selected.iter().filter_map(|i| results.remove(i)).collect()
+    }
+
+    /// The results in the order the nodes were selected.
+    fn into_results(mut self) -> Vec<NodeResult> {
+        self.selected
+            .iter()
+            .filter_map(|i| self.progress.done.remove(i))
+            .collect()
+    }
+}
+
+/// The results so far, each reported as it comes in.
+struct Progress<'a> {
+    c: &'a Compiled,
+    reporter: &'a dyn Reporter,
+    total: usize,
+    done: BTreeMap<usize, NodeResult>,
+}
+
+impl Progress<'_> {
+    /// Reports a node's result and keeps it.
+    fn finish(&mut self, index: usize, result: NodeResult) {
+        self.reporter.finished(
+            &self.c.nodes[index],
+            &result,
+            self.done.len() + 1,
+            self.total,
+        );
+        self.done.insert(index, result);
+    }
 }
 
 /// Tests guard what is built on top of the node they test, as in dbt's `build`: a unit test

@@ -343,6 +343,94 @@ fn want_enum<T: Copy>(key: &str, v: &J, options: &[(&str, T)]) -> Result<T, Conf
     ))
 }
 
+/// `docs: {show: ..., node_color: ...}`, kept as written once its keys are checked.
+fn want_docs(key: &str, v: &J) -> Result<J, ConfigError> {
+    match v {
+        J::Object(m) => {
+            for k in m.keys() {
+                if k != "show" && k != "node_color" {
+                    return Err(invalid(
+                        key,
+                        format!("unknown key `{k}` (expected `show` or `node_color`)"),
+                    ));
+                }
+            }
+            Ok(v.clone())
+        }
+        _ => Err(invalid(key, "expected a mapping like {show: true}")),
+    }
+}
+
+/// `grants: {privilege: [role, ...]}`, privileges lowercased.
+fn want_grants(key: &str, v: &J) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+    match v {
+        J::Object(m) => {
+            let mut grants = BTreeMap::new();
+            for (privilege, roles) in m {
+                grants.insert(privilege.to_lowercase(), want_list(key, roles)?);
+            }
+            Ok(grants)
+        }
+        _ => Err(invalid(key, "expected a mapping like {select: [role]}")),
+    }
+}
+
+/// `indexes: [{columns: [...], unique: bool, type: ...}, ...]`.
+fn want_indexes(key: &str, v: &J) -> Result<Vec<IndexConfig>, ConfigError> {
+    let J::Array(items) = v else {
+        return Err(invalid(
+            key,
+            "expected a list of {columns: [...], unique: bool}",
+        ));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let J::Object(m) = item else {
+            return Err(invalid(key, "each index must be a mapping"));
+        };
+        for k in m.keys() {
+            if !["columns", "unique", "type"].contains(&k.as_str()) {
+                return Err(invalid(
+                    key,
+                    format!("unknown index key `{k}` (expected columns, unique, type)"),
+                ));
+            }
+        }
+        let columns = want_list(key, m.get("columns").unwrap_or(&J::Null))?;
+        if columns.is_empty() {
+            return Err(invalid(key, "an index needs `columns`"));
+        }
+        out.push(IndexConfig {
+            columns,
+            unique: m.get("unique").and_then(J::as_bool).unwrap_or(false),
+            index_type: m.get("type").and_then(J::as_str).map(str::to_string),
+        });
+    }
+    Ok(out)
+}
+
+/// `contract: {schema: ..., enforced: ...}`.
+fn want_contract(key: &str, v: &J) -> Result<ContractConfig, ConfigError> {
+    let J::Object(m) = v else {
+        return Err(invalid(
+            key,
+            "expected a mapping like {schema: contracts/x.json, enforced: true}",
+        ));
+    };
+    for k in m.keys() {
+        if k != "schema" && k != "enforced" {
+            return Err(invalid(
+                key,
+                format!("unknown contract key `{k}` (expected schema, enforced)"),
+            ));
+        }
+    }
+    Ok(ContractConfig {
+        schema: m.get("schema").and_then(J::as_str).map(str::to_string),
+        enforced: m.get("enforced").and_then(J::as_bool).unwrap_or(false),
+    })
+}
+
 impl NodeConfig {
     /// Validates one `key: value` entry for `scope` and records it, overriding what this config
     /// already had (or accumulating, for tags, meta and hooks).
@@ -390,20 +478,7 @@ impl NodeConfig {
                 J::Null => {}
                 _ => return Err(invalid(key, "expected a mapping")),
             },
-            "docs" => match v {
-                J::Object(m) => {
-                    for k in m.keys() {
-                        if k != "show" && k != "node_color" {
-                            return Err(invalid(
-                                key,
-                                format!("unknown key `{k}` (expected `show` or `node_color`)"),
-                            ));
-                        }
-                    }
-                    self.docs = Some(v.clone());
-                }
-                _ => return Err(invalid(key, "expected a mapping like {show: true}")),
-            },
+            "docs" => self.docs = Some(want_docs(key, v)?),
             "unique_key" => {
                 let keys = want_list(key, v)?;
                 if keys.is_empty() {
@@ -435,48 +510,8 @@ impl NodeConfig {
             }
             "pre_hook" | "pre-hook" => self.pre_hook.extend(want_hooks(key, v)?),
             "post_hook" | "post-hook" => self.post_hook.extend(want_hooks(key, v)?),
-            "grants" => match v {
-                J::Object(m) => {
-                    let mut grants = BTreeMap::new();
-                    for (privilege, roles) in m {
-                        grants.insert(privilege.to_lowercase(), want_list(key, roles)?);
-                    }
-                    self.grants = Some(grants);
-                }
-                _ => return Err(invalid(key, "expected a mapping like {select: [role]}")),
-            },
-            "indexes" => {
-                let J::Array(items) = v else {
-                    return Err(invalid(
-                        key,
-                        "expected a list of {columns: [...], unique: bool}",
-                    ));
-                };
-                let mut out = Vec::new();
-                for item in items {
-                    let J::Object(m) = item else {
-                        return Err(invalid(key, "each index must be a mapping"));
-                    };
-                    for k in m.keys() {
-                        if !["columns", "unique", "type"].contains(&k.as_str()) {
-                            return Err(invalid(
-                                key,
-                                format!("unknown index key `{k}` (expected columns, unique, type)"),
-                            ));
-                        }
-                    }
-                    let columns = want_list(key, m.get("columns").unwrap_or(&J::Null))?;
-                    if columns.is_empty() {
-                        return Err(invalid(key, "an index needs `columns`"));
-                    }
-                    out.push(IndexConfig {
-                        columns,
-                        unique: m.get("unique").and_then(J::as_bool).unwrap_or(false),
-                        index_type: m.get("type").and_then(J::as_str).map(str::to_string),
-                    });
-                }
-                self.indexes = Some(out);
-            }
+            "grants" => self.grants = Some(want_grants(key, v)?),
+            "indexes" => self.indexes = Some(want_indexes(key, v)?),
             "full_refresh" => self.full_refresh = Some(want_bool(key, v)?),
             "retries" => {
                 self.retries = Some(
@@ -495,26 +530,7 @@ impl NodeConfig {
                     self.statement_timeout = Some(f);
                 }
             }
-            "contract" => {
-                let J::Object(m) = v else {
-                    return Err(invalid(
-                        key,
-                        "expected a mapping like {schema: contracts/x.json, enforced: true}",
-                    ));
-                };
-                for k in m.keys() {
-                    if k != "schema" && k != "enforced" {
-                        return Err(invalid(
-                            key,
-                            format!("unknown contract key `{k}` (expected schema, enforced)"),
-                        ));
-                    }
-                }
-                self.contract = Some(ContractConfig {
-                    schema: m.get("schema").and_then(J::as_str).map(str::to_string),
-                    enforced: m.get("enforced").and_then(J::as_bool).unwrap_or(false),
-                });
-            }
+            "contract" => self.contract = Some(want_contract(key, v)?),
             "column_types" => match v {
                 J::Object(m) => {
                     for (col, ty) in m {
@@ -523,6 +539,14 @@ impl NodeConfig {
                 }
                 _ => return Err(invalid(key, "expected a mapping of column to type")),
             },
+            _ => self.set_test_key(key, v)?,
+        }
+        Ok(())
+    }
+
+    /// The keys only tests take (`schema` is shared, so `set` handles it).
+    fn set_test_key(&mut self, key: &str, v: &J) -> Result<(), ConfigError> {
+        match key {
             "severity" => {
                 let s = want_str(key, v)?.to_lowercase();
                 self.severity = Some(want_enum(

@@ -179,6 +179,46 @@ fn with_rec<R>(state: &State, f: impl FnOnce(&RenderState) -> R) -> Option<R> {
     Some(f(rs))
 }
 
+/// `ref('name')` and `ref('project', 'name')`: records the relation and returns its placeholder.
+fn ref_function(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    let (pos, kwargs) = split_kwargs(&args.0);
+    if let Some(kw) = kwargs {
+        let names: Vec<&str> = kw.args().collect();
+        if !names.is_empty() {
+            return Err(ctx_error(
+                Code::JinjaError,
+                format!(
+                    "ref() does not take keyword arguments (got {})",
+                    names.join(", ")
+                ),
+                None,
+            ));
+        }
+    }
+    let strs: Vec<String> = pos
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "ref() takes string arguments"))?;
+    let call = match strs.as_slice() {
+        [name] => RelationCall::Ref {
+            project: None,
+            name: name.clone(),
+        },
+        [project, name] => RelationCall::Ref {
+            project: Some(project.clone()),
+            name: name.clone(),
+        },
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "ref() takes one argument (a model name) or two (project, model)",
+            ));
+        }
+    };
+    Ok(record_relation(state, call))
+}
+
 impl<'a> Renderer<'a> {
     /// Builds the environment: context functions and the project's macros. Macro files that
     /// do not parse are reported and left out.
@@ -200,6 +240,24 @@ impl<'a> Renderer<'a> {
         env.add_global("target", to_value(target));
         let adapter_kind = target.kind;
 
+        let env_reads = Self::add_variable_functions(&mut env, project);
+        Self::add_node_functions(&mut env, project);
+
+        // Macros: each file becomes a template; each macro a global function.
+        let (macros, builtin_names) = Self::add_macro_templates(&mut env, macro_sources, diags);
+        Self::add_macro_globals(&mut env, &macros, &builtin_names, adapter_kind);
+        Renderer {
+            env,
+            macros,
+            env_reads,
+        }
+    }
+
+    /// Registers `var` and `env_var`; the env vars read are recorded for the render cache.
+    fn add_variable_functions(
+        env: &mut Environment<'a>,
+        project: &Project,
+    ) -> Arc<Mutex<EnvReads>> {
         let vars = Arc::new(project.vars.clone());
         env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
             match vars.get(&name) {
@@ -237,49 +295,12 @@ impl<'a> Renderer<'a> {
                 }
             },
         );
-        env.add_function(
-            "ref",
-            |state: &State, args: Rest<Value>| -> Result<Value, Error> {
-                let (pos, kwargs) = split_kwargs(&args.0);
-                if let Some(kw) = kwargs {
-                    let names: Vec<&str> = kw.args().collect();
-                    if !names.is_empty() {
-                        return Err(ctx_error(
-                            Code::JinjaError,
-                            format!(
-                                "ref() does not take keyword arguments (got {})",
-                                names.join(", ")
-                            ),
-                            None,
-                        ));
-                    }
-                }
-                let strs: Vec<String> = pos
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_string))
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::InvalidOperation, "ref() takes string arguments")
-                    })?;
-                let call = match strs.as_slice() {
-                    [name] => RelationCall::Ref {
-                        project: None,
-                        name: name.clone(),
-                    },
-                    [project, name] => RelationCall::Ref {
-                        project: Some(project.clone()),
-                        name: name.clone(),
-                    },
-                    _ => {
-                        return Err(Error::new(
-                            ErrorKind::InvalidOperation,
-                            "ref() takes one argument (a model name) or two (project, model)",
-                        ));
-                    }
-                };
-                Ok(record_relation(state, call))
-            },
-        );
+        env_reads
+    }
+
+    /// Registers the dbt context functions a node's template calls (`ref`, `config`, ...).
+    fn add_node_functions(env: &mut Environment<'a>, project: &Project) {
+        env.add_function("ref", ref_function);
         env.add_function(
             "source",
             |state: &State, source: String, table: String| -> Result<Value, Error> {
@@ -327,8 +348,14 @@ impl<'a> Renderer<'a> {
                 )),
             }
         });
+    }
 
-        // Macros: each file becomes a template; each macro a global function.
+    /// Loads every macro file as a template and indexes its macros (and the built-ins' names).
+    fn add_macro_templates(
+        env: &mut Environment<'a>,
+        macro_sources: &'a [(String, String)],
+        diags: &mut Diagnostics,
+    ) -> (MacroIndex, Vec<String>) {
         let mut macros: MacroIndex = BTreeMap::new();
         let macro_texts: SourceTexts = macro_sources
             .iter()
@@ -379,6 +406,16 @@ impl<'a> Renderer<'a> {
                 macros.insert(m, PathBuf::from(name));
             }
         }
+        (macros, builtin_names)
+    }
+
+    /// Makes each macro callable by name, the built-ins as `dbt.name`, variants via dispatch.
+    fn add_macro_globals(
+        env: &mut Environment<'a>,
+        macros: &MacroIndex,
+        builtin_names: &[String],
+        adapter_kind: AdapterKind,
+    ) {
         // `dbt.dateadd(...)` and friends, as dbt projects call them.
         let dbt_namespace: BTreeMap<String, Value> = builtin_names
             .iter()
@@ -394,7 +431,7 @@ impl<'a> Renderer<'a> {
             })
             .collect();
         env.add_global("dbt", Value::from(dbt_namespace));
-        for (m, file) in &macros {
+        for (m, file) in macros {
             let template = crate::diagnostics::display_path(file);
             let macro_name = m.clone();
             env.add_global(
@@ -434,11 +471,6 @@ impl<'a> Renderer<'a> {
                 names: dispatch_names,
             }),
         );
-        Renderer {
-            env,
-            macros,
-            env_reads,
-        }
     }
 
     /// Where each macro is defined.

@@ -497,9 +497,58 @@ fn build_incremental(
         strip_semicolon(sql)
     ))?;
 
+    let columns = reconcile_columns(conn, node, relation, &tmp)?;
+    let list = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let keys = node.config.unique_key.clone().unwrap_or_default();
+    let strategy = node
+        .config
+        .incremental_strategy
+        .unwrap_or(if keys.is_empty() {
+            IncrementalStrategy::Append
+        } else {
+            IncrementalStrategy::Merge
+        });
+    if strategy != IncrementalStrategy::Append && keys.is_empty() {
+        return Err(AdapterError::permanent(format!(
+            "incremental model `{}` uses a strategy that needs `unique_key`",
+            node.name
+        )));
+    }
+    let delta = Delta {
+        target: relation.quoted(),
+        tmp: &tmp,
+        columns: &columns,
+        list,
+        keys: &keys,
+    };
+    let rows = delta.write(conn, strategy, caps)?;
+    conn.run(&format!("drop table {}", tmp.quoted()))?;
+    run_hooks(conn, &node.post_hooks)?;
+    let verb = match strategy {
+        IncrementalStrategy::Append => "appended",
+        IncrementalStrategy::Merge => "merged",
+        IncrementalStrategy::DeleteInsert => "delete+inserted",
+    };
+    Ok(Outcome {
+        rows: Some(rows),
+        message: format!("{verb} {rows} rows into {}", display(relation)),
+    })
+}
+
+/// Applies on_schema_change to the table; returns the columns the new rows are written into.
+fn reconcile_columns(
+    conn: &mut dyn Connection,
+    node: &CompiledNode,
+    relation: &Relation,
+    tmp: &Relation,
+) -> DbResult<Vec<String>> {
     // Columns: what the table has, what the new rows have.
     let target_cols = conn.columns(relation)?;
-    let mut new_cols = conn.columns(&tmp)?;
+    let mut new_cols = conn.columns(tmp)?;
     if new_cols.is_empty() {
         // A dry run did not create the new rows' table: plan with the table's own columns.
         new_cols = target_cols.clone();
@@ -556,102 +605,100 @@ fn build_incremental(
             OnSchemaChange::Ignore => {}
         }
     }
-    let list = columns
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let keys = node.config.unique_key.clone().unwrap_or_default();
-    let strategy = node
-        .config
-        .incremental_strategy
-        .unwrap_or(if keys.is_empty() {
-            IncrementalStrategy::Append
-        } else {
-            IncrementalStrategy::Merge
-        });
-    if strategy != IncrementalStrategy::Append && keys.is_empty() {
-        return Err(AdapterError::permanent(format!(
-            "incremental model `{}` uses a strategy that needs `unique_key`",
-            node.name
-        )));
-    }
-    let target = relation.quoted();
-    let matches = |t: &str, s: &str| {
-        keys.iter()
+    Ok(columns)
+}
+
+/// The new rows of an incremental model, staged in `tmp`, to be written into `target`.
+struct Delta<'a> {
+    target: String,
+    tmp: &'a Relation,
+    columns: &'a [String],
+    list: String,
+    keys: &'a [String],
+}
+
+impl Delta<'_> {
+    /// The condition that a row of `t` and a row of `s` have the same unique key.
+    fn matches(&self, t: &str, s: &str) -> String {
+        self.keys
+            .iter()
             .map(|k| format!("{t}.{q} is not distinct from {s}.{q}", q = quote_ident(k)))
             .collect::<Vec<_>>()
             .join(" and ")
-    };
-    let rows = match strategy {
-        IncrementalStrategy::Append => conn.execute(&format!(
-            "insert into {target} ({list})\nselect {list} from {}",
-            tmp.quoted()
-        ))?,
-        IncrementalStrategy::DeleteInsert => {
-            conn.run(&format!(
-                "delete from {target}\nwhere exists (select 1 from {} as s where {})",
-                tmp.quoted(),
-                matches(&target, "s")
-            ))?;
-            conn.execute(&format!(
+    }
+
+    /// Writes the new rows with `strategy`; returns the rows written.
+    fn write(
+        &self,
+        conn: &mut dyn Connection,
+        strategy: IncrementalStrategy,
+        caps: Capabilities,
+    ) -> DbResult<u64> {
+        let (target, list, tmp) = (&self.target, &self.list, self.tmp);
+        Ok(match strategy {
+            IncrementalStrategy::Append => conn.execute(&format!(
                 "insert into {target} ({list})\nselect {list} from {}",
                 tmp.quoted()
-            ))?
-        }
-        IncrementalStrategy::Merge => {
-            let updates: Vec<String> = columns
+            ))?,
+            IncrementalStrategy::DeleteInsert => {
+                conn.run(&format!(
+                    "delete from {target}\nwhere exists (select 1 from {} as s where {})",
+                    tmp.quoted(),
+                    self.matches(target, "s")
+                ))?;
+                conn.execute(&format!(
+                    "insert into {target} ({list})\nselect {list} from {}",
+                    tmp.quoted()
+                ))?
+            }
+            IncrementalStrategy::Merge => self.merge(conn, caps)?,
+        })
+    }
+
+    /// The merge strategy: one MERGE where the engine has it, else an update and an insert.
+    fn merge(&self, conn: &mut dyn Connection, caps: Capabilities) -> DbResult<u64> {
+        let (target, list, tmp, columns, keys) =
+            (&self.target, &self.list, self.tmp, self.columns, self.keys);
+        let updates: Vec<String> = columns
+            .iter()
+            .filter(|c| !keys.iter().any(|k| k.eq_ignore_ascii_case(c)))
+            .map(|c| format!("{q} = s.{q}", q = quote_ident(c)))
+            .collect();
+        let mut changed = 0;
+        if caps.merge_statement {
+            // One MERGE: matched rows updated, the others inserted.
+            let values: Vec<String> = columns
                 .iter()
-                .filter(|c| !keys.iter().any(|k| k.eq_ignore_ascii_case(c)))
-                .map(|c| format!("{q} = s.{q}", q = quote_ident(c)))
+                .map(|c| format!("s.{}", quote_ident(c)))
                 .collect();
-            let mut changed = 0;
-            if caps.merge_statement {
-                // One MERGE: matched rows updated, the others inserted.
-                let values: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("s.{}", quote_ident(c)))
-                    .collect();
-                let matched = if updates.is_empty() {
-                    String::new()
-                } else {
-                    format!("\nwhen matched then update set {}", updates.join(", "))
-                };
-                changed += conn.execute(&format!(
-                    "merge into {target} as t\nusing {} as s\non {}{matched}\nwhen not matched then insert ({list}) values ({})",
-                    tmp.quoted(),
-                    matches("t", "s"),
-                    values.join(", ")
-                ))?;
-            } else if !updates.is_empty() {
-                changed += conn.execute(&format!(
-                    "update {target}\nset {}\nfrom {} as s\nwhere {}",
-                    updates.join(", "),
-                    tmp.quoted(),
-                    matches(&target, "s")
-                ))?;
-            }
-            if !caps.merge_statement {
-                changed += conn.execute(&format!(
-                    "insert into {target} ({list})\nselect {list} from {} as s\nwhere not exists (select 1 from {target} where {})",
-                    tmp.quoted(),
-                    matches(&target, "s")
-                ))?;
-            }
-            changed
+            let matched = if updates.is_empty() {
+                String::new()
+            } else {
+                format!("\nwhen matched then update set {}", updates.join(", "))
+            };
+            changed += conn.execute(&format!(
+                "merge into {target} as t\nusing {} as s\non {}{matched}\nwhen not matched then insert ({list}) values ({})",
+                tmp.quoted(),
+                self.matches("t", "s"),
+                values.join(", ")
+            ))?;
+        } else if !updates.is_empty() {
+            changed += conn.execute(&format!(
+                "update {target}\nset {}\nfrom {} as s\nwhere {}",
+                updates.join(", "),
+                tmp.quoted(),
+                self.matches(target, "s")
+            ))?;
         }
-    };
-    conn.run(&format!("drop table {}", tmp.quoted()))?;
-    run_hooks(conn, &node.post_hooks)?;
-    let verb = match strategy {
-        IncrementalStrategy::Append => "appended",
-        IncrementalStrategy::Merge => "merged",
-        IncrementalStrategy::DeleteInsert => "delete+inserted",
-    };
-    Ok(Outcome {
-        rows: Some(rows),
-        message: format!("{verb} {rows} rows into {}", display(relation)),
-    })
+        if !caps.merge_statement {
+            changed += conn.execute(&format!(
+                "insert into {target} ({list})\nselect {list} from {} as s\nwhere not exists (select 1 from {target} where {})",
+                tmp.quoted(),
+                self.matches(target, "s")
+            ))?;
+        }
+        Ok(changed)
+    }
 }
 
 fn strip_semicolon(sql: &str) -> &str {

@@ -271,6 +271,78 @@ fn read_project_file(
     let mut r = MapReader::new(node, file, "project.yml", diags)?;
     let name = r.required_string("name", node, diags);
     let version = r.string(&["version"], diags);
+    let paths = read_paths(&mut r, file, diags);
+
+    let default_target_node = r.take(&["target"]);
+    let targets = read_targets(&mut r, file, diags);
+    let default_target = default_target_node
+        .and_then(|n| yaml::expect_string(n, file, "target", diags).map(|s| (s, n.span(file))));
+    let target_name = choose_target(opts, default_target, &targets, file, diags);
+
+    let mut vars = BTreeMap::new();
+    if let Some(v) = r.take(&["vars"]) {
+        match v.to_json() {
+            J::Object(m) => vars.extend(m),
+            _ => diags.push(
+                Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
+            ),
+        }
+    }
+    vars.extend(opts.vars.clone());
+
+    let project_name = name.clone().unwrap_or_default();
+    let model_configs = match r.take(&["models"]) {
+        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Model, diags),
+        None => ConfigTree::default(),
+    };
+    let seed_configs = match r.take(&["seeds"]) {
+        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Seed, diags),
+        None => ConfigTree::default(),
+    };
+    let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
+    let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
+    r.take(&["config-version", "require-strata-version"]);
+    r.finish(diags);
+
+    if let Some(n) = &name
+        && !is_identifier(n)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("project name `{n}` must be an identifier (letters, digits, underscores)"),
+            )
+            .at(Span::file(file)),
+        );
+    }
+    let target_ok = targets.contains_key(&target_name);
+    if !target_ok || name.is_none() {
+        return None;
+    }
+    Some(Project {
+        root: root.to_path_buf(),
+        name: name?,
+        version,
+        paths,
+        targets,
+        target_name,
+        vars,
+        model_configs,
+        seed_configs,
+        on_run_start,
+        on_run_end,
+        models: Vec::new(),
+        seeds: Vec::new(),
+        singular_tests: Vec::new(),
+        macro_files: Vec::new(),
+        properties: Properties::default(),
+        docs: BTreeMap::new(),
+        contracts: BTreeMap::new(),
+    })
+}
+
+/// The `*-paths` keys of project.yml, each with its default folder.
+fn read_paths(r: &mut MapReader, file: &Path, diags: &mut Diagnostics) -> Paths {
     let path_list =
         |r: &mut MapReader, key: &'static str, default: &str, diags: &mut Diagnostics| {
             let v = r.string_list(&[key], diags);
@@ -280,11 +352,11 @@ fn read_project_file(
                 v.into_iter().map(PathBuf::from).collect()
             }
         };
-    let models = path_list(&mut r, "model-paths", "models", diags);
-    let seeds = path_list(&mut r, "seed-paths", "seeds", diags);
-    let macros = path_list(&mut r, "macro-paths", "macros", diags);
-    let tests = path_list(&mut r, "test-paths", "tests", diags);
-    let contracts = path_list(&mut r, "contract-paths", "contracts", diags);
+    let models = path_list(r, "model-paths", "models", diags);
+    let seeds = path_list(r, "seed-paths", "seeds", diags);
+    let macros = path_list(r, "macro-paths", "macros", diags);
+    let tests = path_list(r, "test-paths", "tests", diags);
+    let contracts = path_list(r, "contract-paths", "contracts", diags);
     let docs = {
         let v = r.string_list(&["docs-paths"], diags);
         if v.is_empty() {
@@ -306,8 +378,23 @@ fn read_project_file(
             .at(Span::file(file)),
         );
     }
+    Paths {
+        models,
+        seeds,
+        macros,
+        tests,
+        contracts,
+        docs,
+        artifacts,
+    }
+}
 
-    let default_target_node = r.take(&["target"]);
+/// The `targets:` of project.yml by name; targets that do not read are reported and left out.
+fn read_targets(
+    r: &mut MapReader,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, TargetDef> {
     let mut targets = BTreeMap::new();
     if let Some(t) = r.take(&["targets"]) {
         if let Some(mut tr) = MapReader::new(t, file, "targets", diags) {
@@ -324,9 +411,18 @@ fn read_project_file(
                 .with_help("add e.g. `targets: {dev: {type: duckdb, path: warehouse.duckdb, schema: main}}`"),
         );
     }
-    let default_target = default_target_node
-        .and_then(|n| yaml::expect_string(n, file, "target", diags).map(|s| (s, n.span(file))));
-    let target_name = match (&opts.target, default_target) {
+    targets
+}
+
+/// Picks the target: `--target`, else project.yml's `target:`, else the only one defined.
+fn choose_target(
+    opts: &LoadOptions,
+    default_target: Option<(String, Span)>,
+    targets: &BTreeMap<String, TargetDef>,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> String {
+    match (&opts.target, default_target) {
         (Some(t), _) => {
             if !targets.contains_key(t) && !targets.is_empty() {
                 diags.push(
@@ -374,76 +470,7 @@ fn read_project_file(
                 String::new()
             }
         },
-    };
-
-    let mut vars = BTreeMap::new();
-    if let Some(v) = r.take(&["vars"]) {
-        match v.to_json() {
-            J::Object(m) => vars.extend(m),
-            _ => diags.push(
-                Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
-            ),
-        }
     }
-    vars.extend(opts.vars.clone());
-
-    let project_name = name.clone().unwrap_or_default();
-    let model_configs = match r.take(&["models"]) {
-        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Model, diags),
-        None => ConfigTree::default(),
-    };
-    let seed_configs = match r.take(&["seeds"]) {
-        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Seed, diags),
-        None => ConfigTree::default(),
-    };
-    let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
-    let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
-    r.take(&["config-version", "require-strata-version"]);
-    r.finish(diags);
-
-    if let Some(n) = &name
-        && !is_identifier(n)
-    {
-        diags.push(
-            Diagnostic::error(
-                Code::InvalidValue,
-                format!("project name `{n}` must be an identifier (letters, digits, underscores)"),
-            )
-            .at(Span::file(file)),
-        );
-    }
-    let target_ok = targets.contains_key(&target_name);
-    if !target_ok || name.is_none() {
-        return None;
-    }
-    Some(Project {
-        root: root.to_path_buf(),
-        name: name?,
-        version,
-        paths: Paths {
-            models,
-            seeds,
-            macros,
-            tests,
-            contracts,
-            docs,
-            artifacts,
-        },
-        targets,
-        target_name,
-        vars,
-        model_configs,
-        seed_configs,
-        on_run_start,
-        on_run_end,
-        models: Vec::new(),
-        seeds: Vec::new(),
-        singular_tests: Vec::new(),
-        macro_files: Vec::new(),
-        properties: Properties::default(),
-        docs: BTreeMap::new(),
-        contracts: BTreeMap::new(),
-    })
 }
 
 /// True for names made of ASCII letters, digits and underscores, not starting with a digit.
@@ -746,6 +773,50 @@ fn read_sql_files(
 
 fn discover(p: &mut Project, diags: &mut Diagnostics) {
     let root = p.root.clone();
+    let found = find_files(p);
+
+    crate::timing::mark("load:walk");
+    crate::pages::fit_to(found.models.len());
+    p.models = read_sql_files(&root, found.models, diags);
+    p.macro_files = read_sql_files(&root, found.macros, diags);
+    p.singular_tests = read_sql_files(&root, found.tests, diags);
+
+    crate::timing::mark("load:sql_files");
+    // Seeds: header only.
+    let seeds: Vec<Result<SeedFile, Diagnostic>> = found
+        .seeds
+        .into_par_iter()
+        .map(|(path, folders)| read_seed(&root, path, folders))
+        .collect();
+    for s in seeds {
+        match s {
+            Ok(s) => p.seeds.push(s),
+            Err(d) => diags.push(d),
+        }
+    }
+
+    crate::timing::mark("load:seeds");
+    read_properties(&root, found.yaml, &mut p.properties, diags);
+
+    crate::timing::mark("load:properties");
+    read_docs_and_contracts(p, &root, found.docs, found.contracts, diags);
+    check_folder_configs(p, diags);
+}
+
+/// The files of each kind under the project's folders: path relative to the root, folders.
+struct FoundFiles {
+    models: Vec<(PathBuf, Vec<String>)>,
+    yaml: Vec<(PathBuf, Vec<String>)>,
+    seeds: Vec<(PathBuf, Vec<String>)>,
+    macros: Vec<(PathBuf, Vec<String>)>,
+    tests: Vec<(PathBuf, Vec<String>)>,
+    docs: Vec<(PathBuf, Vec<String>)>,
+    contracts: Vec<(PathBuf, Vec<String>)>,
+}
+
+/// Walks the project's folders; a properties file in both model and seed folders counts once.
+fn find_files(p: &Project) -> FoundFiles {
+    let root = p.root.clone();
     let art = p.paths.artifacts.clone();
     let is_yaml =
         |f: &(PathBuf, Vec<String>)| f.0.extension().is_some_and(|e| e == "yml" || e == "yaml");
@@ -784,28 +855,24 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
     for dir in &p.paths.contracts {
         contract_list.extend(walk(&root, dir, &["json"], &art));
     }
-
-    crate::timing::mark("load:walk");
-    crate::pages::fit_to(model_list.len());
-    p.models = read_sql_files(&root, model_list, diags);
-    p.macro_files = read_sql_files(&root, macro_list, diags);
-    p.singular_tests = read_sql_files(&root, test_list, diags);
-
-    crate::timing::mark("load:sql_files");
-    // Seeds: header only.
-    let seeds: Vec<Result<SeedFile, Diagnostic>> = seed_list
-        .into_par_iter()
-        .map(|(path, folders)| read_seed(&root, path, folders))
-        .collect();
-    for s in seeds {
-        match s {
-            Ok(s) => p.seeds.push(s),
-            Err(d) => diags.push(d),
-        }
+    FoundFiles {
+        models: model_list,
+        yaml: yaml_list,
+        seeds: seed_list,
+        macros: macro_list,
+        tests: test_list,
+        docs: doc_list,
+        contracts: contract_list,
     }
+}
 
-    crate::timing::mark("load:seeds");
-    // Properties files, parsed in parallel, merged in path order.
+/// Properties files, parsed in parallel, merged in path order.
+fn read_properties(
+    root: &Path,
+    yaml_list: Vec<(PathBuf, Vec<String>)>,
+    all: &mut Properties,
+    diags: &mut Diagnostics,
+) {
     let parsed: Vec<(Properties, Diagnostics)> = yaml_list
         .into_par_iter()
         .map(|(path, _)| {
@@ -825,20 +892,27 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
         })
         .collect();
     let total = |n: fn(&Properties) -> usize| parsed.iter().map(|(props, _)| n(props)).sum();
-    let all = &mut p.properties;
     all.models.reserve(total(|p| p.models.len()));
     all.seeds.reserve(total(|p| p.seeds.len()));
     all.sources.reserve(total(|p| p.sources.len()));
     for (props, d) in parsed {
         diags.extend(d);
-        p.properties.models.extend(props.models);
-        p.properties.seeds.extend(props.seeds);
-        p.properties.sources.extend(props.sources);
-        p.properties.exposures.extend(props.exposures);
-        p.properties.unit_tests.extend(props.unit_tests);
+        all.models.extend(props.models);
+        all.seeds.extend(props.seeds);
+        all.sources.extend(props.sources);
+        all.exposures.extend(props.exposures);
+        all.unit_tests.extend(props.unit_tests);
     }
+}
 
-    crate::timing::mark("load:properties");
+/// Doc blocks from the Markdown files and the contract files, read whole.
+fn read_docs_and_contracts(
+    p: &mut Project,
+    root: &Path,
+    doc_list: Vec<(PathBuf, Vec<String>)>,
+    contract_list: Vec<(PathBuf, Vec<String>)>,
+    diags: &mut Diagnostics,
+) {
     for (path, _) in doc_list {
         match std::fs::read_to_string(root.join(&path)) {
             Ok(text) => read_doc_blocks(&text, &path, &mut p.docs, diags),
@@ -859,8 +933,10 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
             ),
         }
     }
+}
 
-    // Folder configs that apply to nothing.
+/// Reports the folder configs that apply to no model or seed.
+fn check_folder_configs(p: &Project, diags: &mut Diagnostics) {
     let model_paths: Vec<Vec<String>> = p
         .models
         .iter()
