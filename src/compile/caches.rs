@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 
 use super::render::{Extra, Renders};
+use crate::files::compiled_index::IndexCheck;
 use crate::ir::Target;
 use crate::jinja;
-use crate::project::Project;
+use crate::project::{LoadOptions, Project};
 use crate::sql;
 
 /// What rendering needs besides the project, and the caches of the last compile being read.
@@ -37,6 +38,18 @@ impl<T: Default> Reading<T> {
 /// The artifacts directory of a project.
 pub fn artifacts_dir(project: &Project) -> PathBuf {
     project.root.join(&project.paths.artifacts)
+}
+
+/// Starts checking the files compiled last time against their index, on another thread, when
+/// the command writes compiled SQL. Started once the nodes are assembled: it runs while the DAG
+/// is built and wildcards are expanded (which leave a core idle), not earlier, where it would
+/// compete with the read of the caches that the renders wait for.
+pub fn check_compiled(opts: &LoadOptions, project: &Project, target: &Target) -> IndexCheck {
+    if opts.check_compiled {
+        IndexCheck::start(&artifacts_dir(project), &target.info.name)
+    } else {
+        IndexCheck::none()
+    }
 }
 
 /// Starts reading the caches of the last compile while the project is prepared.

@@ -215,11 +215,7 @@ mod tests {
     use serde_json::json;
 
     fn col(types: &[&str], required: bool) -> ContractColumn {
-        ContractColumn {
-            types: types.iter().map(|t| t.to_string()).collect(),
-            format: None,
-            required,
-        }
+        ContractColumn::of_types(types, required)
     }
 
     #[test]

@@ -34,7 +34,6 @@ use std::path::Path;
 pub use caches::{CacheBytes, CacheFiles};
 
 use crate::diagnostics::Diagnostics;
-use crate::files::compiled_index::IndexCheck;
 use crate::graph::Dag;
 use crate::ir::{CompiledNode, Target};
 use crate::jinja::Renderer;
@@ -139,21 +138,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     );
     stop_on_errors(&mut diags)?;
     mark("assemble");
-    // The files compiled last time are checked against their index on another thread, while
-    // the DAG is built and wildcards are expanded (which leave a core idle), not earlier,
-    // where it would compete with the read of the caches that the renders wait for.
-    let compiled_index = match opts.check_compiled {
-        true => IndexCheck::start(&caches::artifacts_dir(&project), &target.info.name),
-        false => IndexCheck::none(),
-    };
-    let dag = match dag::dag(&mut nodes, &edges) {
-        Ok(dag) => dag,
-        Err(cycles) => {
-            diags.extend(cycles);
-            diags.sort();
-            return Err(diags);
-        }
-    };
+    let compiled_index = caches::check_compiled(opts, &project, &target);
+    let dag = dag::dag(&mut nodes, &edges).map_err(|cycles| with_errors(&mut diags, cycles))?;
     mark("dag");
     columns::complete(
         &project,
@@ -191,6 +177,12 @@ fn stop_on_errors(diags: &mut Diagnostics) -> Result<(), Diagnostics> {
     if !diags.has_errors() {
         return Ok(());
     }
+    Err(with_errors(diags, Diagnostics::new()))
+}
+
+/// Every diagnostic found, with `errors` added, sorted: what a failed compile returns.
+fn with_errors(diags: &mut Diagnostics, errors: Diagnostics) -> Diagnostics {
+    diags.extend(errors);
     diags.sort();
-    Err(std::mem::take(diags))
+    std::mem::take(diags)
 }

@@ -19,6 +19,17 @@ pub struct ContractColumn {
     pub required: bool,
 }
 
+impl ContractColumn {
+    /// A column of these JSON types, without a format.
+    pub fn of_types(types: &[&str], required: bool) -> Self {
+        Self {
+            types: types.iter().map(|t| t.to_string()).collect(),
+            format: None,
+            required,
+        }
+    }
+}
+
 /// A model's contract as compiled.
 #[derive(Clone, Debug, Serialize)]
 pub struct ContractInfo {
