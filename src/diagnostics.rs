@@ -63,6 +63,8 @@ pub enum Code {
     HardCodedRelation,
     /// A model calls a built-in function that only the other engine has.
     DialectFunction,
+    /// The SQL of a model or test is more than one statement.
+    SeveralStatements,
     /// A selector expression is malformed.
     InvalidSelector,
     /// A seed CSV file is malformed.
@@ -104,6 +106,7 @@ impl Code {
             Code::SqlSyntax => "S401",
             Code::HardCodedRelation => "S402",
             Code::DialectFunction => "S403",
+            Code::SeveralStatements => "S404",
             Code::InvalidSelector => "S501",
             Code::ContractInvalid => "S601",
             Code::ContractColumns => "S602",

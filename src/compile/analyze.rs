@@ -15,7 +15,7 @@ use super::relations::Relations;
 use super::render::{Renders, spans_of};
 use super::resolve::Resolved;
 use super::source_map::{SourceMap, mark_text};
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::config::Materialized;
 use crate::ir::{AdapterKind, Relation};
 use crate::jinja;
@@ -209,6 +209,9 @@ fn analyze_node(
     match analyzed {
         Ok(a) => {
             let mut found = hard_coded_relations(inputs, i, p, &a, &at_line_col);
+            if let Some((line, col)) = sql::second_statement(code, kind) {
+                found.push(several_statements(p, at_line_col(line, col), false));
+            }
             for f in &a.foreign_functions {
                 let mut d = Diagnostic::error(
                     Code::DialectFunction,
@@ -310,6 +313,17 @@ fn check_incremental(
     r: &jinja::Rendered,
     code: &str,
 ) -> Result<(String, sql::Analysis), Diagnostic> {
+    let spans = || spans_of(ctx, p, r, true);
+    let map = |spans| SourceMap {
+        spans,
+        rendered: &r.text,
+        source: p.template.as_deref().unwrap_or(""),
+        file: &p.path,
+    };
+    if let Some((line, col)) = sql::second_statement(code, kind) {
+        let at = map(&spans()).at_line_col(line, col);
+        return Err(several_statements(p, at, true));
+    }
     let key = sql::cache::key(kind, code);
     if let Some(a) = cache.take(&key) {
         return Ok((key, a));
@@ -317,13 +331,6 @@ fn check_incremental(
     let e = match sql::analyze(code, kind) {
         Ok(a) => return Ok((key, a)),
         Err(e) => e,
-    };
-    let spans = spans_of(ctx, p, r, true);
-    let map = SourceMap {
-        spans: &spans,
-        rendered: &r.text,
-        source: p.template.as_deref().unwrap_or(""),
-        file: &p.path,
     };
     Err(Diagnostic::error(
         Code::SqlSyntax,
@@ -333,6 +340,26 @@ fn check_incremental(
             e.message
         ),
     )
-    .at(map.at_line_col(e.line, e.col))
+    .at(map(&spans()).at_line_col(e.line, e.col))
     .with_label("the rendered SQL does not parse here"))
+}
+
+/// A model or singular test whose rendered SQL goes on after its statement: refused before
+/// anything runs, since a second statement would run with the model's rights.
+fn several_statements(p: &Pending, at: Span, incremental: bool) -> Diagnostic {
+    let what = p.resource_type.as_str();
+    let when = if incremental {
+        " when is_incremental() is true"
+    } else {
+        ""
+    };
+    Diagnostic::error(
+        Code::SeveralStatements,
+        format!("{what} `{}` is more than one SQL statement{when}", p.name),
+    )
+    .at(at)
+    .with_label("a second statement starts here")
+    .with_help(format!(
+        "a {what} is exactly one query (a trailing `;` is fine): remove what follows it, or move other statements to a pre_hook or post_hook"
+    ))
 }

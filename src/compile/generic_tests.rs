@@ -24,6 +24,7 @@ use crate::ir::{CompiledNode, Relation, ResourceType, TestInfo, quote_ident};
 use crate::jinja::{self, RelationCall};
 use crate::project::properties::{DependsOn, TestDef, parse_depends_on};
 use crate::sorted::FastMap;
+use crate::sql;
 
 /// The nodes made after the models, seeds and sources (tests, then exposures), and their edges.
 pub struct LaterNodes {
@@ -258,7 +259,7 @@ fn prepare_test<'a>(
     } else {
         custom_test_sql(shared.ctx, def, model_rel, column_sql)
     };
-    let sql_text = match sql_text {
+    let sql_text = match sql_text.and_then(|s| one_statement(shared.ctx, def, s)) {
         Ok(s) => s,
         Err(d) => {
             diags.push(d);
@@ -287,6 +288,25 @@ fn prepare_test<'a>(
         checksum,
     };
     (diags, Some(prepared))
+}
+
+/// The test's SQL when it is one statement; a `where`, an argument or a macro that brings a
+/// second one is an error.
+fn one_statement(ctx: &Context, def: &TestDef, sql_text: String) -> Result<String, Diagnostic> {
+    let Some((line, _)) = sql::second_statement(&sql_text, ctx.target.info.kind) else {
+        return Ok(sql_text);
+    };
+    Err(Diagnostic::error(
+        Code::SeveralStatements,
+        format!("test `{}` is more than one SQL statement", def.test_name),
+    )
+    .at(def.span.clone())
+    .with_label("its `where`, its arguments or its macro bring a second statement")
+    .with_note(format!(
+        "line {line} of the test's SQL starts a second statement:\n{}",
+        sql_text.lines().nth(line - 1).unwrap_or_default().trim()
+    ))
+    .with_help("a test is exactly one query: remove the `;` and what follows it"))
 }
 
 fn unknown_test(def: &TestDef, custom_tests: &BTreeSet<String>) -> Diagnostic {

@@ -10,6 +10,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::Dialect;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::adapter::engine;
 use crate::ir::AdapterKind;
@@ -101,6 +102,31 @@ pub struct SyntaxError {
     pub line: usize,
     /// 1-based column.
     pub col: usize,
+}
+
+/// Where a second statement starts in `sql`, as its 1-based line and column: the first token
+/// after a `;` that is not whitespace, a comment or another `;`. None for one statement (with
+/// or without a trailing `;`), and for text that does not tokenize (parsing reports that).
+pub fn second_statement(sql: &str, kind: AdapterKind) -> Option<(usize, usize)> {
+    if !sql.contains(';') {
+        return None;
+    }
+    let d = dialect(kind);
+    let tokens = Tokenizer::new(d.as_ref(), sql)
+        .tokenize_with_location()
+        .ok()?;
+    let mut after_semicolon = false;
+    for t in tokens {
+        match t.token {
+            Token::SemiColon => after_semicolon = true,
+            Token::Whitespace(_) | Token::EOF => {}
+            _ if after_semicolon => {
+                return Some((t.span.start.line as usize, t.span.start.column as usize));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Parses `sql` in `kind`'s dialect and extracts what the compiler needs.
@@ -299,6 +325,28 @@ pub fn leading_with(sql: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_statement_is_found_after_a_semicolon() {
+        let k = AdapterKind::Duckdb;
+        assert_eq!(second_statement("select 1", k), None);
+        assert_eq!(second_statement("select 1;", k), None);
+        assert_eq!(second_statement("select 1 ;\n-- done\n;\n", k), None);
+        assert_eq!(second_statement("select ';' as s, 'a;b' as t", k), None);
+        assert_eq!(second_statement("select 1 /* ; */ as x", k), None);
+        assert_eq!(
+            second_statement("select 1 as id; drop table main.other_model", k),
+            Some((1, 17))
+        );
+        assert_eq!(
+            second_statement("select 'x'; drop table t; --' as n", AdapterKind::Postgres),
+            Some((1, 13))
+        );
+        assert_eq!(
+            second_statement("select 1;\n\n  delete from t", k),
+            Some((3, 3))
+        );
+    }
 
     #[test]
     fn relations_exclude_ctes() {
