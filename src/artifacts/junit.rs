@@ -82,7 +82,7 @@ pub fn report(c: &Compiled, results: &[NodeResult], command: &str, elapsed: f64)
                 suite.skipped += 1;
                 body.push_str(&format!("<skipped message=\"{}\"/>", esc(&r.message)));
             }
-            Status::Error => {
+            Status::Error | Status::Interrupted => {
                 suite.errors += 1;
                 body.push_str(&format!(
                     "<error message=\"{}\" type=\"error\">{}</error>",

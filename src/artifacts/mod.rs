@@ -636,6 +636,13 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Replaces `path` by `bytes` atomically (temp file + rename): a reader sees the old file or
+/// the new one, never half of one.
+pub fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, &[bytes]).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 /// `write_if_changed` for content in parts; returns the file's stamp afterwards, when known.
 fn write_parts_if_changed(path: &Path, parts: &[&[u8]]) -> io::Result<Option<FileStamp>> {
     let len: u64 = parts.iter().map(|p| p.len() as u64).sum();

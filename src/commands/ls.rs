@@ -63,10 +63,11 @@ pub fn run(
             .to_string(),
         });
     }
-    let mut text = lines.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
+    // A reader that stops early (`strata ls | head`) ends the listing, quietly.
+    for line in &lines {
+        if !super::print_line(line) {
+            break;
+        }
     }
-    print!("{text}");
     Ok(ExitStatus::Success)
 }

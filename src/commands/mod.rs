@@ -29,6 +29,8 @@ pub enum ExitStatus {
     Failure,
     /// The project or the invocation is invalid (exit 2).
     Error,
+    /// Ctrl-C stopped the run (exit 130, as a shell reports a command ended by SIGINT).
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -38,6 +40,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Error => 2,
+            ExitStatus::Interrupted => 130,
         }
     }
 }
@@ -88,15 +91,42 @@ impl Output {
     /// Prints a line of progress or result: plain text, or a JSON event.
     pub fn event(&self, text: &str, json: serde_json::Value) {
         match self.format {
-            LogFormat::Text => println!("{text}"),
-            LogFormat::Json => println!("{json}"),
-        }
+            LogFormat::Text => print_line(text),
+            LogFormat::Json => print_line(&json.to_string()),
+        };
     }
 
     /// True for JSON output.
     pub fn is_json(&self) -> bool {
         self.format == LogFormat::Json
     }
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes a line to stdout. False once stdout is closed (its reader, `head` say, went away):
+/// nothing more is written then, and the caller decides how to stop; a closed output never
+/// panics the process.
+pub fn print_line(text: &str) -> bool {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if written.is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
+/// True once a write to stdout failed.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Parses `--vars` (YAML or JSON mapping).

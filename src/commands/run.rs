@@ -65,15 +65,18 @@ impl RunKind {
     }
 }
 
-/// Prints one line per finished node (above a progress bar on a terminal), or JSON events.
+/// Records each finished node in `run_results.json` and prints one line for it (above a
+/// progress bar on a terminal), or a JSON event. When stdout is closed, the run is stopped.
 struct LineReporter {
     json: bool,
     bar: Option<indicatif::ProgressBar>,
     lock: Mutex<()>,
+    live: run_results::Live,
+    cancel: CancelToken,
 }
 
 impl LineReporter {
-    fn new(json: bool, total: usize) -> LineReporter {
+    fn new(json: bool, total: usize, live: run_results::Live, cancel: CancelToken) -> LineReporter {
         let bar = (!json && std::io::stderr().is_terminal() && total > 0).then(|| {
             let b = indicatif::ProgressBar::new(total as u64);
             b.set_style(
@@ -90,12 +93,23 @@ impl LineReporter {
             json,
             bar,
             lock: Mutex::new(()),
+            live,
+            cancel,
         }
     }
 
-    fn finish(&self) {
+    /// Clears the progress bar and stops recording (the caller writes the final results).
+    fn finish(self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+        self.live.stop();
+    }
+
+    /// Prints a line; a closed stdout stops the run.
+    fn print(&self, line: &str) {
+        if !super::print_line(line) {
+            self.cancel.cancel_because("the output was closed");
         }
     }
 }
@@ -108,6 +122,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
         Status::Warn => "WARN",
+        Status::Interrupted => "STOP",
     }
 }
 
@@ -139,6 +154,7 @@ fn describe(n: &CompiledNode) -> String {
 impl Reporter for LineReporter {
     fn finished(&self, node: &CompiledNode, r: &NodeResult, done: usize, total: usize) {
         let _guard = self.lock.lock().unwrap();
+        self.live.record(r);
         if self.json {
             let line = serde_json::json!({
                 "event": "node_finished",
@@ -153,7 +169,7 @@ impl Reporter for LineReporter {
                 "index": done,
                 "total": total,
             });
-            println!("{line}");
+            self.print(&line.to_string());
             return;
         }
         let what = describe(node);
@@ -174,7 +190,7 @@ impl Reporter for LineReporter {
         }
         if matches!(
             r.status,
-            Status::Error | Status::Fail | Status::Warn | Status::Skipped
+            Status::Error | Status::Fail | Status::Warn | Status::Skipped | Status::Interrupted
         ) && !r.message.is_empty()
         {
             line.push_str(&format!("\n      {}", r.message.replace('\n', "\n      ")));
@@ -187,7 +203,7 @@ impl Reporter for LineReporter {
                 b.println(line);
                 b.inc(1);
             }
-            None => println!("{line}"),
+            None => self.print(&line),
         }
     }
 }
@@ -299,7 +315,9 @@ pub fn run(
     execute_invocation(global, &invocation, run_args.dry_run, None)
 }
 
-/// Runs `strata retry`: the last invocation again, on its failed and skipped nodes only.
+/// Runs `strata retry`: the last invocation again, on the nodes that did not succeed: failed,
+/// skipped, interrupted, or never reached because the run was killed. Failed tests run again
+/// first, and the children of their models wait for them, as in a full build.
 pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
     // The artifacts path is in project.yml; read it without compiling.
@@ -311,12 +329,17 @@ pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
         }
     };
     let prev = run_results::read(&dir)?;
-    let ids: BTreeSet<String> = prev
-        .results
-        .iter()
-        .filter(|r| matches!(r.status.as_str(), "error" | "skipped" | "fail"))
-        .map(|r| r.unique_id.clone())
-        .collect();
+    let ids = prev.not_done();
+    if prev.metadata.state == Some(run_results::RunState::Running) {
+        out.event(
+            &format!(
+                "the last run did not finish (it was killed or crashed): {} of its {} nodes did not succeed",
+                ids.len(),
+                prev.metadata.selected.len()
+            ),
+            serde_json::json!({"event": "retry_unfinished", "nodes": ids.len()}),
+        );
+    }
     if ids.is_empty() {
         out.event(
             "nothing to retry: the last run had no failed or skipped nodes",
@@ -364,20 +387,30 @@ fn execute_invocation(
         // A second handler cannot be installed in one process; the first one stays in charge.
         let _ = ctrlc::set_handler(move || cancel.cancel());
     }
-    let reporter = LineReporter::new(out.is_json(), selected.len());
+    let header = run_results::RunHeader {
+        dir: crate::artifacts::artifacts_dir(&c),
+        invocation: inv.clone(),
+        target: c.target.info.name.clone(),
+        selected: selected
+            .iter()
+            .map(|&i| c.nodes[i].unique_id.clone())
+            .collect(),
+    };
+    let live = run_results::Live::start(header.clone(), started)?;
+    let reporter = LineReporter::new(out.is_json(), selected.len(), live, cancel.clone());
     let opts = RunOptions {
         threads,
         fail_fast: inv.fail_fast,
         full_refresh: inv.full_refresh,
     };
     if !out.is_json() {
-        println!(
+        reporter.print(&format!(
             "Running {} nodes on target `{}` ({}) with {} threads",
             selected.len(),
             c.target.info.name,
             c.target.info.kind.as_str(),
             threads.min(selected.len().max(1))
-        );
+        ));
     }
     let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
     reporter.finish();
@@ -391,8 +424,12 @@ fn execute_invocation(
         .err();
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let dir = crate::artifacts::artifacts_dir(&c);
-    run_results::write(&dir, inv, &c.target.info.name, &results, elapsed)?;
+    let state = if cancel.is_cancelled() {
+        run_results::RunState::Interrupted
+    } else {
+        run_results::RunState::Finished
+    };
+    run_results::write(&header, state, &results, elapsed)?;
     if let Some(path) = &inv.junit_xml {
         let xml = crate::artifacts::junit::report(&c, &results, kind.name(), elapsed);
         std::fs::write(path, xml)
@@ -510,7 +547,7 @@ fn report_run(
     cancel: &CancelToken,
 ) -> ExitStatus {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
-    let summary = format!(
+    let mut summary = format!(
         "Done in {elapsed:.2}s: {} OK, {} PASS, {} WARN, {} ERROR, {} FAIL, {} SKIP",
         count(Status::Success),
         count(Status::Pass),
@@ -519,6 +556,9 @@ fn report_run(
         count(Status::Fail),
         count(Status::Skipped)
     );
+    if count(Status::Interrupted) > 0 {
+        summary.push_str(&format!(", {} STOPPED", count(Status::Interrupted)));
+    }
     out.event(
         &summary,
         serde_json::json!({"event": "run_finished", "elapsed_time": elapsed, "results": results.len(),
@@ -532,15 +572,23 @@ fn report_run(
         );
     }
     if cancel.is_cancelled() {
-        out.event(
-            "interrupted: running statements were rolled back",
-            serde_json::json!({"event": "interrupted"}),
+        let text = format!(
+            "interrupted ({}): running statements were rolled back; `strata retry` runs what did not finish",
+            cancel.reason()
         );
+        if super::stdout_closed() {
+            eprintln!("{text}");
+        } else {
+            out.event(
+                &text,
+                serde_json::json!({"event": "interrupted", "reason": cancel.reason()}),
+            );
+        }
     }
-    let failed = results.iter().any(|r| r.status.is_failure())
-        || end_error.is_some()
-        || cancel.is_cancelled();
-    if failed {
+    let failed = results.iter().any(|r| r.status.is_failure()) || end_error.is_some();
+    if cancel.is_cancelled() && !super::stdout_closed() {
+        ExitStatus::Interrupted
+    } else if failed || cancel.is_cancelled() {
         ExitStatus::Failure
     } else {
         ExitStatus::Success

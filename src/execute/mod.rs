@@ -20,7 +20,7 @@ use crate::adapter::{Adapter, AdapterError, Connection, DbResult, ErrorClass, In
 use crate::checks::Verdict;
 use crate::compile::Compiled;
 use crate::ir::CompiledNode;
-use crate::ir::ResourceType;
+use crate::ir::{Materialized, ResourceType};
 use crate::materialize::{self, BuildOptions, Outcome, seed};
 
 /// How a node ended.
@@ -39,12 +39,22 @@ pub enum Status {
     Fail,
     /// A test found failing rows and its severity is warn.
     Warn,
+    /// Stopped while running (Ctrl-C, or the output was closed); its transaction rolled back.
+    Interrupted,
 }
 
 impl Status {
     /// True for statuses that make the run exit with 1.
     pub fn is_failure(self) -> bool {
-        matches!(self, Status::Error | Status::Fail | Status::Skipped)
+        matches!(
+            self,
+            Status::Error | Status::Fail | Status::Skipped | Status::Interrupted
+        )
+    }
+
+    /// True when the node did what it was run for: `retry` leaves it alone.
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Success | Status::Pass | Status::Warn)
     }
 }
 
@@ -110,12 +120,20 @@ pub trait Reporter: Sync {
 #[derive(Clone, Default)]
 pub struct CancelToken {
     cancelled: Arc<AtomicBool>,
+    reason: Arc<std::sync::OnceLock<&'static str>>,
     interrupters: Arc<Mutex<BTreeMap<usize, Interrupter>>>,
 }
 
 impl CancelToken {
-    /// Stops the run: no new node starts, running statements are interrupted.
+    /// Stops the run because of Ctrl-C.
     pub fn cancel(&self) {
+        self.cancel_because("Ctrl-C");
+    }
+
+    /// Stops the run: no new node starts, running statements are interrupted. The first
+    /// reason given is the one reported.
+    pub fn cancel_because(&self, reason: &'static str) {
+        let _ = self.reason.set(reason);
         self.cancelled.store(true, Ordering::SeqCst);
         for i in self.interrupters.lock().unwrap().values() {
             i();
@@ -125,6 +143,11 @@ impl CancelToken {
     /// True once cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Why the run was stopped (`Ctrl-C` unless said otherwise).
+    pub fn reason(&self) -> &'static str {
+        self.reason.get().copied().unwrap_or("Ctrl-C")
     }
 }
 
@@ -517,7 +540,11 @@ impl Worker<'_> {
                 Err(e) => {
                     let mut r = error_result(node, t, started, t0, &e, attempts);
                     if e.class == ErrorClass::Interrupted && cancel.is_cancelled() {
-                        r.message = "interrupted (Ctrl-C); the previous version is intact".into();
+                        r.status = Status::Interrupted;
+                        r.message = format!(
+                            "interrupted ({}); the previous version is intact",
+                            cancel.reason()
+                        );
                     }
                     r
                 }
@@ -722,10 +749,26 @@ fn gate_on_tests(c: &Compiled, run_parents: &mut BTreeMap<usize, BTreeSet<usize>
             }
         }
     }
+    // A model or seed the run does not build (one that succeeded before `retry`, or left out
+    // of a partial selection) still gates its children in the run on its tests in the run.
+    let in_run: BTreeSet<usize> = run_parents.keys().copied().collect();
+    let built_outside = |p: &&usize| {
+        !in_run.contains(*p)
+            && matches!(
+                c.nodes[**p].materialized(),
+                Materialized::Seed
+                    | Materialized::Table
+                    | Materialized::View
+                    | Materialized::Incremental
+                    | Materialized::MaterializedView
+            )
+            && c.nodes[**p].resource_type != ResourceType::Source
+    };
     let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (&i, parents) in run_parents.iter() {
         if c.nodes[i].resource_type != ResourceType::Test {
-            for &p in parents {
+            let outside = c.dag.parents(i).iter().filter(built_outside);
+            for &p in parents.iter().chain(outside) {
                 children.entry(p).or_default().push(i);
             }
         }
@@ -734,14 +777,23 @@ fn gate_on_tests(c: &Compiled, run_parents: &mut BTreeMap<usize, BTreeSet<usize>
         if is_unit(t) {
             continue;
         }
-        let tested: Vec<usize> = run_parents[&t].iter().copied().collect();
+        // What the test checks: its parents in the run, and those outside it (so that a
+        // partial run still gates the children of a tested model on the test).
+        let tested: Vec<usize> = run_parents[&t]
+            .iter()
+            .copied()
+            .chain(c.dag.parents(t).iter().filter(built_outside).copied())
+            .collect();
         // Everything the test reads, transitively: gating one of those on the test would cycle.
         let mut upstream: BTreeSet<usize> = BTreeSet::new();
         if tested.len() > 1 {
             let mut stack = tested.clone();
             while let Some(n) = stack.pop() {
                 if upstream.insert(n) {
-                    stack.extend(run_parents[&n].iter().copied());
+                    match run_parents.get(&n) {
+                        Some(parents) => stack.extend(parents.iter().copied()),
+                        None => stack.extend_from_slice(c.dag.parents(n)),
+                    }
                 }
             }
         }
