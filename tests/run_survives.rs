@@ -221,3 +221,58 @@ fn retry_and_partial_selections_run_failed_tests_first_and_gate_children_on_them
     let rr = run_results(&dir);
     assert_eq!(status_of(&rr, "model.gate.c"), "skipped");
 }
+
+#[test]
+fn postgres_sessions_set_timeouts_and_say_who_holds_a_lock_they_wait_on() {
+    use common::pg;
+    let url = pg::fresh_database("waits");
+    let (_tmp, dir) = fixture_copy("one_statement");
+    let env = [("ONESTMT_DSN", url.as_str())];
+    let pg_target = ["--target", "pg"];
+    std::fs::write(
+        dir.join("models/settings.sql"),
+        "select current_setting('application_name') as app, \
+         current_setting('idle_in_transaction_session_timeout') as idle, \
+         current_setting('tcp_keepalives_idle') as keepalives",
+    )
+    .unwrap();
+    common::strata_env_ok(&dir, &[&["build"], &pg_target[..]].concat(), &env, 0);
+    assert_eq!(
+        pg::rows(&url, "select app, idle, keepalives from main.settings"),
+        [["strata", "15s", "15"]]
+    );
+
+    // A session left idle in a transaction that holds a lock on a model, as a killed client's
+    // would: the run waits, says on what and for whom, and goes on once it is gone.
+    let mut holder = Command::new(pg::bin_dir().join("psql"))
+        .args(["-X", "-q", "-d", &url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    std::io::Write::write_all(
+        &mut stdin,
+        b"begin;\nlock table main.other_model in access exclusive mode;\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        drop(stdin);
+    });
+    let out = common::strata_env_ok(
+        &dir,
+        &[&["run", "-s", "other_model"], &pg_target[..]].concat(),
+        &env,
+        0,
+    );
+    release.join().unwrap();
+    holder.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("waiting for a lock on main.other_model, held by server process"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("idle in transaction"), "{stderr}");
+}

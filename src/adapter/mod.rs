@@ -117,6 +117,10 @@ impl AdapterError {
 /// Result of a database call.
 pub type DbResult<T> = Result<T, AdapterError>;
 
+/// Receives what a run should tell its user while it waits (a lock another session holds):
+/// the adapter says it, the command prints it.
+pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Stops the statement running on a connection, from another thread.
 pub type Interrupter = Arc<dyn Fn() + Send + Sync>;
 
@@ -219,6 +223,7 @@ pub fn open(
     target: &Target,
     project_root: &std::path::Path,
     read_only: bool,
+    notices: Notices,
 ) -> DbResult<Arc<dyn Adapter>> {
     match target.info.kind {
         AdapterKind::Duckdb => {
@@ -240,7 +245,7 @@ pub fn open(
                 .dsn
                 .as_deref()
                 .ok_or_else(|| AdapterError::permanent("the Postgres target has no `dsn`"))?;
-            let mut a = postgres::PostgresAdapter::new(dsn, read_only)?;
+            let mut a = postgres::PostgresAdapter::new(dsn, read_only, notices)?;
             if let Some(s) = target.connect_timeout {
                 a.set_connect_timeout(std::time::Duration::from_secs_f64(s));
             }

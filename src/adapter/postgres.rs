@@ -14,7 +14,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use super::engine::{Engine, TypeFamily};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, Dependent, ErrorClass,
-    Interrupter, RelationKind, RunLock,
+    Interrupter, Notices, RelationKind, RunLock,
 };
 use crate::ir::AdapterKind;
 use crate::ir::Relation;
@@ -201,11 +201,20 @@ pub struct PostgresAdapter {
     config: tokio_postgres::Config,
     redacted: String,
     read_only: bool,
+    notices: Notices,
 }
+
+/// How long a session of a killed run may hold its transaction open while idle; the server
+/// then ends it and rolls back, so the next run does not wait on its locks for long.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+/// Idle seconds before TCP keepalives probe a silent peer.
+const KEEPALIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a statement or the run lock waits before strata says on what and for whom.
+const WAIT_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PostgresAdapter {
     /// Parses the DSN; nothing is connected yet. `read_only` sessions cannot write (dry runs).
-    pub fn new(dsn: &str, read_only: bool) -> DbResult<PostgresAdapter> {
+    pub fn new(dsn: &str, read_only: bool, notices: Notices) -> DbResult<PostgresAdapter> {
         let redacted = redact_dsn(dsn);
         let mut config: tokio_postgres::Config =
             dsn.parse().map_err(|_: tokio_postgres::Error| {
@@ -215,11 +224,40 @@ impl PostgresAdapter {
         if config.get_application_name().is_none() {
             config.application_name("strata");
         }
-        Ok(PostgresAdapter {
+        config.keepalives(true).keepalives_idle(KEEPALIVES_IDLE);
+        let mut a = PostgresAdapter {
             config,
             redacted,
             read_only,
-        })
+            notices,
+        };
+        // The server's side too: it notices a client that vanished without closing its
+        // connection (a killed VM, a cut network) after about 15 + 3 × 5 seconds.
+        let idle = KEEPALIVES_IDLE.as_secs().to_string();
+        let settings = [
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            ("tcp_keepalives_idle", idle.as_str()),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "3"),
+        ];
+        for (name, value) in settings {
+            if !a.config.get_options().is_some_and(|o| o.contains(name)) {
+                a.add_option(&format!("-c {name}={value}"));
+            }
+        }
+        Ok(a)
+    }
+
+    /// Adds a server option (`-c name=value`) to every session, after the DSN's own.
+    fn add_option(&mut self, option: &str) {
+        let options = match self.config.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {option}"),
+            _ => option.to_string(),
+        };
+        self.config.options(options);
     }
 
     /// Seconds to wait for a connection.
@@ -229,8 +267,7 @@ impl PostgresAdapter {
 
     /// The `search_path` of every session (schemas, comma-separated).
     pub fn set_search_path(&mut self, path: &str) {
-        self.config
-            .options(format!("-c search_path={}", path.replace(' ', "")));
+        self.add_option(&format!("-c search_path={}", path.replace(' ', "")));
     }
 }
 
@@ -267,30 +304,41 @@ impl Adapter for PostgresAdapter {
         // Positive, so that it reads back the same from pg_locks' two 32-bit halves.
         let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8])) & i64::MAX;
         let started = std::time::Instant::now();
+        let mut told = false;
         loop {
             let rows = conn.query(&format!("select pg_try_advisory_lock({key})"))?;
             if rows.first().and_then(|r| r[0].as_deref()) == Some("t") {
                 return Ok(Some(Box::new(conn)));
             }
+            let holder = |conn: &mut PostgresConnection| {
+                conn.query(&format!(
+                    "select a.pid::text, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local') \
+                     from pg_locks l join pg_stat_activity a on a.pid = l.pid \
+                     where l.locktype = 'advisory' and l.granted \
+                     and ((l.classid::bigint << 32) | l.objid::bigint) = {key} limit 1"
+                ))
+                .ok()
+                .and_then(|r| r.into_iter().next())
+                .map(|r| {
+                    format!(
+                        " (server process {}, {}, from {})",
+                        r[0].clone().unwrap_or_default(),
+                        r[1].clone().unwrap_or_default(),
+                        r[2].clone().unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default()
+            };
+            if !told && started.elapsed() >= WAIT_NOTICE_AFTER {
+                told = true;
+                (self.notices)(&format!(
+                    "waiting for the run lock of target `{name}`: another run holds it{}; waiting up to {:.0}s (target `lock_timeout`)",
+                    holder(&mut conn),
+                    wait.as_secs_f64()
+                ));
+            }
             if started.elapsed() >= wait {
-                let holder = conn
-                    .query(&format!(
-                        "select a.pid::text, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local') \
-                         from pg_locks l join pg_stat_activity a on a.pid = l.pid \
-                         where l.locktype = 'advisory' and l.granted \
-                         and ((l.classid::bigint << 32) | l.objid::bigint) = {key} limit 1"
-                    ))
-                    .ok()
-                    .and_then(|r| r.into_iter().next())
-                    .map(|r| {
-                        format!(
-                            " (server process {}, {}, from {})",
-                            r[0].clone().unwrap_or_default(),
-                            r[1].clone().unwrap_or_default(),
-                            r[2].clone().unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default();
+                let holder = holder(&mut conn);
                 return Err(AdapterError::permanent(format!(
                     "another run holds the lock on target `{name}`{holder}; waited {:.1}s (target `lock_timeout`). Runs on one target never interleave: try again when it has finished",
                     wait.as_secs_f64()
@@ -334,7 +382,18 @@ impl PostgresAdapter {
                     let _ = rt.block_on(token.cancel_query(NoTls));
                 }
             }),
+            watch: Watch {
+                config: self.config.clone(),
+                pid: 0,
+                notices: self.notices.clone(),
+            },
         };
+        let pid = conn.query("select pg_backend_pid()")?;
+        conn.watch.pid = pid
+            .first()
+            .and_then(|r| r[0].as_deref())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         if self.read_only {
             conn.execute("set default_transaction_read_only = on")?;
         }
@@ -349,12 +408,79 @@ pub struct PostgresConnection {
     /// Why the connection task ended, when it did (server gone, network down).
     failure: Arc<Mutex<Option<String>>>,
     interrupter: Interrupter,
+    watch: Watch,
+}
+
+/// What a session needs to say, when one of its statements waits on a lock, who holds it.
+struct Watch {
+    config: tokio_postgres::Config,
+    /// The session's server process.
+    pid: i32,
+    notices: Notices,
+}
+
+impl Watch {
+    /// Tells which sessions block this one's statement, from a short second session (this one
+    /// is busy waiting). Nothing when the statement is slow without waiting on a lock.
+    async fn tell_blockers(&self) {
+        let Ok((side, connection)) = self.config.connect(NoTls).await else {
+            return;
+        };
+        let task = tokio::spawn(connection);
+        let sql = format!(
+            "select b.pid::text, coalesce(nullif(b.application_name, ''), 'unknown'), \
+             coalesce(b.client_addr::text, 'local'), coalesce(b.state, 'active'), \
+             coalesce(extract(epoch from now() - b.state_change)::bigint::text, '0'), \
+             coalesce((select string_agg(l.relation::regclass::text, ', ') from pg_locks l \
+                       where l.pid = w.pid and not l.granted and l.relation is not null), 'a lock') \
+             from pg_stat_activity w cross join lateral unnest(pg_blocking_pids(w.pid)) as x(pid) \
+             join pg_stat_activity b on b.pid = x.pid where w.pid = {}",
+            self.pid
+        );
+        let rows = side.simple_query(&sql).await.unwrap_or_default();
+        drop(side);
+        task.abort();
+        for m in rows {
+            let SimpleQueryMessage::Row(r) = m else {
+                continue;
+            };
+            let f = |i: usize| r.get(i).unwrap_or_default().to_string();
+            let idle = if f(3).starts_with("idle in transaction") {
+                format!(
+                    "; the server ends such a session after {IDLE_IN_TRANSACTION_TIMEOUT} (idle_in_transaction_session_timeout)"
+                )
+            } else {
+                String::new()
+            };
+            (self.notices)(&format!(
+                "waiting for a lock on {}, held by server process {} ({}, from {}, {} for {}s){idle}",
+                f(5),
+                f(0),
+                f(1),
+                f(2),
+                f(3),
+                f(4)
+            ));
+        }
+    }
 }
 
 impl PostgresConnection {
+    /// Runs `sql`; when it has waited `WAIT_NOTICE_AFTER`, says on what lock and for whom.
     fn simple(&mut self, sql: &str) -> DbResult<Vec<SimpleQueryMessage>> {
+        let (client, watch) = (&self.client, &self.watch);
         self.rt
-            .block_on(self.client.simple_query(sql))
+            .block_on(async {
+                let query = std::pin::pin!(client.simple_query(sql));
+                let timer = std::pin::pin!(tokio::time::sleep(WAIT_NOTICE_AFTER));
+                match futures_util::future::select(query, timer).await {
+                    futures_util::future::Either::Left((r, _)) => r,
+                    futures_util::future::Either::Right(((), query)) => {
+                        watch.tell_blockers().await;
+                        query.await
+                    }
+                }
+            })
             .map_err(|e| self.lost(e))
     }
 

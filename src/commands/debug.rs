@@ -60,7 +60,8 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
             c.target.info.threads
         ),
     );
-    let adapter = match crate::adapter::open(&c.target, &c.project.root, true) {
+    let adapter = match crate::adapter::open(&c.target, &c.project.root, true, super::notices(&out))
+    {
         Ok(a) => a,
         Err(e) => {
             check(false, "connection", &e.message);

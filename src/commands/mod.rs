@@ -124,6 +124,19 @@ pub fn print_line(text: &str) -> bool {
     true
 }
 
+/// Where the adapter's notices go (a lock a run waits on): stderr as text, so that they never
+/// mix with a command's output, or a JSON event on stdout.
+pub fn notices(out: &Output) -> crate::adapter::Notices {
+    let json = out.is_json();
+    std::sync::Arc::new(move |text: &str| {
+        if json {
+            print_line(&serde_json::json!({"event": "waiting", "message": text}).to_string());
+        } else {
+            eprintln!("{text}");
+        }
+    })
+}
+
 /// True once a write to stdout failed.
 pub fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)

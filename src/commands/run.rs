@@ -267,7 +267,8 @@ impl Connection for DryRunConnection {
 }
 
 /// Opens the target, retrying while the database is busy (another process holds the file).
-fn open_adapter(c: &Compiled, read_only: bool) -> DbResult<Arc<dyn Adapter>> {
+fn open_adapter(c: &Compiled, read_only: bool, out: &Output) -> DbResult<Arc<dyn Adapter>> {
+    let notices = super::notices(out);
     let backoff = Backoff {
         attempts: 6,
         initial_delay: 0.5,
@@ -275,7 +276,7 @@ fn open_adapter(c: &Compiled, read_only: bool) -> DbResult<Arc<dyn Adapter>> {
     };
     backoff
         .run(
-            || adapter::open(&c.target, &c.project.root, read_only),
+            || adapter::open(&c.target, &c.project.root, read_only, notices.clone()),
             || false,
         )
         .0
@@ -486,7 +487,7 @@ fn prepare_target(
     selected: &[usize],
     out: &Output,
 ) -> Option<(Arc<dyn Adapter>, Option<adapter::RunLock>)> {
-    let adapter = match open_adapter(c, false) {
+    let adapter = match open_adapter(c, false, out) {
         Ok(a) => a,
         Err(e) => {
             out.event(
@@ -601,7 +602,7 @@ fn dry_run_plan(
     out: &Output,
     full_refresh: bool,
 ) -> Result<ExitStatus> {
-    let adapter = match open_adapter(c, true) {
+    let adapter = match open_adapter(c, true, out) {
         Ok(a) => a,
         Err(e) => {
             out.event(
