@@ -61,9 +61,11 @@ pub struct CompileArgs {
 pub struct SelectArgs {
     /// Nodes to include: name, +name, name+, 2+name, @name, tag:x, path:models/marts,
     /// config.materialized:table, source:odoo, resource_type:model, unions (space), intersections (comma).
+    /// A selector that matches no node is an error (exit 2), with a did-you-mean.
     #[arg(short = 's', long = "select", num_args = 1.., value_name = "SELECTOR")]
     pub select: Vec<String>,
-    /// Nodes to leave out (same syntax).
+    /// Nodes to leave out (same syntax). Each selector must match some node of the project
+    /// (exit 2 otherwise: a typo would run what you meant to leave out); it need not be selected.
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
     /// How tests of selected nodes are added.
@@ -90,8 +92,9 @@ pub enum LsOutput {
 /// Options of commands that run nodes against the target.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
-    /// Worker threads, each with its own connection (default: the target's `threads`).
-    #[arg(long)]
+    /// Worker threads, each with its own connection, at least 1 (default: the target's
+    /// `threads`).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Stop starting nodes after the first failure.
     #[arg(long, short = 'x')]
@@ -102,9 +105,25 @@ pub struct RunArgs {
     /// Print the statements each node would run, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also write the results as a JUnit XML report (for CI systems).
+    /// Also write the results as a JUnit XML report (for CI systems). Its directory must exist
+    /// and be writable: that is checked before anything runs (exit 2 otherwise).
     #[arg(long, value_name = "PATH")]
     pub junit_xml: Option<std::path::PathBuf>,
+}
+
+/// `--threads`: a whole number of at least 1.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(
+            "0 workers would run nothing; give at least 1 (e.g. --threads 4), or leave \
+the flag out to use the target's `threads`"
+                .into(),
+        ),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{s}` is not a whole number; give the number of workers, e.g. --threads 4"
+        )),
+    }
 }
 
 /// The commands.

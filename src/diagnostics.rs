@@ -67,6 +67,10 @@ pub enum Code {
     SeveralStatements,
     /// A selector expression is malformed.
     InvalidSelector,
+    /// A selector matches no node.
+    SelectorMatchesNothing,
+    /// An output path (`--junit-xml`, the artifacts directory) cannot be written.
+    OutputPath,
     /// A seed CSV file is malformed.
     SeedInvalid,
     /// A test name that is neither built in nor defined by the project.
@@ -87,6 +91,7 @@ impl Code {
         match self {
             Code::FileUnreadable => "S001",
             Code::ProjectMissing => "S002",
+            Code::OutputPath => "S003",
             Code::YamlSyntax => "S101",
             Code::UnknownKey => "S102",
             Code::MissingKey => "S103",
@@ -108,6 +113,7 @@ impl Code {
             Code::DialectFunction => "S403",
             Code::SeveralStatements => "S404",
             Code::InvalidSelector => "S501",
+            Code::SelectorMatchesNothing => "S502",
             Code::ContractInvalid => "S601",
             Code::ContractColumns => "S602",
             Code::BreakingChange => "S603",

@@ -323,7 +323,12 @@ fn bad_selector() {
         "bad_selector",
         cmd,
         2,
-        &["error[S501]", "`tgs`", "did you mean `tag:`?"],
+        &[
+            "error[S501]",
+            "`tgs`",
+            "did you mean `tag:`?",
+            "the selector methods are tag:, path:",
+        ],
     );
 }
 
@@ -363,4 +368,55 @@ fn init_then_compile() {
     let err = check("init_then_compile", cmd, 0, &[]);
     assert!(err.is_empty(), "a new project compiles cleanly:\n{err}");
     assert!(tmp.path().join("demo/.strata/manifest.json").is_file());
+}
+
+#[test]
+fn selector_matches_nothing() {
+    let mut cmd = strata();
+    cmd.args([
+        "--project-dir",
+        "tests/fixtures/diag_valid",
+        "ls",
+        "-s",
+        "+ordrs",
+        "tag:finanse",
+        "--exclude",
+        "customers",
+    ]);
+    let err = check(
+        "selector_matches_nothing",
+        cmd,
+        2,
+        &[
+            "error[S502]",
+            "--select `+ordrs` matches no node",
+            "did you mean `+orders`?",
+            "did you mean `tag:finance`?",
+            "--exclude `customers` matches no node",
+            "3 errors",
+        ],
+    );
+    assert_eq!(count(&err, "error[S502]"), 3);
+}
+
+#[test]
+fn junit_xml_in_missing_directory() {
+    let mut cmd = strata();
+    cmd.args([
+        "--project-dir",
+        "tests/fixtures/diag_valid",
+        "build",
+        "--junit-xml",
+        "no/such/dir/junit.xml",
+    ]);
+    check(
+        "junit_xml_in_missing_directory",
+        cmd,
+        2,
+        &[
+            "error[S003]",
+            "no/such/dir/junit.xml",
+            "the directory no/such/dir does not exist",
+        ],
+    );
 }

@@ -257,6 +257,88 @@ fn unknown_method_is_an_error_with_suggestion() {
         NO_TESTS,
     )
     .unwrap_err();
+    let err = &err.items()[0];
     assert_eq!(err.code.as_str(), "S501");
-    assert!(err.help.unwrap().contains("tag"));
+    let help = err.help.as_deref().unwrap();
+    assert!(help.contains("did you mean `tag:`?"), "{help}");
+    // S501 lists every valid method.
+    for m in [
+        "tag:",
+        "path:",
+        "file:",
+        "config.<key>:",
+        "source:",
+        "resource_type:",
+        "fqn:",
+        "exposure:",
+        "test_type:",
+    ] {
+        assert!(help.contains(m), "S501 help lacks {m}: {help}");
+    }
+}
+
+/// The S502 diagnostics of a selection, as (message, help).
+fn nothing(c: &Compiled, sel: &[&str], exc: &[&str]) -> Vec<(String, String)> {
+    let sel: Vec<String> = sel.iter().map(|s| s.to_string()).collect();
+    let exc: Vec<String> = exc.iter().map(|s| s.to_string()).collect();
+    let diags = select(&c.dag, &c.nodes, &sel, &exc, NO_TESTS).expect_err("an error");
+    diags
+        .items()
+        .iter()
+        .map(|d| {
+            assert_eq!(d.code.as_str(), "S502", "{}", d.message);
+            (d.message.clone(), d.help.clone().unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn a_name_that_matches_nothing_is_an_error_with_did_you_mean() {
+    let c = fixture();
+    let found = nothing(&c, &["mart_q"], &[]);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].0.contains("`mart_q`"), "{found:?}");
+    // Graph operators are kept in the suggestion.
+    let found = nothing(&c, &["+int_ba+"], &[]);
+    assert!(found[0].1.contains("did you mean `+int_ab+`?"), "{found:?}");
+    let found = nothing(&c, &["tag:stagin"], &[]);
+    assert!(
+        found[0].1.contains("did you mean `tag:staging`?"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn one_term_of_a_union_that_matches_nothing_is_an_error_and_all_are_reported() {
+    let c = fixture();
+    let found = nothing(&c, &["mart_x stg_c", "tag:nighty"], &[]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].0.contains("`stg_c`"));
+    assert!(found[1].0.contains("`tag:nighty`"));
+}
+
+#[test]
+fn an_intersection_whose_parts_never_meet_is_an_error() {
+    let c = fixture();
+    let found = nothing(&c, &["tag:nightly,path:models/marts"], &[]);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].0.contains("no node matches all of them"),
+        "{found:?}"
+    );
+    assert!(found[0].1.contains("space"), "{found:?}");
+}
+
+#[test]
+fn an_exclude_that_matches_no_node_is_an_error_but_outside_the_selection_is_fine() {
+    let c = fixture();
+    let found = nothing(&c, &["mart_*"], &["mart_yy"]);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].0.contains("--exclude `mart_yy`"), "{found:?}");
+    assert!(found[0].1.contains("did you mean `mart_y`?"), "{found:?}");
+    // Excluding a real node that is not selected changes nothing.
+    assert_eq!(
+        names(&c, &["mart_x"], &["mart_z"], NO_TESTS),
+        set(&["mart_x"])
+    );
 }

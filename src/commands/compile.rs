@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{ExitStatus, Output, compile_project, select_nodes};
+use super::{ExitStatus, Output, compile_project, count, select_nodes};
 use crate::cli::{CompileArgs, GlobalArgs, SelectArgs};
 
 /// Runs `strata compile`.
@@ -31,8 +31,8 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs, sel: &SelectArgs) -> Result<
     let shown = crate::artifacts::shown(&c.project.root, &dir);
     out.event(
         &format!(
-            "compiled {written} of {} nodes for target `{}` ({}) in {:.2}s into {shown}; manifest: {}",
-            c.nodes.len(),
+            "compiled {written} of {} for target `{}` ({}) in {:.2}s into {shown}; manifest: {}",
+            count(c.nodes.len(), "node"),
             c.target.info.name,
             c.target.info.kind.as_str(),
             start.elapsed().as_secs_f64(),

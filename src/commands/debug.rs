@@ -42,7 +42,11 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
     check(
         true,
         "project",
-        &format!("`{}` compiles: {} nodes", c.project.name, c.nodes.len()),
+        &format!(
+            "`{}` compiles: {}",
+            c.project.name,
+            super::count(c.nodes.len(), "node")
+        ),
     );
     let where_ = match (&c.target.path, &c.target.dsn) {
         (Some(p), _) => format!("file {}", p.display()),
@@ -53,11 +57,11 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
         true,
         "target",
         &format!(
-            "`{}` ({}), schema `{}`, {} threads, {where_}",
+            "`{}` ({}), schema `{}`, {}, {where_}",
             c.target.info.name,
             c.target.info.kind.as_str(),
             c.target.info.schema,
-            c.target.info.threads
+            super::count(c.target.info.threads as usize, "thread")
         ),
     );
     let adapter = match crate::adapter::open(&c.target, &c.project.root, true, super::notices(&out))

@@ -4,6 +4,7 @@
 pub mod clean;
 pub mod compile;
 pub mod debug;
+pub mod failures;
 pub mod init;
 pub mod ls;
 pub mod parse;
@@ -272,7 +273,8 @@ fn state_check(c: &Compiled, dir: &Path) -> Diagnostics {
     diags
 }
 
-/// Applies `--select`/`--exclude`, printing a bad selector as a diagnostic.
+/// Applies `--select`/`--exclude`, printing bad selectors and selectors that match nothing as
+/// diagnostics (`None`: exit 2).
 pub fn select_nodes(
     c: &Compiled,
     sel: &crate::cli::SelectArgs,
@@ -286,11 +288,145 @@ pub fn select_nodes(
         sel.indirect_selection,
     ) {
         Ok(s) => Some(s),
-        Err(d) => {
-            let mut diags = Diagnostics::new();
-            diags.push(d);
+        Err(diags) => {
             out.diagnostics(&diags, &c.project.root);
             None
         }
     }
+}
+
+/// `n` and the noun, singular or plural: "1 node", "2 nodes".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Checks, before anything runs, that the files a command writes at its end can be written:
+/// the artifacts directory (created here when missing) and `--junit-xml`. Each problem is an
+/// S003 diagnostic naming the path; `false` when there was one (already printed).
+pub fn check_output_paths(c: &Compiled, junit_xml: Option<&Path>, out: &Output) -> bool {
+    let mut diags = Diagnostics::new();
+    let artifacts = crate::artifacts::artifacts_dir(c);
+    if let Err(why) = writable_dir(&artifacts) {
+        diags.push(
+            Diagnostic::error(
+                Code::OutputPath,
+                format!(
+                    "cannot write the artifacts directory {}: {why}",
+                    crate::artifacts::shown(&c.project.root, &artifacts)
+                ),
+            )
+            .with_help("change `artifacts-path:` in project.yml to a directory strata may create and write, or fix the permissions of this one"),
+        );
+    }
+    if let Some(path) = junit_xml
+        && let Err(why) = writable_file(path)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::OutputPath,
+                format!("cannot write --junit-xml {}: {why}", path.display()),
+            )
+            .with_help("create the directory first (mkdir -p), or pass a path in a directory you can write"),
+        );
+    }
+    out.diagnostics(&diags, &c.project.root);
+    !diags.has_errors()
+}
+
+/// Creates `dir` when missing and checks that a file can be created in it.
+fn writable_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("it exists and is not a directory".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let probe = dir.join(format!(".strata-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| format!("cannot create a file in it: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Checks that `path` can be written as a file, leaving the file system as it was.
+fn writable_file(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("it is a directory; give a file name, e.g. DIR/junit.xml".into());
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(if parent.exists() {
+            format!("{} is not a directory", parent.display())
+        } else {
+            format!("the directory {} does not exist", parent.display())
+        });
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Prints S502 for a selection that holds no node `strata VERB` runs (`runs_what`): what it
+/// holds instead, and what to do.
+pub fn nothing_to_run(
+    c: &Compiled,
+    sel: &crate::cli::SelectArgs,
+    verb: &str,
+    runs_what: &str,
+    picked: &[usize],
+    out: &Output,
+) {
+    let mut flags: Vec<String> = sel.select.iter().map(|s| format!("-s {s}")).collect();
+    flags.extend(sel.exclude.iter().map(|s| format!("--exclude {s}")));
+    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for &i in picked {
+        let n = &c.nodes[i];
+        by_type
+            .entry(n.resource_type.as_str())
+            .or_default()
+            .push(&n.name);
+    }
+    let holds = if by_type.is_empty() {
+        "--exclude removed every selected node".to_string()
+    } else {
+        let parts: Vec<String> = by_type
+            .iter()
+            .map(|(t, names)| {
+                let shown: Vec<&str> = names.iter().take(5).copied().collect();
+                let more = if names.len() > 5 { ", ..." } else { "" };
+                format!("{} ({}{more})", count(names.len(), t), shown.join(", "))
+            })
+            .collect();
+        format!("it selects {}", parts.join(", "))
+    };
+    let d = Diagnostic::error(
+        Code::SelectorMatchesNothing,
+        format!(
+            "`{}` selects nothing that `strata {verb}` runs: {holds}",
+            flags.join(" ")
+        ),
+    )
+    .with_help(format!(
+        "`strata {verb}` runs {runs_what}; widen the selection (`strata ls {}` shows it){}",
+        flags.join(" "),
+        if verb == "build" {
+            ""
+        } else {
+            ", or use `strata build`, which runs seeds, models and tests"
+        }
+    ));
+    let mut diags = Diagnostics::new();
+    diags.push(d);
+    out.diagnostics(&diags, &c.project.root);
 }

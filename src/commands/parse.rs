@@ -18,8 +18,8 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
     let shown = crate::artifacts::shown(&c.project.root, &path);
     out.event(
         &format!(
-            "parsed {} nodes in {:.2}s; manifest: {shown}",
-            c.nodes.len(),
+            "parsed {} in {:.2}s; manifest: {shown}",
+            super::count(c.nodes.len(), "node"),
             start.elapsed().as_secs_f64()
         ),
         serde_json::json!({"event": "parsed", "nodes": c.nodes.len(), "manifest": shown}),

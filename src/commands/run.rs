@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{ExitStatus, Output, compile_project, select_nodes};
+use super::{ExitStatus, Output, check_output_paths, compile_project, count, select_nodes};
 use crate::adapter::retry::Backoff;
 use crate::adapter::{self, Adapter, Connection, DbResult, Interrupter, RelationKind};
 use crate::artifacts::run_results::{self, Invocation};
@@ -49,6 +49,16 @@ impl RunKind {
             "test" => Some(RunKind::Test),
             "build" => Some(RunKind::Build),
             _ => None,
+        }
+    }
+
+    /// What the verb runs, for messages.
+    fn runs_what(self) -> &'static str {
+        match self {
+            RunKind::Seed => "seeds",
+            RunKind::Run => "models (not ephemeral ones)",
+            RunKind::Test => "data tests and unit tests",
+            RunKind::Build => "seeds, models and tests",
         }
     }
 
@@ -174,7 +184,11 @@ impl Reporter for LineReporter {
         }
         let what = describe(node);
         let detail = match (r.status, r.rows_affected) {
-            (Status::Success, Some(rows)) => format!("{rows} rows in {:.2}s", r.execution_time),
+            (Status::Success, Some(rows)) => format!(
+                "{} in {:.2}s",
+                count(rows as usize, "row"),
+                r.execution_time
+            ),
             (Status::Success | Status::Pass, _) => format!("in {:.2}s", r.execution_time),
             (Status::Skipped, _) => "skipped".to_string(),
             _ => format!("{:.2}s", r.execution_time),
@@ -253,8 +267,8 @@ impl Connection for DryRunConnection {
         rows: &[Vec<Option<String>>],
     ) -> DbResult<()> {
         self.statements.push(format!(
-            "-- load {} rows ({}) into {}",
-            rows.len(),
+            "-- load {} ({}) into {}",
+            count(rows.len(), "row"),
             columns.join(", "),
             relation.quoted()
         ));
@@ -369,6 +383,9 @@ fn execute_invocation(
     if dry_run {
         return dry_run_plan(&c, &selected, &out, inv.full_refresh);
     }
+    if !check_output_paths(&c, inv.junit_xml.as_deref(), &out) {
+        return Ok(ExitStatus::Error);
+    }
     let (written, manifest) = rayon::join(
         || crate::artifacts::write_compiled(&c, &selected),
         || crate::artifacts::write_manifest(&c, true),
@@ -406,11 +423,11 @@ fn execute_invocation(
     };
     if !out.is_json() {
         reporter.print(&format!(
-            "Running {} nodes on target `{}` ({}) with {} threads",
-            selected.len(),
+            "Running {} on target `{}` ({}) with {}",
+            count(selected.len(), "node"),
             c.target.info.name,
             c.target.info.kind.as_str(),
-            threads.min(selected.len().max(1))
+            count(threads.min(selected.len().max(1)), "thread")
         ));
     }
     let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
@@ -437,13 +454,10 @@ fn execute_invocation(
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
 
-    Ok(report_run(
-        &out,
-        &results,
-        elapsed,
-        end_error.as_ref(),
-        &cancel,
-    ))
+    let status = report_run(&out, &results, elapsed, end_error.as_ref(), &cancel);
+    // The failures again, as the last thing printed.
+    super::failures::print(&out, &c, &results, end_error.as_ref());
+    Ok(status)
 }
 
 /// Compiles and selects the nodes `kind` runs; `None` when either failed (already reported).
@@ -467,12 +481,24 @@ fn compile_and_select(
         exclude: inv.exclude.clone(),
         indirect_selection: inv.indirect_selection,
     };
-    let Some(selected) = select_nodes(&c, &sel, out) else {
+    let Some(picked) = select_nodes(&c, &sel, out) else {
         return Ok(None);
     };
+    let selected: Vec<usize> = picked
+        .iter()
+        .copied()
+        .filter(|i| kind.runs(&c.nodes[*i]))
+        .collect();
+    // A `--select` that leaves nothing to run is an error; an `--exclude` alone only when it
+    // removed what would have run.
+    let narrowed =
+        !sel.select.is_empty() || (!sel.exclude.is_empty() && c.nodes.iter().any(|n| kind.runs(n)));
+    if selected.is_empty() && narrowed {
+        super::nothing_to_run(&c, &sel, kind.name(), kind.runs_what(), &picked, out);
+        return Ok(None);
+    }
     let selected: Vec<usize> = selected
         .into_iter()
-        .filter(|i| kind.runs(&c.nodes[*i]))
         .filter(|i| {
             only.as_ref()
                 .is_none_or(|ids| ids.contains(&c.nodes[*i].unique_id))
@@ -646,8 +672,8 @@ fn dry_run_plan(
     }
     out.event(
         &format!(
-            "dry run: {} nodes planned, nothing was changed",
-            selected.len()
+            "dry run: {} planned, nothing was changed",
+            count(selected.len(), "node")
         ),
         serde_json::json!({"event": "dry_run_finished", "nodes": selected.len()}),
     );

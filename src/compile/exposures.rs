@@ -70,6 +70,7 @@ fn exposure_node(pname: &str, e: &ExposureProps) -> CompiledNode {
         Arc::new(config),
     );
     node.description = e.description.clone();
+    node.line = e.span.line;
     node.checksum = crate::digest::sha256_fmt(format_args!("{e:?}"));
     node.exposure = Some(Box::new(ExposureInfo {
         exposure_type: e.exposure_type.clone(),

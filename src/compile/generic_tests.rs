@@ -487,6 +487,7 @@ fn test_node(
     );
     node.compiled_code = Some(t.sql_text);
     node.checksum = t.checksum;
+    node.line = def.span.line;
     node.test = Some(Box::new(TestInfo {
         test_name: def.test_name.clone(),
         test_type: "generic",

@@ -276,6 +276,7 @@ fn unit_node(
         Arc::new(u.config.clone()),
     );
     node.description = u.description.clone();
+    node.line = u.span.line;
     node.checksum = crate::digest::sha256_fmt(format_args!(
         "{}:{}:{:?}:{:?}",
         u.name, u.model, given, expect

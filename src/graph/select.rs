@@ -1,11 +1,16 @@
 //! Node selection shared by every command, with dbt's syntax: `name`, `+name`, `name+`,
 //! `2+name`, `name+1`, `@name`, `tag:`, `path:`, `config.<key>:`, `source:`, `resource_type:`,
 //! `fqn:`, globs (`mart_*`), unions (space or repeated `-s`), intersections (comma), `--exclude`.
+//!
+//! Unlike dbt, which warns and does nothing, a selector that matches nothing is an error (S502):
+//! each `--select` term must select a node, and each part of a term (and of an `--exclude`)
+//! must match a node of the project, so that a typo never silently builds nothing — or, in an
+//! `--exclude`, builds what was meant to be left out.
 
 use std::collections::BTreeSet;
 
 use super::{Dag, Node};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean, display_path, suggest};
 use crate::ir::ResourceType;
 
 const METHODS: &[&str] = &[
@@ -19,6 +24,11 @@ const METHODS: &[&str] = &[
     "test_type",
     "file",
 ];
+
+/// The selector methods as a user writes them, for help texts.
+const METHODS_HELP: &str = "the selector methods are tag:, path:, file:, config.<key>:, \
+source:, resource_type:, fqn:, exposure:, test_type:, or none for a name or glob (`mart_*`); \
+graph operators: `+name`, `name+`, `2+name`, `@name`";
 
 /// How tests attached to selected nodes are added (dbt's indirect selection).
 #[derive(
@@ -46,6 +56,8 @@ pub enum IndirectSelection {
 /// One `method:value` with graph operators.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Atom {
+    /// As written, operators included.
+    text: String,
     at: bool,
     parents: Option<Option<usize>>,
     children: Option<Option<usize>>,
@@ -57,6 +69,7 @@ fn parse_atom(s: &str) -> Result<Atom, Diagnostic> {
     let bad = |msg: String| Diagnostic::error(Code::InvalidSelector, msg);
     let mut rest = s;
     let mut atom = Atom {
+        text: s.to_string(),
         at: false,
         parents: None,
         children: None,
@@ -100,11 +113,11 @@ fn parse_atom(s: &str) -> Result<Atom, Diagnostic> {
     if let Some((method, value)) = rest.split_once(':') {
         let base = method.split('.').next().unwrap_or(method);
         if !METHODS.contains(&base) {
-            return Err(
-                bad(format!("unknown selector method `{method}` in `{s}`")).with_help_opt(
-                    suggest(base, METHODS.iter().copied()).map(|h| h.replace("`?", ":`?")),
-                ),
-            );
+            let help = match suggest(base, METHODS.iter().copied()) {
+                Some(h) => format!("{} {METHODS_HELP}", h.replace("`?", ":`?")),
+                None => METHODS_HELP.to_string(),
+            };
+            return Err(bad(format!("unknown selector method `{method}` in `{s}`")).with_help(help));
         }
         if base == "config" && !method.contains('.') {
             return Err(bad(format!(
@@ -117,7 +130,7 @@ fn parse_atom(s: &str) -> Result<Atom, Diagnostic> {
         atom.value = rest.to_string();
     }
     if atom.value.is_empty() {
-        return Err(bad(format!("selector `{s}` has no value")));
+        return Err(bad(format!("selector `{s}` has no value")).with_help(METHODS_HELP));
     }
     Ok(atom)
 }
@@ -159,11 +172,15 @@ fn matches(atom: &Atom, node: &impl Node) -> Result<bool, Diagnostic> {
         "resource_type" => {
             let known: Vec<&str> = ResourceType::ALL.iter().map(|r| r.as_str()).collect();
             if !known.contains(&v) {
+                let list = format!("resource types: {}", known.join(", "));
                 return Err(Diagnostic::error(
                     Code::InvalidSelector,
                     format!("unknown resource type `{v}`"),
                 )
-                .with_help_opt(suggest(v, known.iter().copied())));
+                .with_help(match suggest(v, known.iter().copied()) {
+                    Some(h) => format!("{h}; {list}"),
+                    None => list,
+                }));
             }
             node.resource_type().as_str() == v
         }
@@ -202,6 +219,7 @@ fn fqn_match(v: &str, node: &impl Node) -> bool {
 fn default_match(v: &str, node: &impl Node) -> bool {
     if v.contains('/') || v.ends_with(".sql") || v.ends_with(".csv") {
         let atom = Atom {
+            text: v.into(),
             at: false,
             parents: None,
             children: None,
@@ -218,17 +236,19 @@ fn default_match(v: &str, node: &impl Node) -> bool {
     glob(v, node.name()) || (node.resource_type() != ResourceType::Test && fqn_match(v, node))
 }
 
-fn select_atom<N: Node>(
-    dag: &Dag,
-    nodes: &[N],
-    atom: &Atom,
-) -> Result<BTreeSet<usize>, Diagnostic> {
+/// The nodes `atom` matches itself, before its graph operators.
+fn base_matches<N: Node>(nodes: &[N], atom: &Atom) -> Result<BTreeSet<usize>, Diagnostic> {
     let mut base = BTreeSet::new();
     for (i, n) in nodes.iter().enumerate() {
         if matches(atom, n)? {
             base.insert(i);
         }
     }
+    Ok(base)
+}
+
+/// `base` widened by the atom's graph operators.
+fn widen(dag: &Dag, atom: &Atom, base: BTreeSet<usize>) -> BTreeSet<usize> {
     let mut out = base.clone();
     for &i in &base {
         if let Some(depth) = atom.parents {
@@ -245,64 +265,224 @@ fn select_atom<N: Node>(
             out.extend(desc);
         }
     }
-    Ok(out)
+    out
 }
 
-/// Parses a list of selector arguments into (union of intersections of) atoms.
-fn parse_spec(args: &[String]) -> Result<Vec<Vec<Atom>>, Diagnostic> {
+/// Parses a list of selector arguments into (union of intersections of) atoms; every
+/// malformed atom is reported.
+fn parse_spec(args: &[String], diags: &mut Diagnostics) -> Vec<Vec<Atom>> {
     let mut out = Vec::new();
     for arg in args {
         for term in arg.split_whitespace() {
-            let atoms = term
-                .split(',')
-                .filter(|a| !a.is_empty())
-                .map(parse_atom)
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut atoms = Vec::new();
+            for a in term.split(',').filter(|a| !a.is_empty()) {
+                match parse_atom(a) {
+                    Ok(atom) => atoms.push(atom),
+                    Err(d) => diags.push(d),
+                }
+            }
             if !atoms.is_empty() {
                 out.push(atoms);
             }
         }
     }
-    Ok(out)
+    out
 }
 
+/// Which flag a selector came from, for messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    Select,
+    Exclude,
+}
+
+impl Flag {
+    fn as_str(self) -> &'static str {
+        match self {
+            Flag::Select => "--select",
+            Flag::Exclude => "--exclude",
+        }
+    }
+}
+
+/// The union of the terms' intersections. Every atom must match a node of the project; with
+/// `--select`, every term must also select a node (S502 otherwise, each one reported).
 fn eval<N: Node>(
     dag: &Dag,
     nodes: &[N],
     spec: &[Vec<Atom>],
-) -> Result<BTreeSet<usize>, Diagnostic> {
+    flag: Flag,
+    diags: &mut Diagnostics,
+) -> BTreeSet<usize> {
     let mut union = BTreeSet::new();
     for term in spec {
         let mut acc: Option<BTreeSet<usize>> = None;
+        let mut parts_match = true;
         for atom in term {
-            let s = select_atom(dag, nodes, atom)?;
+            let base = match base_matches(nodes, atom) {
+                Ok(b) => b,
+                Err(d) => {
+                    diags.push(d);
+                    parts_match = false;
+                    continue;
+                }
+            };
+            if base.is_empty() {
+                diags.push(matches_nothing(nodes, atom, flag));
+                parts_match = false;
+                continue;
+            }
+            let s = widen(dag, atom, base);
             acc = Some(match acc {
                 None => s,
                 Some(a) => a.intersection(&s).copied().collect(),
             });
         }
-        union.extend(acc.unwrap_or_default());
+        let acc = acc.unwrap_or_default();
+        if flag == Flag::Select && parts_match && acc.is_empty() {
+            let text: Vec<&str> = term.iter().map(|a| a.text.as_str()).collect();
+            diags.push(
+                Diagnostic::error(
+                    Code::SelectorMatchesNothing,
+                    format!(
+                        "--select `{}` matches no node: each part matches nodes, but no node matches all of them",
+                        text.join(",")
+                    ),
+                )
+                .with_help(format!(
+                    "a comma means AND (nodes matching every part); to select nodes matching any part, separate them with a space: `-s \"{}\"`",
+                    text.join(" ")
+                )),
+            );
+        }
+        union.extend(acc);
     }
-    Ok(union)
+    union
+}
+
+/// S502 for an atom that matches no node of the project, with a did-you-mean.
+fn matches_nothing<N: Node>(nodes: &[N], atom: &Atom, flag: Flag) -> Diagnostic {
+    let method = atom.method.as_deref();
+    let known = candidates(nodes, method, &atom.value);
+    let prefix = method.map(|m| format!("{m}:")).unwrap_or_default();
+    let help = match did_you_mean(&atom.value, known.iter().map(String::as_str)) {
+        Some(c) => format!(
+            "did you mean `{}`? (`strata ls` lists the nodes)",
+            respelled(atom, c)
+        ),
+        None if known.is_empty() && method.is_some() => format!(
+            "no node of the project has a `{}` to match; {METHODS_HELP}",
+            method.unwrap_or_default()
+        ),
+        None if method.is_some() && known.len() <= 12 => {
+            let shown: Vec<String> = known.iter().map(|k| format!("`{prefix}{k}`")).collect();
+            format!("the project has {}", shown.join(", "))
+        }
+        None => "`strata ls` lists the nodes".to_string(),
+    };
+    let consequence = match flag {
+        Flag::Select => "",
+        Flag::Exclude => " (a typo here would run what you meant to leave out)",
+    };
+    Diagnostic::error(
+        Code::SelectorMatchesNothing,
+        format!(
+            "{} `{}` matches no node{consequence}",
+            flag.as_str(),
+            atom.text
+        ),
+    )
+    .with_help(help)
+}
+
+/// The atom as written, with `value` in place of its value (operators kept).
+fn respelled(atom: &Atom, value: &str) -> String {
+    let old = match &atom.method {
+        Some(m) => format!("{m}:{}", atom.value),
+        None => atom.value.clone(),
+    };
+    let new = match &atom.method {
+        Some(m) => format!("{m}:{value}"),
+        None => value.to_string(),
+    };
+    match atom.text.rfind(&old) {
+        Some(at) => format!("{}{new}{}", &atom.text[..at], &atom.text[at + old.len()..]),
+        None => new,
+    }
+}
+
+/// What a value of `method` could have been, for did-you-mean: node names, tags, paths...
+fn candidates<N: Node>(nodes: &[N], method: Option<&str>, value: &str) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    let path_like = value.contains('/') || value.ends_with(".sql") || value.ends_with(".csv");
+    for n in nodes {
+        match method {
+            Some("tag") => out.extend(n.tags().iter().cloned()),
+            Some("path" | "file") => add_paths(&mut out, n),
+            None if path_like => add_paths(&mut out, n),
+            Some("source") => {
+                if let Some(s) = n.source_name() {
+                    out.insert(s.to_string());
+                    out.insert(format!("{s}.{}", n.name()));
+                }
+            }
+            Some("exposure") if n.resource_type() == ResourceType::Exposure => {
+                out.insert(n.name().to_string());
+            }
+            Some("fqn") => {
+                out.insert(n.fqn().join("."));
+            }
+            Some("test_type") => out.extend(n.test_type().map(str::to_string)),
+            Some(m) if m.starts_with("config.") => {
+                if let Some(serde_json::Value::String(v)) = n.config_value(&m[7..]) {
+                    out.insert(v);
+                }
+            }
+            Some(_) => {}
+            None => {
+                out.insert(n.name().to_string());
+                if let Some(s) = n.source_name() {
+                    out.insert(format!("{s}.{}", n.name()));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A node's file and the folders above it.
+fn add_paths(out: &mut BTreeSet<String>, n: &impl Node) {
+    let Some(p) = n.path() else { return };
+    let mut p = Some(p);
+    while let Some(q) = p.filter(|q| !q.as_os_str().is_empty()) {
+        out.insert(display_path(q));
+        p = q.parent();
+    }
 }
 
 /// The nodes chosen by `--select` (all when empty) minus `--exclude`, plus the tests of the
 /// chosen nodes as `indirect` says. Returned in topological order. `nodes` are the ones the
-/// graph was built over.
+/// graph was built over. Errors: every malformed selector (S501) and every selector that
+/// matches nothing (S502).
 pub fn select<N: Node>(
     dag: &Dag,
     nodes: &[N],
     select: &[String],
     exclude: &[String],
     indirect: IndirectSelection,
-) -> Result<Vec<usize>, Diagnostic> {
-    let sel_spec = parse_spec(select)?;
-    let exc_spec = parse_spec(exclude)?;
+) -> Result<Vec<usize>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let sel_spec = parse_spec(select, &mut diags);
+    let exc_spec = parse_spec(exclude, &mut diags);
     let mut chosen: BTreeSet<usize> = if sel_spec.is_empty() {
         (0..dag.len()).collect()
     } else {
-        eval(dag, nodes, &sel_spec)?
+        eval(dag, nodes, &sel_spec, Flag::Select, &mut diags)
     };
+    let excluded = eval(dag, nodes, &exc_spec, Flag::Exclude, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
     if indirect != IndirectSelection::Empty {
         for (i, n) in nodes.iter().enumerate() {
             if n.resource_type() != ResourceType::Test || chosen.contains(&i) {
@@ -321,7 +501,6 @@ pub fn select<N: Node>(
             }
         }
     }
-    let excluded = eval(dag, nodes, &exc_spec)?;
     Ok(dag
         .topo_order()
         .iter()

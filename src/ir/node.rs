@@ -218,6 +218,10 @@ pub struct CompiledNode {
     /// `log()` output of the render.
     #[serde(skip)]
     pub logs: Vec<String>,
+    /// The line of `original_file_path` where the node is declared: 1 for a node that is a
+    /// whole file, the YAML entry of a generic test, unit test or exposure.
+    #[serde(skip)]
+    pub line: usize,
 }
 
 fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
@@ -269,6 +273,7 @@ impl CompiledNode {
             exposure: None,
             contract: None,
             logs: Vec::new(),
+            line: 1,
         }
     }
 

@@ -535,7 +535,11 @@ fn build_incremental(
     };
     Ok(Outcome {
         rows: Some(rows),
-        message: format!("{verb} {rows} rows into {}", display(relation)),
+        message: format!(
+            "{verb} {rows} row{} into {}",
+            if rows == 1 { "" } else { "s" },
+            display(relation)
+        ),
     })
 }
 
