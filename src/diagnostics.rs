@@ -65,6 +65,12 @@ pub enum Code {
     DialectFunction,
     /// The SQL of a model or test is more than one statement.
     SeveralStatements,
+    /// A model reads a column that the relation it reads does not have.
+    UnknownColumn,
+    /// The rendered SQL of a model or test holds no statement.
+    EmptyModel,
+    /// A generic test is declared on a column the model or seed does not have.
+    TestUnknownColumn,
     /// A selector expression is malformed.
     InvalidSelector,
     /// A selector matches no node.
@@ -108,10 +114,13 @@ impl Code {
             Code::MissingSource => "S302",
             Code::Cycle => "S303",
             Code::UnknownTest => "S304",
+            Code::TestUnknownColumn => "S305",
             Code::SqlSyntax => "S401",
             Code::HardCodedRelation => "S402",
             Code::DialectFunction => "S403",
             Code::SeveralStatements => "S404",
+            Code::UnknownColumn => "S405",
+            Code::EmptyModel => "S406",
             Code::InvalidSelector => "S501",
             Code::SelectorMatchesNothing => "S502",
             Code::ContractInvalid => "S601",

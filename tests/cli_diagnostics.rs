@@ -253,6 +253,72 @@ fn unknown_test() {
     );
 }
 
+/// Columns read from `ref`'d models and seeds that they do not have: an error at the column in
+/// the model file when the parent's columns are certain (a seed's header, its analyzed SQL),
+/// also after Jinja and on a line where a `ref()` was replaced before it; a warning when they
+/// are only declared in properties. Nothing about CTEs, derived tables, aliases or `*`.
+#[test]
+fn unknown_column() {
+    let err = check(
+        "unknown_column",
+        compile("unknown_column"),
+        2,
+        &[
+            "error[S405]: `orders` reads column `costumer_name` of `raw_orders`",
+            "models/orders.sql:3:54",
+            "did you mean `customer_name`?",
+            "error[S405]: `orders` reads column `amount_cent` of `stg_orders`",
+            "models/orders.sql:5:9",
+            "did you mean `amount_cents`?",
+            "error[S405]: `totals` reads column `ammount` of `stg_orders`",
+            "models/totals.sql:2:45",
+            "did you mean `amount`?",
+            "warning[S405]: `reads_by_day` reads column `orders` of `by_day`",
+            "models/reads_by_day.sql:1:27",
+            "did you mean `order_count`?",
+            "3 errors, 1 warning",
+        ],
+    );
+    assert!(!err.contains("`fine`"), "{err}");
+}
+
+/// A generic test declared on a column the model does not have: at the test in the YAML.
+#[test]
+fn test_unknown_column() {
+    let err = check(
+        "test_unknown_column",
+        compile("test_unknown_column"),
+        2,
+        &[
+            "error[S305]: test `not_null` is declared on column `amout` of model `orders`",
+            "models/schema.yml:9:13",
+            "models/schema.yml:10:13",
+            "did you mean `amount`?",
+            "2 errors",
+        ],
+    );
+    assert!(!err.contains("lower(order_id)"), "{err}");
+}
+
+/// A model file that renders to nothing but whitespace and comments (today: compiled, then a
+/// database syntax error at run time).
+#[test]
+fn empty_model() {
+    let err = check(
+        "empty_model",
+        compile("empty_model"),
+        2,
+        &[
+            "error[S406]: model `customers` has no SQL statement",
+            "models/customers.sql:1:1",
+            "error[S406]: model `orders` has no SQL statement",
+            "models/orders.sql:1:1",
+            "2 errors",
+        ],
+    );
+    assert!(!err.contains("`fine`"), "{err}");
+}
+
 #[test]
 fn raise_compiler_error() {
     check(

@@ -283,10 +283,24 @@ fn seeds_indexes_and_views_bound_to_a_rebuilt_table() {
         grants_of(&url, "bi_reader"),
         vec!["analytics.reader_view:SELECT"]
     );
-    // A change the view cannot follow fails the build; everything stays as it was.
+    // A change the view cannot follow: when the compiler sees it (the view reads a column
+    // `slow` no longer has), it is refused before anything runs (S405, issue 19 point 7)...
     std::fs::write(
         dir.join("models/slow.sql"),
         "select b.id from {{ ref('base') }} as b\n",
+    )
+    .unwrap();
+    let out = ok(&dir, &["run", "-s", "slow"], &env, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error[S405]") && stderr.contains("models/reader_view.sql:2:12"),
+        "{stderr}"
+    );
+    // ...when it does not (a column named by the engine, `?column?`), the build fails at run
+    // time; everything stays as it was.
+    std::fs::write(
+        dir.join("models/slow.sql"),
+        "select b.id, b.v + 0 from {{ ref('base') }} as b\n",
     )
     .unwrap();
     let out = ok(&dir, &["run", "-s", "slow"], &env, 1);

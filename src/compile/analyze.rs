@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use super::column_refs::Shape;
 use super::context::Context;
 use super::prepare::Pending;
 use super::relations::Relations;
@@ -25,16 +26,35 @@ use crate::sql;
 pub struct Analyzed {
     /// Output columns by pending node (empty when unknown).
     pub output_columns: Vec<Vec<String>>,
+    /// How certain those columns are, and which parent each relation read is, by node.
+    pub shapes: Vec<Shape>,
     /// This compile's analyses, for the cache.
     pub entries: Vec<(String, sql::Analysis)>,
+    /// Analyses of renders that show a value read with `env_var()`: never cached.
+    private: Vec<sql::Analysis>,
+    /// Where each pending node's main analysis is: in `private` (true) or `entries`, at.
+    located: Vec<Option<(bool, usize)>>,
 }
 
-/// Output columns (None when the SQL does not parse), diagnostics, and the analysis to keep.
-type AnalysisOutcome = (
-    Option<Vec<String>>,
-    Vec<Diagnostic>,
-    Option<(String, sql::Analysis)>,
-);
+impl Analyzed {
+    /// The analysis of pending node `i`'s main SQL.
+    pub fn of(&self, i: usize) -> Option<&sql::Analysis> {
+        match self.located.get(i).copied().flatten()? {
+            (true, at) => self.private.get(at),
+            (false, at) => self.entries.get(at).map(|(_, a)| a),
+        }
+    }
+}
+
+/// What the analysis of one node gives.
+struct AnalysisOutcome {
+    /// Output columns (None when the SQL does not parse).
+    cols: Option<Vec<String>>,
+    shape: Shape,
+    diags: Vec<Diagnostic>,
+    /// The analysis to keep in the cache.
+    keep: Option<(String, sql::Analysis)>,
+}
 
 /// What the checks of one node's analysis read.
 struct Inputs<'a, 'c, 'r> {
@@ -85,39 +105,57 @@ pub fn analyze(
         .collect();
     // The incremental variant must parse too.
     let kind = ctx.target.info.kind;
-    let incremental_checked: Vec<Result<(String, sql::Analysis), Diagnostic>> = pending
+    let incremental_checked: Vec<Result<Option<(String, sql::Analysis)>, Diagnostic>> = pending
         .par_iter()
         .enumerate()
         .filter_map(|(i, p)| {
             let code = resolved.nodes[i].incremental.as_ref()?;
             let r = renders.extra[i].incremental.as_deref()?.as_ref().ok()?;
-            Some(check_incremental(ctx, cache, kind, p, r, code))
+            let checked = check_incremental(ctx, cache, kind, p, r, code);
+            Some(checked.map(|entry| (!r.secret).then_some(entry)))
         })
         .collect();
     let mut output_columns: Vec<Vec<String>> = vec![Vec::new(); pending.len()];
+    let mut shapes: Vec<Shape> = Vec::with_capacity(pending.len());
+    let (mut private, mut located) = (Vec::new(), vec![None; pending.len()]);
     let mut entries: Vec<(String, sql::Analysis)> =
         Vec::with_capacity(pending.len() + incremental_checked.len());
     for checked in incremental_checked {
         match checked {
-            Ok(entry) => entries.push(entry),
+            Ok(entry) => entries.extend(entry),
             Err(d) => diags.push(d),
         }
     }
     for (i, a) in analyses.into_iter().enumerate() {
-        let Some((cols, found, keep)) = a else {
+        let Some(a) = a else {
+            shapes.push(Shape::default());
             continue;
         };
-        diags.extend(found);
-        if let Some(entry) = keep {
-            entries.push(entry);
+        diags.extend(a.diags);
+        // A render that shows a value read with env_var() is not cached, nor its analysis.
+        let secret = renders.main[i].as_ref().is_some_and(|r| r.secret);
+        match a.keep {
+            Some((_, analysis)) if secret => {
+                located[i] = Some((true, private.len()));
+                private.push(analysis);
+            }
+            Some(entry) => {
+                located[i] = Some((false, entries.len()));
+                entries.push(entry);
+            }
+            None => {}
         }
-        if let Some(cols) = cols {
+        if let Some(cols) = a.cols {
             output_columns[i] = cols;
         }
+        shapes.push(a.shape);
     }
     Analyzed {
         output_columns,
+        shapes,
         entries,
+        private,
+        located,
     }
 }
 
@@ -209,6 +247,9 @@ fn analyze_node(
     match analyzed {
         Ok(a) => {
             let mut found = hard_coded_relations(inputs, i, p, &a, &at_line_col);
+            if a.statements == 0 {
+                found.push(empty(p));
+            }
             if let Some((line, col)) = sql::second_statement(code, kind) {
                 found.push(several_statements(p, at_line_col(line, col), false));
             }
@@ -231,11 +272,17 @@ fn analyze_node(
                 };
                 found.push(d);
             }
-            (Some(a.columns.clone()), found, Some((key, a)))
+            AnalysisOutcome {
+                cols: Some(a.columns.clone()),
+                shape: Shape::of(&a, |rel| parent_reading(inputs, i, rel)),
+                diags: found,
+                keep: Some((key, a)),
+            }
         }
-        Err(e) => (
-            None,
-            vec![
+        Err(e) => AnalysisOutcome {
+            cols: None,
+            shape: Shape::default(),
+            diags: vec![
                 Diagnostic::error(
                     Code::SqlSyntax,
                     format!("SQL syntax error ({} dialect): {}", kind.as_str(), e.message),
@@ -247,9 +294,51 @@ fn analyze_node(
                     e.line
                 )),
             ],
-            None,
-        ),
+            keep: None,
+        },
     }
+}
+
+/// The parent of node `i` that a relation it reads is: by schema and name, or an ephemeral
+/// parent by its CTE name.
+fn parent_reading(inputs: &Inputs, i: usize, rel: &sql::RelationRead) -> Option<usize> {
+    let parents = inputs.parents_of(i);
+    let (schema, table) = match rel.parts.as_slice() {
+        [.., s, t] => (s.as_str(), t.as_str()),
+        [t] => {
+            let ephemeral = parents.iter().copied().find(|&parent| {
+                let p = inputs.pending.get(parent);
+                p.is_some_and(|p| {
+                    p.config.materialized == Some(Materialized::Ephemeral)
+                        && same_lowercase(&super::ephemeral::cte_name(&p.name), t)
+                })
+            });
+            if ephemeral.is_some() {
+                return ephemeral;
+            }
+            (inputs.ctx.target.info.schema.as_str(), t.as_str())
+        }
+        [] => return None,
+    };
+    parents.iter().copied().find(|&parent| {
+        inputs.relations.of(parent).is_some_and(|r| {
+            same_lowercase(&r.identifier, table) && same_lowercase(&r.schema, schema)
+        })
+    })
+}
+
+/// A model or singular test whose rendered SQL holds no statement: it would fail when run.
+fn empty(p: &Pending) -> Diagnostic {
+    let what = p.resource_type.as_str();
+    Diagnostic::error(
+        Code::EmptyModel,
+        format!("{what} `{}` has no SQL statement", p.name),
+    )
+    .at(Span::file(&p.path))
+    .with_label("only whitespace and comments once rendered")
+    .with_help(format!(
+        "write the {what}'s query, delete the file, or disable it with `{{{{ config(enabled=false) }}}}`"
+    ))
 }
 
 /// Warnings for relations a node reads that none of its ref() or source() calls gave it.

@@ -11,6 +11,7 @@ mod analyze;
 mod assemble;
 pub mod builtin_tests;
 mod caches;
+mod column_refs;
 mod columns;
 mod context;
 pub mod contract_schema;
@@ -94,6 +95,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
     mark("resolve");
     let analyses_read = inputs.analysis_read.wait();
+    mark("analysis_cache_read");
     let analyzed = analyze::analyze(
         &ctx,
         &pending,
@@ -103,6 +105,20 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         &analyses_read,
         &mut diags,
     );
+    mark("analyze");
+    column_refs::check(
+        &column_refs::Inputs {
+            ctx: &ctx,
+            pending: &pending,
+            renders: &renders,
+            resolved: &resolved,
+            analyzed: &analyzed,
+            scope: &scope,
+            tests: &declared_tests,
+        },
+        &mut diags,
+    );
+    mark("column_refs");
     let caches = caches::save(caches::Leftovers {
         renders_read: render_cache,
         analyses_read,
@@ -112,7 +128,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         schemas: schema_names,
         renders: &mut renders,
     });
-    mark("analyze");
+    mark("caches_save");
     let mut later =
         generic_tests::generic_tests(&ctx, &pending, &scope, declared_tests, &mut diags);
     mark("generic_tests");

@@ -59,6 +59,7 @@ fn cached_render(
             config,
             config_calls: e.config,
             logs: e.logs,
+            env_values: Vec::new(),
         },
         relation_spans: e
             .at
@@ -66,6 +67,7 @@ fn cached_render(
             .map(|&(line, col, len)| Span::new(file, line, col, len))
             .collect(),
         cache_key: Some(key),
+        secret: false,
     }
 }
 
@@ -124,8 +126,34 @@ pub fn render_node(
                 .unwrap_or_else(|| super::resolve::call_span(source, &p.path, call))
         })
         .collect();
-    r.cache_key = Some(key);
+    // A render whose output shows a value it read with env_var() stays out of the cache
+    // (the value would be written in plain text); the values are dropped here.
+    let values = std::mem::take(&mut r.recorded.env_values);
+    r.secret = shows_any(&r, &values);
+    if !r.secret {
+        r.cache_key = Some(key);
+    }
     Ok(r)
+}
+
+/// Whether the output of a render (text, relations, config() calls, logs) shows one of
+/// `values`.
+fn shows_any(r: &jinja::Rendered, values: &[String]) -> bool {
+    if values.is_empty() {
+        return false;
+    }
+    let rec = &r.recorded;
+    let config = serde_json::to_string(&rec.config_calls).unwrap_or_default();
+    let relations = format!("{:?}", rec.relations);
+    values.iter().any(|v| {
+        let escaped = serde_json::to_string(v).unwrap_or_default();
+        let escaped = escaped.trim_matches('"');
+        r.text.contains(v.as_str())
+            || rec.logs.iter().any(|l| l.contains(v.as_str()))
+            || config.contains(v.as_str())
+            || config.contains(escaped)
+            || relations.contains(v.as_str())
+    })
 }
 
 /// The positions of a render's output in its template, rendering again if it was cached.

@@ -80,3 +80,51 @@ pub fn mark_text(mut span: Span, src: &str, text: &str) -> Span {
     }
     span
 }
+
+/// The column (1-based, in characters) in `rendered_line` of column `col` of `code_line`, the
+/// same line once its relation placeholders were replaced: exact before the first and after
+/// the last replacement (the common prefix and suffix of the two lines), the start of the
+/// difference in between.
+pub fn rendered_col(code_line: &str, rendered_line: &str, col: usize) -> usize {
+    let code: Vec<char> = code_line.chars().collect();
+    let rendered: Vec<char> = rendered_line.chars().collect();
+    let prefix = code
+        .iter()
+        .zip(&rendered)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if col <= prefix {
+        return col;
+    }
+    let max_suffix = code.len().min(rendered.len()) - prefix;
+    let suffix = code
+        .iter()
+        .rev()
+        .zip(rendered.iter().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let from_end = code.len() + 1 - col.min(code.len() + 1);
+    if from_end <= suffix {
+        return rendered.len() + 1 - from_end;
+    }
+    prefix + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rendered_col;
+
+    #[test]
+    fn columns_after_a_replaced_placeholder_shift_back() {
+        let rendered = "from __strata_rel_0__ as a where a.idd > 0";
+        let code = "from \"main\".\"a\" as a where a.idd > 0";
+        let at = code.find("idd").unwrap() + 1;
+        assert_eq!(
+            rendered_col(code, rendered, at),
+            rendered.find("idd").unwrap() + 1
+        );
+        assert_eq!(rendered_col(code, rendered, 1), 1);
+        assert_eq!(rendered_col("select a.x", "select a.x", 10), 10);
+    }
+}

@@ -7,8 +7,9 @@
 //! `config.get` sees), and what every render shares — macros, vars, the target, doc blocks,
 //! the strata version. The shared part is hashed once per compile ([`global_key`]); an entry's
 //! key hashes it with the node's own inputs. Environment variables are the one outside input:
-//! the file records every `env_var()` read with its value, and the whole cache is ignored when
-//! one of them changed. Renders that fail are never stored; a file from another version, for
+//! the file records every `env_var()` read with the sha256 of its value (never the value: it
+//! may be a secret), and the whole cache is ignored when one of them changed. A render whose
+//! output shows a value it read is not stored at all (see `compile::render`). Renders that fail are never stored; a file from another version, for
 //! other shared inputs, or that does not read back is ignored. Only this compile's renders are
 //! written, so the file never grows past the project.
 
@@ -27,7 +28,7 @@ pub const FILE: &str = "render-cache.json";
 
 /// What a cache file must say to be used: the crate version and this format's number.
 fn stamp() -> String {
-    format!("strata {} render 1", env!("CARGO_PKG_VERSION"))
+    format!("strata {} render 2", env!("CARGO_PKG_VERSION"))
 }
 
 /// One stored render.
@@ -162,9 +163,12 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
         Ok(f)
             if f.stamp == stamp()
                 && f.global == global
-                && f.env
-                    .iter()
-                    .all(|(name, value)| std::env::var(name).ok() == *value) =>
+                && f.env.iter().all(|(name, digest)| {
+                    std::env::var(name)
+                        .ok()
+                        .map(|v| super::env_digest(name, &v))
+                        == *digest
+                }) =>
         {
             Cache {
                 entries: f.entries,
@@ -182,7 +186,7 @@ pub fn load(artifacts: &Path, global: &str) -> Cache {
 pub struct Out {
     /// The shared inputs' hash.
     pub global: String,
-    /// Environment variables read, with their values.
+    /// Environment variables read, with the digests of their values.
     pub env: EnvReads,
     /// Renders by key.
     pub entries: Entries,

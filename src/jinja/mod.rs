@@ -55,6 +55,9 @@ pub struct Recorded {
     pub config_calls: Vec<(String, J)>,
     /// `log()` messages in call order.
     pub logs: Vec<String>,
+    /// The values this render read with `env_var()` (not empty ones): what its output must not
+    /// carry into a cache file. Kept in memory only.
+    pub env_values: Vec<String>,
 }
 
 /// Converts any serializable value for templates.
@@ -143,10 +146,20 @@ pub struct Rendered {
     pub relation_spans: Vec<Span>,
     /// The render cache key it was stored under, when it can be cached.
     pub cache_key: Option<String>,
+    /// Its output holds a value it read with `env_var()`: neither it nor its analysis is
+    /// written to a cache.
+    pub secret: bool,
 }
 
-/// Environment variables read by renders: name → value (`None` when unset).
+/// Environment variables read by renders: name → the digest of its value ([`env_digest`];
+/// `None` when unset). Values themselves are never kept: the render cache stores this map.
 pub type EnvReads = BTreeMap<String, Option<String>>;
+
+/// The digest an environment variable's value is recorded by: sha256 of the name and the
+/// value, so that the same value under two names gives two digests.
+pub fn env_digest(name: &str, value: &str) -> String {
+    crate::digest::sha256_fmt(format_args!("{name}\0{value}"))
+}
 
 /// The environment shared by all renders of one compile.
 pub struct Renderer<'a> {
@@ -277,9 +290,15 @@ impl<'a> Renderer<'a> {
         let reads = env_reads.clone();
         env.add_function(
             "env_var",
-            move |name: String, default: Option<Value>| -> Result<Value, Error> {
+            move |state: &State, name: String, default: Option<Value>| -> Result<Value, Error> {
                 let value = std::env::var(&name).ok();
-                reads.lock().unwrap().insert(name.clone(), value.clone());
+                let digest = value.as_deref().map(|v| env_digest(&name, v));
+                reads.lock().unwrap().insert(name.clone(), digest);
+                if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                    with_rec(state, |r| {
+                        r.recorded.lock().unwrap().env_values.push(v.clone());
+                    });
+                }
                 match value.ok_or(()) {
                     Ok(v) => Ok(Value::from(v)),
                     Err(_) => match default {
@@ -512,6 +531,7 @@ impl<'a> Renderer<'a> {
             recorded,
             relation_spans: Vec::new(),
             cache_key: None,
+            secret: false,
         })
     }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Query, SelectItem, SetExpr, Spanned, Statement, TableFactor, Visit, Visitor,
+    Expr, Query, SelectItem, SetExpr, SetQuantifier, Spanned, Statement, TableFactor, Visit,
+    Visitor, WildcardAdditionalOptions,
 };
 use sqlparser::dialect::Dialect;
 use sqlparser::parser::{Parser, ParserError};
@@ -16,7 +17,10 @@ use crate::adapter::engine;
 use crate::ir::AdapterKind;
 
 pub mod cache;
+pub mod columns;
 pub mod unit;
+
+pub use columns::RelationColumns;
 
 /// The sqlparser dialect of an engine.
 pub fn dialect(kind: AdapterKind) -> Box<dyn Dialect + Send + Sync> {
@@ -47,6 +51,18 @@ pub struct Analysis {
     pub statements: usize,
     /// Calls of functions that exist in the other engine only.
     pub foreign_functions: Vec<ForeignFunction>,
+    /// True when an output column's name is not certain: an unnamed expression (whose name
+    /// the engine makes up), a wildcard that renames or filters, `VALUES`, not a query.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inexact_columns: bool,
+    /// The relation (index in `relations`) that a `*` among the output columns stands for:
+    /// the one relation its select reads. A wildcard over anything else makes the columns
+    /// inexact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub star_relation: Option<usize>,
+    /// Columns read from the relations in `relations`, by relation, each name once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_reads: Vec<RelationColumns>,
 }
 
 /// A call of a built-in function that only the other engine has.
@@ -137,18 +153,8 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
         statements: statements.len(),
         ..Default::default()
     };
-    let mut ctes = CteNames::default();
-    for st in &statements {
-        let _ = st.visit(&mut ctes);
-    }
-    let mut tables = TableReads {
-        ctes: &ctes.0,
-        out: Vec::new(),
-    };
-    for st in &statements {
-        let _ = st.visit(&mut tables);
-    }
-    out.relations = tables.out;
+    out.relations = relations_read(&statements);
+    out.column_reads = columns::grouped(&column_reads(&statements, &out.relations));
     let mut calls = ForeignCalls {
         kind,
         out: Vec::new(),
@@ -157,10 +163,61 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
         let _ = st.visit(&mut calls);
     }
     out.foreign_functions = calls.out;
-    if let Some(Statement::Query(q)) = statements.last() {
-        out.columns = output_columns(q);
+    match statements.last() {
+        Some(Statement::Query(q)) => {
+            let mut o = Outputs {
+                relations: &out.relations,
+                exact: true,
+                star: None,
+            };
+            out.columns = o.set_expr_columns(&q.body);
+            (out.inexact_columns, out.star_relation) = (!o.exact, o.star);
+        }
+        _ => out.inexact_columns = true,
     }
     Ok(out)
+}
+
+/// The relations `statements` read, CTEs excluded.
+fn relations_read(statements: &[Statement]) -> Vec<RelationRead> {
+    let mut ctes = CteNames::default();
+    for st in statements {
+        let _ = st.visit(&mut ctes);
+    }
+    let mut tables = TableReads {
+        ctes: &ctes.0,
+        out: Vec::new(),
+    };
+    for st in statements {
+        let _ = st.visit(&mut tables);
+    }
+    tables.out
+}
+
+/// The columns the last statement reads from `relations`, with their positions.
+fn column_reads(statements: &[Statement], relations: &[RelationRead]) -> Vec<columns::ColumnRead> {
+    let mut reads = columns::ColumnReads::new(relations);
+    if let Some(st) = statements.last() {
+        let _ = st.visit(&mut reads);
+    }
+    reads.out
+}
+
+/// Where `sql` first reads column `name` of its relation number `relation` (see
+/// `Analysis::column_reads`), as a 1-based line and column: analyzed again, since the
+/// positions are not kept (they are needed for a diagnostic only).
+pub fn column_read_at(
+    sql: &str,
+    kind: AdapterKind,
+    relation: usize,
+    name: &str,
+) -> Option<(usize, usize)> {
+    let d = dialect(kind);
+    let statements = Parser::parse_sql(d.as_ref(), sql).ok()?;
+    column_reads(&statements, &relations_read(&statements))
+        .into_iter()
+        .find(|r| r.relation == relation && r.name == name)
+        .map(|r| (r.line, r.col))
 }
 
 #[derive(Default)]
@@ -215,34 +272,119 @@ impl Visitor for CteNames {
     }
 }
 
-fn output_columns(q: &Query) -> Vec<String> {
-    set_expr_columns(&q.body)
+/// Output columns of a query, and how certain their names are.
+struct Outputs<'a> {
+    relations: &'a [RelationRead],
+    /// Cleared when a name is made up by the engine, or a wildcard renames, filters or stands
+    /// for something else than one relation.
+    exact: bool,
+    /// The relation a wildcard stands for.
+    star: Option<usize>,
 }
 
-fn set_expr_columns(body: &SetExpr) -> Vec<String> {
-    match body {
-        SetExpr::Select(select) => select
-            .projection
-            .iter()
-            .map(|item| match item {
-                SelectItem::UnnamedExpr(expr) => expr_name(expr),
-                SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-                SelectItem::ExprWithAliases { aliases, .. } => aliases
+impl Outputs<'_> {
+    fn set_expr_columns(&mut self, body: &SetExpr) -> Vec<String> {
+        match body {
+            SetExpr::Select(select) => {
+                let items = &select.projection;
+                items.iter().map(|item| self.item(select, item)).collect()
+            }
+            SetExpr::Query(q) => self.set_expr_columns(&q.body),
+            SetExpr::SetOperation {
+                left,
+                set_quantifier,
+                ..
+            } => {
+                if matches!(
+                    set_quantifier,
+                    SetQuantifier::ByName
+                        | SetQuantifier::AllByName
+                        | SetQuantifier::DistinctByName
+                ) {
+                    self.exact = false;
+                }
+                self.set_expr_columns(left)
+            }
+            SetExpr::Values(v) => {
+                self.exact = false;
+                (1..=v.rows.first().map(|r| r.len()).unwrap_or(0))
+                    .map(|i| format!("column{i}"))
+                    .collect()
+            }
+            _ => {
+                self.exact = false;
+                Vec::new()
+            }
+        }
+    }
+
+    fn item(&mut self, select: &sqlparser::ast::Select, item: &SelectItem) -> String {
+        match item {
+            SelectItem::UnnamedExpr(expr) => {
+                self.exact &= is_column_ref(expr);
+                expr_name(expr)
+            }
+            SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+            SelectItem::ExprWithAliases { aliases, .. } => {
+                self.exact = false;
+                aliases
                     .iter()
                     .map(|a| a.value.clone())
                     .collect::<Vec<_>>()
-                    .join(","),
-                SelectItem::QualifiedWildcard(kind, _) => format!("{kind}.*"),
-                SelectItem::Wildcard(_) => "*".to_string(),
-            })
-            .collect(),
-        SetExpr::Query(q) => output_columns(q),
-        SetExpr::SetOperation { left, .. } => set_expr_columns(left),
-        SetExpr::Values(v) => (1..=v.rows.first().map(|r| r.len()).unwrap_or(0))
-            .map(|i| format!("column{i}"))
-            .collect(),
-        _ => Vec::new(),
+                    .join(",")
+            }
+            SelectItem::QualifiedWildcard(kind, opts) => {
+                self.wildcard(select, opts);
+                format!("{kind}.*")
+            }
+            SelectItem::Wildcard(opts) => {
+                self.wildcard(select, opts);
+                "*".to_string()
+            }
+        }
     }
+
+    /// A wildcard is exact when it keeps the names and its select reads one relation only.
+    fn wildcard(&mut self, select: &sqlparser::ast::Select, opts: &WildcardAdditionalOptions) {
+        let single = match select.from.as_slice() {
+            [t] if t.joins.is_empty() => match &t.relation {
+                TableFactor::Table {
+                    name,
+                    args: None,
+                    alias,
+                    ..
+                } if alias.as_ref().is_none_or(|a| a.columns.is_empty()) => {
+                    let start = name.span().start;
+                    self.relations.iter().position(|r| {
+                        r.line == start.line as usize && r.col == start.column as usize
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match single {
+            Some(rel) if wildcard_keeps_names(opts) && self.star.is_none_or(|s| s == rel) => {
+                self.star = Some(rel);
+            }
+            _ => self.exact = false,
+        }
+    }
+}
+
+/// Whether an unnamed select item is named after a column on every engine.
+fn is_column_ref(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => true,
+        Expr::Nested(inner) => is_column_ref(inner),
+        _ => false,
+    }
+}
+
+/// Whether a wildcard's columns keep the relation's names (`exclude`/`except` only drop some,
+/// `replace` keeps the names).
+fn wildcard_keeps_names(opts: &WildcardAdditionalOptions) -> bool {
+    opts.opt_ilike.is_none() && opts.opt_rename.is_none() && opts.opt_alias.is_none()
 }
 
 fn expr_name(expr: &Expr) -> String {
