@@ -276,3 +276,22 @@ fn postgres_sessions_set_timeouts_and_say_who_holds_a_lock_they_wait_on() {
     );
     assert!(stderr.contains("idle in transaction"), "{stderr}");
 }
+
+#[test]
+fn a_run_says_who_holds_the_duckdb_file_it_waits_for() {
+    let (_tmp, dir) = fixture_copy("run_gate");
+    strata_ok(&dir, &["run", "-s", "m"], 0);
+    // Another process (this test) holds the database file for a while.
+    let holder = duckdb::Connection::open(dir.join("warehouse/gate.duckdb")).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        drop(holder);
+    });
+    let out = strata_ok(&dir, &["run", "-s", "m"], 0);
+    release.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("waiting for the database of target `dev`, which another process holds"),
+        "{stderr}"
+    );
+}

@@ -288,12 +288,26 @@ fn open_adapter(c: &Compiled, read_only: bool, out: &Output) -> DbResult<Arc<dyn
         initial_delay: 0.5,
         max_delay: 8.0,
     };
-    backoff
-        .run(
-            || adapter::open(&c.target, &c.project.root, read_only, notices.clone()),
-            || false,
-        )
-        .0
+    // A database file another process holds (DuckDB admits one writer): after a second of
+    // retrying, say so, with the engine's words on who holds it.
+    let started = Instant::now();
+    let mut told = false;
+    let attempt = || {
+        let r = adapter::open(&c.target, &c.project.root, read_only, notices.clone());
+        if let Err(e) = &r
+            && e.is_transient()
+            && !told
+            && started.elapsed() >= Duration::from_secs(1)
+        {
+            told = true;
+            notices(&format!(
+                "waiting for the database of target `{}`, which another process holds: {}",
+                c.target.info.name, e.message
+            ));
+        }
+        r
+    };
+    backoff.run(attempt, || false).0
 }
 
 /// Calls `f` again while the database is busy: five calls over about four seconds.
