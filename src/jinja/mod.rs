@@ -971,7 +971,8 @@ pub fn rewrite_test_blocks(src: &str) -> String {
     while let Some(i) = rest.find("{%") {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        let Some(end) = after.find("%}") else {
+        // The closing `%}` comes after the opening `{%` (in `{%}` they share the `%`).
+        let Some(end) = after[2..].find("%}").map(|e| e + 2) else {
             out.push_str(after);
             return out;
         };
@@ -997,6 +998,16 @@ pub fn rewrite_test_blocks(src: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_whose_percent_signs_overlap_is_left_alone() {
+        // Found by the mutation test: `{%}` used to panic.
+        assert_eq!(rewrite_test_blocks("a {%} b"), "a {%} b");
+        assert_eq!(
+            rewrite_test_blocks("{% test t(model) %}x{% endtest %}{%}"),
+            "{% macro test_t(model) %}x{% endmacro %}{%}"
+        );
+    }
 
     #[test]
     fn test_blocks_become_macros() {

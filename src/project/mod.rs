@@ -232,6 +232,18 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
     let project_path = root.join(PROJECT_FILE);
     let text = match std::fs::read_to_string(&project_path) {
         Ok(t) => t,
+        // There, but not readable as text: say so at the file, not that it is missing.
+        Err(e) if project_path.is_file() => {
+            diags.push(
+                Diagnostic::error(
+                    Code::FileUnreadable,
+                    format!("cannot read {PROJECT_FILE}: {e}"),
+                )
+                .at(Span::file(Path::new(PROJECT_FILE)))
+                .with_help("project.yml must be UTF-8 text that this user can read"),
+            );
+            return Err(diags);
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error(
