@@ -499,17 +499,16 @@ fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Opti
     let type_node = r.take(&["type"]);
     let names = engine::ENGINES.map(|e| e.name());
     let kind = match type_node.and_then(Node::as_str) {
-        Some(name) if engine::by_type_name(name).is_some() => engine::by_type_name(name),
-        Some(other) => {
+        Some(name) => engine::by_type_name(name).or_else(|| {
             diags.push(
-                Diagnostic::error(Code::InvalidValue, format!("unknown target type `{other}`"))
+                Diagnostic::error(Code::InvalidValue, format!("unknown target type `{name}`"))
                     .at(type_node.unwrap().span(file))
                     .with_help_opt(
-                        suggest(other, names).or(Some(format!("expected {}", names.join(" or ")))),
+                        suggest(name, names).or(Some(format!("expected {}", names.join(" or ")))),
                     ),
             );
             None
-        }
+        }),
         None => {
             diags.push(
                 Diagnostic::error(
