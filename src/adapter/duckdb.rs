@@ -131,10 +131,34 @@ pub fn classify(message: &str) -> ErrorClass {
 
 fn err(e: duckdb::Error) -> AdapterError {
     let message = e.to_string();
-    AdapterError {
-        class: classify(&message),
-        message,
+    AdapterError::new(classify(&message), message)
+}
+
+/// The error of running `sql`, pointing at the line DuckDB names (`LINE n:` in its message).
+fn err_in(sql: &str) -> impl Fn(duckdb::Error) -> AdapterError + '_ {
+    move |e| {
+        let a = err(e);
+        match error_line(&a.message) {
+            Some(n) => {
+                let offset = sql
+                    .split_inclusive('\n')
+                    .take(n - 1)
+                    .map(str::len)
+                    .sum::<usize>();
+                a.at(sql, offset)
+            }
+            None => a,
+        }
     }
+}
+
+/// The statement line DuckDB's message points at: its last `LINE n:` marker.
+pub fn error_line(message: &str) -> Option<usize> {
+    message.lines().rev().find_map(|l| {
+        let rest = l.strip_prefix("LINE ")?;
+        let (n, _) = rest.split_once(':')?;
+        n.parse().ok().filter(|&n| n > 0)
+    })
 }
 
 /// A DuckDB database file (or an in-memory database for dry runs of a file that does not exist).
@@ -428,12 +452,12 @@ impl DuckDbConnection {
             Ok(s) => s,
             // Several statements in one string (a hook): run them as a batch.
             Err(e) if e.to_string().to_lowercase().contains("multiple statements") => {
-                self.conn.execute_batch(sql).map_err(err)?;
+                self.conn.execute_batch(sql).map_err(err_in(sql))?;
                 return Ok(0);
             }
-            Err(e) => return Err(err(e)),
+            Err(e) => return Err(err_in(sql)(e)),
         };
-        let n = stmt.execute([]).map_err(err)?;
+        let n = stmt.execute([]).map_err(err_in(sql))?;
         Ok(n as u64)
     }
 }
@@ -468,7 +492,7 @@ impl Connection for DuckDbConnection {
     /// prepared and again when executed (DuckDB rebinds it then), which made `create table
     /// as` through `execute` about 1.5x as slow; the row count is what it would have given.
     fn run(&mut self, sql: &str) -> DbResult<()> {
-        let outcome = self.conn.execute_batch(sql).map_err(err);
+        let outcome = self.conn.execute_batch(sql).map_err(err_in(sql));
         self.tracked(sql, outcome)
     }
 
@@ -478,8 +502,8 @@ impl Connection for DuckDbConnection {
             "select columns(*)::varchar from (\n{}\n) as strata_q",
             sql.trim_end().trim_end_matches(';')
         );
-        let mut stmt = self.conn.prepare(&wrapped).map_err(err)?;
-        let mut rows = stmt.query([]).map_err(err)?;
+        let mut stmt = self.conn.prepare(&wrapped).map_err(err_in(&wrapped))?;
+        let mut rows = stmt.query([]).map_err(err_in(&wrapped))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
             let n = row.as_ref().column_count();

@@ -91,6 +91,18 @@ pub struct AdapterError {
     pub class: ErrorClass,
     /// The database's message (never containing a password).
     pub message: String,
+    /// The statement that failed and where in it the database says the error is, when it
+    /// says so (a syntax or binder error).
+    pub at: Option<Box<ErrorAt>>,
+}
+
+/// Where in a statement an error is: the statement and a byte offset into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorAt {
+    /// The statement as sent.
+    pub statement: String,
+    /// The byte offset the database points at (the start of the line when it gives a line).
+    pub offset: usize,
 }
 
 impl fmt::Display for AdapterError {
@@ -102,10 +114,25 @@ impl fmt::Display for AdapterError {
 impl AdapterError {
     /// An error that retrying will not fix.
     pub fn permanent(message: impl Into<String>) -> AdapterError {
+        AdapterError::new(ErrorClass::Permanent, message)
+    }
+
+    /// An error of `class` with no position.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> AdapterError {
         AdapterError {
-            class: ErrorClass::Permanent,
+            class,
             message: message.into(),
+            at: None,
         }
+    }
+
+    /// The same error, pointing at byte `offset` of `statement`.
+    pub fn at(mut self, statement: &str, offset: usize) -> AdapterError {
+        self.at = Some(Box::new(ErrorAt {
+            statement: statement.to_string(),
+            offset: offset.min(statement.len()),
+        }));
+        self
     }
 
     /// True when a retry may succeed.

@@ -186,7 +186,7 @@ fn err(e: tokio_postgres::Error) -> AdapterError {
         }
         None => e.to_string(),
     };
-    AdapterError { class, message }
+    AdapterError::new(class, message)
 }
 
 fn runtime() -> DbResult<tokio::runtime::Runtime> {
@@ -481,7 +481,24 @@ impl PostgresConnection {
                     }
                 }
             })
-            .map_err(|e| self.lost(e))
+            .map_err(|e| {
+                let position = e.as_db_error().and_then(|db| match db.position() {
+                    Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p),
+                    _ => None,
+                });
+                let a = self.lost(e);
+                match position {
+                    // A 1-based character index into the statement.
+                    Some(p) => {
+                        let offset = sql
+                            .char_indices()
+                            .nth((p as usize).saturating_sub(1))
+                            .map_or(sql.len(), |(b, _)| b);
+                        a.at(sql, offset)
+                    }
+                    None => a,
+                }
+            })
     }
 
     /// The error of a call, saying so when the connection itself is gone.

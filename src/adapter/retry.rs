@@ -45,10 +45,7 @@ mod tests {
     use crate::adapter::{AdapterError, ErrorClass};
 
     fn transient() -> AdapterError {
-        AdapterError {
-            class: ErrorClass::Transient,
-            message: "busy".into(),
-        }
+        AdapterError::new(ErrorClass::Transient, "busy")
     }
 
     const QUICK: Backoff = Backoff {

@@ -32,6 +32,17 @@ fn failures(c: &Compiled, results: &[NodeResult], end: Option<&AdapterError>) ->
         .filter(|r| matches!(r.status, Status::Error | Status::Fail))
         .map(|r| {
             let node = c.nodes.iter().find(|n| n.unique_id == r.unique_id);
+            let location = node
+                .map(|n| {
+                    let line = r.line.unwrap_or(n.line);
+                    format!("{}:{line}", display_path(&n.original_file_path))
+                })
+                .unwrap_or_default();
+            // A located database error starts with its location: said once, in the list's own column.
+            let message = r
+                .message
+                .strip_prefix(&format!("{location}: "))
+                .unwrap_or(&r.message);
             Failure {
                 word: if r.status == Status::Fail {
                     "FAIL"
@@ -42,10 +53,8 @@ fn failures(c: &Compiled, results: &[NodeResult], end: Option<&AdapterError>) ->
                     .map(|n| format!("{} {}", n.resource_type.as_str(), n.name))
                     .unwrap_or_else(|| r.unique_id.clone()),
                 unique_id: r.unique_id.clone(),
-                location: node
-                    .map(|n| format!("{}:{}", display_path(&n.original_file_path), n.line))
-                    .unwrap_or_default(),
-                message: first_line(&r.message),
+                message: first_line(message),
+                location,
             }
         })
         .collect();

@@ -23,6 +23,8 @@ use crate::ir::CompiledNode;
 use crate::ir::{Materialized, ResourceType};
 use crate::materialize::{self, BuildOptions, Outcome, seed};
 
+pub mod located;
+
 /// How a node ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +93,10 @@ pub struct NodeResult {
     /// The relation built, `schema.name`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
+    /// The line of the node's file a database error points at, when it points into the
+    /// node's own SQL.
+    #[serde(skip)]
+    pub line: Option<usize>,
     /// Start and end as instants, for ordering checks in tests.
     #[serde(skip)]
     pub start_instant: Option<Instant>,
@@ -293,10 +299,9 @@ fn with_timeout<T>(
     let _ = done_tx.send(());
     let _ = watchdog.join();
     match result {
-        Err(_) if fired.load(Ordering::SeqCst) => Err(AdapterError {
-            class: ErrorClass::Permanent,
-            message: format!("statement timed out after {secs}s (statement_timeout)"),
-        }),
+        Err(_) if fired.load(Ordering::SeqCst) => Err(AdapterError::permanent(format!(
+            "statement timed out after {secs}s (statement_timeout)"
+        ))),
         other => other,
     }
 }
@@ -825,6 +830,7 @@ fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult
             .relation
             .as_ref()
             .map(|r| format!("{}.{}", r.schema, r.identifier)),
+        line: None,
         start_instant: None,
         end_instant: None,
     }
@@ -864,7 +870,12 @@ fn error_result(
     e: &AdapterError,
     attempts: u32,
 ) -> NodeResult {
-    ran(node, Status::Error, &e.message, t, started, t0, attempts)
+    let line = located::source_line(node, e);
+    let message = located::message(node, e, line);
+    NodeResult {
+        line,
+        ..ran(node, Status::Error, &message, t, started, t0, attempts)
+    }
 }
 
 #[cfg(test)]

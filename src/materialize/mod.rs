@@ -362,15 +362,17 @@ fn drop_existing_cascade(
 fn recreate(conn: &mut dyn Connection, dependents: &[Dependent]) -> DbResult<()> {
     for d in dependents {
         for s in &d.statements {
-            conn.run(s).map_err(|e| AdapterError {
-                class: e.class,
-                message: format!(
-                    "{} `{}.{}`, which reads this relation, cannot be recreated on the new version: {}",
-                    d.kind.keyword(),
-                    d.relation.schema,
-                    d.relation.identifier,
-                    e.message
-                ),
+            conn.run(s).map_err(|e| {
+                AdapterError::new(
+                    e.class,
+                    format!(
+                        "{} `{}.{}`, which reads this relation, cannot be recreated on the new version: {}",
+                        d.kind.keyword(),
+                        d.relation.schema,
+                        d.relation.identifier,
+                        e.message
+                    ),
+                )
             })?;
         }
     }
