@@ -388,7 +388,19 @@ impl PostgresAdapter {
                 notices: self.notices.clone(),
             },
         };
-        let pid = conn.query("select pg_backend_pid()")?;
+        // A statement whose client was killed is stopped within a second (Postgres 14 and
+        // later), instead of running on and holding its locks against the next run.
+        let check = if self
+            .config
+            .get_options()
+            .is_some_and(|o| o.contains("client_connection_check_interval"))
+        {
+            ""
+        } else {
+            ", case when current_setting('server_version_num')::int >= 140000 \
+               then set_config('client_connection_check_interval', '1s', false) end"
+        };
+        let pid = conn.query(&format!("select pg_backend_pid(){check}"))?;
         conn.watch.pid = pid
             .first()
             .and_then(|r| r[0].as_deref())
@@ -431,8 +443,12 @@ impl Watch {
             "select b.pid::text, coalesce(nullif(b.application_name, ''), 'unknown'), \
              coalesce(b.client_addr::text, 'local'), coalesce(b.state, 'active'), \
              coalesce(extract(epoch from now() - b.state_change)::bigint::text, '0'), \
-             coalesce((select string_agg(l.relation::regclass::text, ', ') from pg_locks l \
-                       where l.pid = w.pid and not l.granted and l.relation is not null), 'a lock') \
+             coalesce((select 'a lock on ' || string_agg(l.relation::regclass::text, ', ') \
+                       from pg_locks l where l.pid = w.pid and not l.granted and l.relation is not null), \
+                      (select string_agg(case l.locktype when 'transactionid' \
+                                then 'the end of another transaction (it writes the same relation or name)' \
+                                else 'a lock of type ' || l.locktype end, ', ') \
+                       from pg_locks l where l.pid = w.pid and not l.granted), 'a lock') \
              from pg_stat_activity w cross join lateral unnest(pg_blocking_pids(w.pid)) as x(pid) \
              join pg_stat_activity b on b.pid = x.pid where w.pid = {}",
             self.pid
@@ -453,7 +469,7 @@ impl Watch {
                 String::new()
             };
             (self.notices)(&format!(
-                "waiting for a lock on {}, held by server process {} ({}, from {}, {} for {}s){idle}",
+                "waiting for {}, held by server process {} ({}, from {}, {} for {}s){idle}",
                 f(5),
                 f(0),
                 f(1),

@@ -1,0 +1,229 @@
+//! The kill test, on both engines: a build is SIGKILLed at several points (spread over an
+//! uninterrupted build's duration, the first one into an empty warehouse, the others into one
+//! being rebuilt), then `strata retry` finishes it. After each: every relation holds the same
+//! rows as after an uninterrupted build, no temporary relation is left, and the retry started
+//! without waiting for anything the killed run held.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pg;
+use common::{db, fixture_copy, rows, run_results};
+
+/// Each relation's fingerprint: enough aggregates that a missing, doubled or half-written
+/// row changes it.
+const FINGERPRINTS: [(&str, &str); 7] = [
+    ("codes", "select count(*), sum(band) from main.codes"),
+    ("base", "select count(*), sum(id), sum(v) from main.base"),
+    ("agg", "select count(*), sum(n), sum(s) from main.agg"),
+    (
+        "joined",
+        "select count(*), sum(n), sum(top) from main.joined",
+    ),
+    (
+        "recent",
+        "select count(*), count(distinct id), sum(id) from main.recent",
+    ),
+    ("agg_view", "select count(*), sum(band) from main.agg_view"),
+    ("final", "select label, n, s from main.final order by label"),
+];
+
+const RELATIONS: &str =
+    "select table_name from information_schema.tables where table_schema = 'main' order by 1";
+
+/// Where a kill lands, as fractions of an uninterrupted build's wall time.
+const KILL_AT: [f64; 5] = [0.15, 0.35, 0.55, 0.75, 0.92];
+
+/// The warehouse as the test reads it.
+type Query<'a> = &'a dyn Fn(&str) -> Vec<Vec<String>>;
+
+fn state(read: Query) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut out = vec![("relations".to_string(), read(RELATIONS))];
+    for (name, sql) in FINGERPRINTS {
+        out.push((name.to_string(), read(sql)));
+    }
+    out
+}
+
+fn strata(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--project-dir")
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("strata runs")
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Builds the project at `reference` without interruption; returns how long that took and
+/// what the warehouse then holds.
+fn uninterrupted(
+    reference: &Path,
+    target: &[&str],
+    env: &[(&str, &str)],
+    read: Query,
+) -> (Duration, Vec<(String, Vec<Vec<String>>)>) {
+    let t0 = Instant::now();
+    ok(
+        strata(reference, &[&["build"], target].concat(), env),
+        "uninterrupted build",
+    );
+    (t0.elapsed(), state(read))
+}
+
+/// Kills builds of `dir` at every point of `KILL_AT` (fractions of `full`) and retries each,
+/// comparing the warehouse with `expected` after every retry.
+fn kill_and_retry(
+    dir: &Path,
+    target: &[&str],
+    env: &[(&str, &str)],
+    (full, expected): (Duration, Vec<(String, Vec<Vec<String>>)>),
+    read: Query,
+) {
+    let build: Vec<&str> = [&["build"], target].concat();
+
+    let mut mid_run = 0;
+    for (i, at) in KILL_AT.iter().enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--project-dir")
+            .arg(dir)
+            .args(&build)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("strata starts");
+        std::thread::sleep(full.mul_f64(*at));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if run_results(dir)["metadata"]["state"] == "running" {
+            mid_run += 1;
+        }
+
+        let t = Instant::now();
+        let out = ok(strata(dir, &["retry"], env), "retry after a kill");
+        let took = t.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("waiting for"),
+            "kill {i} at {at}: the retry waited on the killed run:\n{stderr}"
+        );
+        assert!(
+            took < full * 3 + Duration::from_secs(5),
+            "kill {i} at {at}: the retry took {took:?} (a build takes {full:?})"
+        );
+        assert_eq!(
+            run_results(dir)["metadata"]["state"],
+            "finished",
+            "kill {i} at {at}"
+        );
+        let got = state(read);
+        assert_eq!(
+            got, expected,
+            "kill {i} at {at}: the warehouse differs from an uninterrupted build's"
+        );
+    }
+    // Most kills must have landed inside the run, or the test tested nothing.
+    assert!(
+        mid_run >= 3,
+        "only {mid_run} of {} kills stopped a running build (a build takes {full:?})",
+        KILL_AT.len()
+    );
+}
+
+#[test]
+fn duckdb_builds_killed_at_several_points_are_finished_by_retry() {
+    let (_t1, reference) = fixture_copy("kill_points");
+    let (_t2, dir) = fixture_copy("kill_points");
+    let read_reference = |sql: &str| rows(&db(&reference, "kp.duckdb"), sql);
+    let read = |sql: &str| rows(&db(&dir, "kp.duckdb"), sql);
+    let expected = uninterrupted(&reference, &[], &[], &read_reference);
+    kill_and_retry(&dir, &[], &[], expected, &read);
+}
+
+#[test]
+fn postgres_builds_killed_at_several_points_are_finished_by_retry() {
+    let reference_url = pg::fresh_database("killref");
+    let url = pg::fresh_database("killpoints");
+    let (_t1, reference) = fixture_copy("kill_points");
+    let (_t2, dir) = fixture_copy("kill_points");
+    let target = ["--target", "pg"];
+    let read_reference = |sql: &str| pg::rows(&reference_url, sql);
+    let read = |sql: &str| pg::rows(&url, sql);
+    let expected = uninterrupted(
+        &reference,
+        &target,
+        &[("KILLPOINTS_DSN", reference_url.as_str())],
+        &read_reference,
+    );
+    kill_and_retry(
+        &dir,
+        &target,
+        &[("KILLPOINTS_DSN", url.as_str())],
+        expected,
+        &read,
+    );
+}
+
+#[test]
+fn a_statement_killed_on_postgres_does_not_hold_the_next_run() {
+    let url = pg::fresh_database("killstmt");
+    let (_t, dir) = fixture_copy("kill_points");
+    // One model whose statement runs as long as `sleep` says.
+    std::fs::write(
+        dir.join("models/slow.sql"),
+        "select 1 as id from (select pg_sleep({{ var('sleep', 0) }})) as s\n",
+    )
+    .unwrap();
+    let env = [("KILLPOINTS_DSN", url.as_str())];
+    let args = |sleep: &'static str| ["run", "--target", "pg", "-s", "slow", "--vars", sleep];
+    ok(strata(&dir, &args("{sleep: 0}"), &env), "first run");
+    // A rebuild inside its 60-second statement, killed: the server side runs on unless it
+    // checks for its client, holding the new table's name against the next run.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--project-dir")
+        .arg(&dir)
+        .args(args("{sleep: 60}"))
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strata starts");
+    let t0 = Instant::now();
+    while pg::rows(
+        &url,
+        "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' and application_name = 'strata'",
+    ) != [["1"]]
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the slow statement never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t = Instant::now();
+    let out = ok(strata(&dir, &args("{sleep: 0}"), &env), "the next run");
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "the next run took {:?}:\n{}",
+        t.elapsed(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg::rows(&url, "select id from main.slow"), [["1"]]);
+}
