@@ -40,7 +40,10 @@ const KILL_AT: [f64; 5] = [0.15, 0.35, 0.55, 0.75, 0.92];
 /// The warehouse as the test reads it.
 type Query<'a> = &'a dyn Fn(&str) -> Vec<Vec<String>>;
 
-fn state(read: Query) -> Vec<(String, Vec<Vec<String>>)> {
+/// Each relation's fingerprint, and the list of relations, by name.
+type State = Vec<(String, Vec<Vec<String>>)>;
+
+fn state(read: Query) -> State {
     let mut out = vec![("relations".to_string(), read(RELATIONS))];
     for (name, sql) in FINGERPRINTS {
         out.push((name.to_string(), read(sql)));
@@ -76,7 +79,7 @@ fn uninterrupted(
     target: &[&str],
     env: &[(&str, &str)],
     read: Query,
-) -> (Duration, Vec<(String, Vec<Vec<String>>)>) {
+) -> (Duration, State) {
     let t0 = Instant::now();
     ok(
         strata(reference, &[&["build"], target].concat(), env),
@@ -91,7 +94,7 @@ fn kill_and_retry(
     dir: &Path,
     target: &[&str],
     env: &[(&str, &str)],
-    (full, expected): (Duration, Vec<(String, Vec<Vec<String>>)>),
+    (full, expected): (Duration, State),
     read: Query,
 ) {
     let build: Vec<&str> = [&["build"], target].concat();
