@@ -33,7 +33,7 @@ pub enum LogFormat {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The project directory (the one holding project.yml).
+    /// The project directory (the one holding project.yml or dbt_project.yml).
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     pub project_dir: PathBuf,
     /// Output format of diagnostics and progress.
@@ -44,9 +44,16 @@ pub struct GlobalArgs {
 /// Options of commands that compile the project.
 #[derive(Debug, Args, Clone)]
 pub struct CompileArgs {
-    /// Target to use (default: `target:` in project.yml).
+    /// Target to use (default: `target:` in project.yml, or the profile's `target:`).
     #[arg(short = 't', long)]
     pub target: Option<String>,
+    /// The folder holding profiles.yml (default: $DBT_PROFILES_DIR, else the project
+    /// directory, else ~/.dbt). Used when project.yml has no `targets:`.
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profile in profiles.yml to use (default: the project's `profile:`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Vars as YAML or JSON, overriding project.yml: --vars '{as_of_date: 2024-07-31}'.
     #[arg(long, value_name = "YAML")]
     pub vars: Option<String>,

@@ -22,8 +22,15 @@ pub const ENGINE: Engine = Engine {
     default_schema: "main",
     // DuckDB has no limit: Postgres' is kept so that generated names are alike on both.
     identifier_limit: 63,
-    target_fields: &["path", "schema", "threads", "extensions"],
-    required_target_fields: &["path"],
+    target_fields: &[
+        "path",
+        "schema",
+        "threads",
+        "extensions",
+        "settings",
+        "attach",
+    ],
+    required_target_fields: &[&["path"]],
     dialect: || Box::new(sqlparser::dialect::DuckDbDialect {}),
     own_functions: OWN_FUNCTIONS,
     types: &[
@@ -289,7 +296,10 @@ impl DuckDbAdapter {
     /// Opens (and, unless `read_only`, creates) the database file. A read-only open of a file
     /// that does not exist yet opens an empty in-memory database instead, so nothing is created.
     pub fn open(path: &Path, read_only: bool) -> DbResult<DuckDbAdapter> {
-        let conn = if read_only {
+        let in_memory = path.file_name().is_some_and(|n| n == ":memory:");
+        let conn = if in_memory {
+            duckdb::Connection::open_in_memory().map_err(err)?
+        } else if read_only {
             if path.exists() {
                 let config = Config::default()
                     .access_mode(AccessMode::ReadOnly)
@@ -313,6 +323,40 @@ impl DuckDbAdapter {
             path: path.to_path_buf(),
             catalog: Arc::default(),
         })
+    }
+
+    /// Loads `extensions`, applies `settings` and runs the `attach` statements, as the target
+    /// asks, on the database every connection of the run shares.
+    pub fn configure(
+        &self,
+        extensions: &[String],
+        settings: &[(String, String)],
+        attach: &[String],
+    ) -> DbResult<()> {
+        let root = self.root.lock().unwrap();
+        for ext in extensions {
+            if root.execute_batch(&format!("LOAD {ext}")).is_err() {
+                // Not installed yet: installing needs DuckDB's extension repository.
+                root.execute_batch(&format!("INSTALL {ext}; LOAD {ext}"))
+                    .map_err(|e| {
+                        AdapterError::permanent(format!(
+                            "cannot load DuckDB extension `{ext}`: {e}. It is not built in and not installed, and installing it downloads it; install it once where there is a network (`duckdb -c \"INSTALL {ext}\"`), or remove it from the target's `extensions`"
+                        ))
+                    })?;
+            }
+        }
+        for (name, value) in settings {
+            root.execute_batch(&format!(
+                "SET GLOBAL {name} = {}",
+                crate::ir::quote_literal(value)
+            ))
+            .map_err(|e| AdapterError::permanent(format!("cannot apply setting `{name}`: {e}")))?;
+        }
+        for sql in attach {
+            root.execute_batch(sql)
+                .map_err(|e| AdapterError::permanent(format!("cannot attach ({sql}): {e}")))?;
+        }
+        Ok(())
     }
 
     /// The database file.

@@ -38,10 +38,10 @@ pub struct Engine {
     /// The longest identifier strata generates (audit tables), in bytes; longer names are cut
     /// with a hash suffix.
     pub identifier_limit: usize,
-    /// The keys a target of this engine takes in project.yml.
+    /// The keys a target of this engine takes (in project.yml and profiles.yml).
     pub target_fields: &'static [&'static str],
-    /// The keys it must have.
-    pub required_target_fields: &'static [&'static str],
+    /// The keys it must have: one key of each group.
+    pub required_target_fields: &'static [&'static [&'static str]],
     /// The SQL dialect its models are parsed in.
     pub dialect: fn() -> Box<dyn Dialect + Send + Sync>,
     /// Built-in functions this engine has and the others do not, each with a portable

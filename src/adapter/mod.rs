@@ -265,7 +265,9 @@ pub fn open(
                     }
                 })
                 .ok_or_else(|| AdapterError::permanent("the DuckDB target has no `path`"))?;
-            Ok(Arc::new(duckdb::DuckDbAdapter::open(&path, read_only)?))
+            let a = duckdb::DuckDbAdapter::open(&path, read_only)?;
+            a.configure(&target.extensions, &target.settings, &target.attach)?;
+            Ok(Arc::new(a))
         }
         AdapterKind::Postgres => {
             let dsn = target

@@ -43,6 +43,12 @@ pub struct Invocation {
     /// `--junit-xml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub junit_xml: Option<std::path::PathBuf>,
+    /// `--profiles-dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles_dir: Option<std::path::PathBuf>,
+    /// `--profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// Where a run is: `running` until it ends, then `finished`, or `interrupted` when it was

@@ -1,12 +1,13 @@
-//! `strata clean`: removes strata's artifacts directory, and nothing else (not cargo's
-//! `target/`, not the warehouse database).
+//! `strata clean`: removes strata's artifacts directory (in a dbt project, its
+//! `clean-targets`), and nothing else (not cargo's `target/`, not the warehouse database).
 
-use std::path::Component;
+use std::path::{Component, Path};
 
 use anyhow::{Context, Result};
 
 use super::{ExitStatus, Output};
 use crate::cli::GlobalArgs;
+use crate::project::Flavor;
 
 /// Runs `strata clean`.
 pub fn run(global: &GlobalArgs) -> Result<ExitStatus> {
@@ -18,33 +19,39 @@ pub fn run(global: &GlobalArgs) -> Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
     };
-    let rel = &project.paths.artifacts;
-    // Only a folder strictly inside the project, never the project itself or anything above it.
+    for rel in &project.paths.clean {
+        clean_one(&project.root, rel, project.flavor, &out)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Removes one folder of the project.
+fn clean_one(root: &Path, rel: &Path, flavor: Flavor, out: &Output) -> Result<()> {
+    // Only a folder strictly inside the project, never the project itself or anything above
+    // it; `target/` only in a dbt project, where it is dbt's (elsewhere it may be cargo's).
     let safe = !rel.as_os_str().is_empty()
         && rel.components().all(|c| matches!(c, Component::Normal(_)))
-        && rel != std::path::Path::new("target");
+        && (flavor == Flavor::Dbt || rel != Path::new("target"));
     if !safe {
         anyhow::bail!(
-            "refusing to clean `{}`: artifacts-path must be a folder inside the project",
+            "refusing to clean `{}`: only a folder inside the project is removed",
             rel.display()
         );
     }
-    let dir = project.root.join(rel);
+    let shown = crate::diagnostics::display_path(rel);
+    let dir = root.join(rel);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("cannot remove {}", dir.display()))?;
         out.event(
-            &format!("removed {}", crate::diagnostics::display_path(rel)),
-            serde_json::json!({"event": "cleaned", "dir": crate::diagnostics::display_path(rel)}),
+            &format!("removed {shown}"),
+            serde_json::json!({"event": "cleaned", "dir": shown}),
         );
     } else {
         out.event(
-            &format!(
-                "nothing to clean: {} does not exist",
-                crate::diagnostics::display_path(rel)
-            ),
+            &format!("nothing to clean: {shown} does not exist"),
             serde_json::json!({"event": "cleaned", "dir": null}),
         );
     }
-    Ok(ExitStatus::Success)
+    Ok(())
 }

@@ -13,8 +13,7 @@ fn files(name: &str) -> Vec<(&'static str, String)> {
         (
             "project.yml",
             format!(
-                "name: {name}\nversion: \"0.1.0\"\n\ntarget: dev\ntargets:\n  dev:\n    type: duckdb\n    path: warehouse/{name}.duckdb\n    schema: main\n    threads: 4\n  prod:\n    type: postgres\n    dsn: \"{{{{ env_var('{upper}_PG_DSN', 'postgresql://strata@127.0.0.1:5432/{name}') }}}}\"\n    schema: analytics\n    threads: 4\n\nmodels:\n  {name}:\n    +materialized: view\n    marts:\n      +materialized: table\n",
-                upper = name.to_uppercase()
+                "name: {name}\nversion: \"0.1.0\"\n\n# No `targets:`: the project builds into warehouse/{name}.duckdb (embedded DuckDB,\n# schema main). Add `targets:` here, or a profiles.yml, to build elsewhere.\n\nmodels:\n  {name}:\n    +materialized: view\n    marts:\n      +materialized: table\n"
             ),
         ),
         (
@@ -68,7 +67,7 @@ pub fn run(global: &GlobalArgs, name: &str) -> Result<ExitStatus> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     out.event(
-        &format!("created project `{name}` in {}\nnext: cd {} && strata compile", root.display(), root.display()),
+        &format!("created project `{name}` in {}\nnext: cd {} && strata build", root.display(), root.display()),
         serde_json::json!({"event": "initialized", "project": name, "dir": root.display().to_string()}),
     );
     Ok(ExitStatus::Success)

@@ -97,6 +97,19 @@ impl Output {
         };
     }
 
+    /// A line to tell once (where the target comes from, a key accepted and not acted on):
+    /// on stderr as `note: ...`, or a JSON event.
+    pub fn note(&self, text: &str) {
+        match self.format {
+            LogFormat::Text => {
+                let _ = writeln!(std::io::stderr(), "note: {text}");
+            }
+            LogFormat::Json => {
+                print_line(&serde_json::json!({"event": "note", "message": text}).to_string());
+            }
+        }
+    }
+
     /// True for JSON output.
     pub fn is_json(&self) -> bool {
         self.format == LogFormat::Json
@@ -182,6 +195,8 @@ pub fn compile_project(
     };
     let opts = LoadOptions {
         target: args.target.clone(),
+        profiles_dir: args.profiles_dir.clone(),
+        profile: args.profile.clone(),
         vars,
         check_compiled: writes_compiled,
     };
@@ -197,6 +212,9 @@ pub fn compile_project(
                     out.diagnostics(&all, root);
                     return Ok(None);
                 }
+            }
+            for note in &c.project.notes {
+                out.note(note);
             }
             out.diagnostics(&c.warnings, root);
             for n in &c.nodes {

@@ -340,6 +340,8 @@ pub fn run(
         indirect_selection: sel.indirect_selection,
         state: args.state.clone(),
         junit_xml: run_args.junit_xml.clone(),
+        profiles_dir: args.profiles_dir.clone(),
+        profile: args.profile.clone(),
     };
     execute_invocation(global, &invocation, run_args.dry_run, None)
 }
@@ -484,6 +486,8 @@ fn compile_and_select(
 ) -> Result<Option<(Compiled, Vec<usize>)>> {
     let compile_args = CompileArgs {
         target: inv.target.clone(),
+        profiles_dir: inv.profiles_dir.clone(),
+        profile: inv.profile.clone(),
         vars: inv.vars.clone(),
         state: inv.state.clone(),
     };

@@ -460,11 +460,28 @@ fn test_node(
     name: String,
 ) -> CompiledNode {
     let def = t.def;
-    // Most tests set no config: they share one.
-    let config = match def.config.as_deref() {
-        None => Arc::clone(default_config),
-        Some(c) => {
-            let mut config = c.clone();
+    let folder_configs = &shared.ctx.project.test_configs;
+    // Most tests set no config and the project none for tests: they share one.
+    let config = match (def.config.as_deref(), folder_configs.is_empty()) {
+        (None, true) => Arc::clone(default_config),
+        (own, _) => {
+            // The project's `data_tests:` folder configs, by the folders of the YAML file
+            // under its model path, then the test's own.
+            let folders: Vec<String> = def
+                .span
+                .file
+                .parent()
+                .map(|p| {
+                    p.components()
+                        .skip(1)
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut config = folder_configs.resolve(&folders, &def.test_name);
+            if let Some(c) = own {
+                config.merge(c);
+            }
             if config.severity.is_none() {
                 config.severity = Some(TestSeverity::Error);
             }

@@ -1,12 +1,9 @@
 //! Stage `hooks`: the project's `on-run-start` and `on-run-end` statements, rendered with the
 //! global context.
 
-use std::path::Path;
-
 use super::context::Context;
 use crate::diagnostics::Diagnostics;
 use crate::jinja;
-use crate::project;
 
 /// The rendered run hooks.
 pub struct RunHooks {
@@ -24,12 +21,13 @@ pub fn run_hooks(ctx: &Context, diags: &mut Diagnostics) -> RunHooks {
         .enumerate()
     {
         for h in list {
-            match ctx.renderer.render_str(project::PROJECT_FILE, h) {
+            let file = crate::diagnostics::display_path(&ctx.project.file);
+            match ctx.renderer.render_str(&file, h) {
                 Ok(t) => rendered[k].push(t),
                 Err(e) => diags.push(
                     jinja::jinja_diagnostic(
                         &e,
-                        Path::new(project::PROJECT_FILE),
+                        &ctx.project.file,
                         None,
                         ctx.sources(),
                     )

@@ -189,7 +189,7 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
             pname,
             ResourceType::Test,
             t,
-            NodeConfig::default(),
+            project.test_configs.resolve(&t.folders, &t.name),
             None,
         ));
     }

@@ -105,6 +105,15 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
             None => Ok(None),
         }
     };
+    let json = |k: &str| -> Result<Option<J>, Diagnostic> {
+        match get(k)? {
+            Some(text) => serde_json::from_str(&text)
+                .or_else(|_| Ok(J::String(text)))
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let span_of = |k: &str| def.fields[k].1.clone();
     Ok(Target {
         connect_timeout: seconds("connect_timeout")?,
         lock_timeout: seconds("lock_timeout")?,
@@ -116,6 +125,166 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
             threads,
         },
         path: get("path")?.map(PathBuf::from),
-        dsn: get("dsn")?,
+        dsn: match get("dsn")? {
+            Some(dsn) => Some(dsn),
+            None => postgres_dsn(&get, &span_of)?,
+        },
+        extensions: match json("extensions")? {
+            Some(v) => duckdb_extensions(v, span_of("extensions"))?,
+            None => Vec::new(),
+        },
+        settings: match json("settings")? {
+            Some(v) => duckdb_settings(v, span_of("settings"))?,
+            None => Vec::new(),
+        },
+        attach: match json("attach")? {
+            Some(v) => duckdb_attach(v, span_of("attach"))?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// A Postgres connection string from dbt-postgres' fields (`host`, `port`, `user`, `password`,
+/// `dbname`, `sslmode`, `keepalives_idle`, `role`), when the target has a `host`.
+fn postgres_dsn(
+    get: &dyn Fn(&str) -> Result<Option<String>, Diagnostic>,
+    span_of: &dyn Fn(&str) -> Span,
+) -> Result<Option<String>, Diagnostic> {
+    let Some(host) = get("host")? else {
+        return Ok(None);
+    };
+    // key='value' pairs, quoted as libpq reads them.
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut dsn = format!("host={}", quote(&host));
+    for (key, names) in [
+        ("port", &["port"][..]),
+        ("user", &["user"][..]),
+        ("password", &["password", "pass"][..]),
+        ("dbname", &["dbname", "database"][..]),
+        ("keepalives_idle", &["keepalives_idle"][..]),
+    ] {
+        for name in names {
+            if let Some(v) = get(name)? {
+                dsn.push_str(&format!(" {key}={}", quote(&v)));
+                break;
+            }
+        }
+    }
+    if let Some(mode) = get("sslmode")? {
+        match mode.as_str() {
+            "disable" | "allow" | "prefer" => dsn.push_str(&format!(" sslmode={}", quote(
+                if mode == "allow" { "prefer" } else { &mode }
+            ))),
+            _ => {
+                return Err(Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("sslmode `{mode}` needs TLS, which strata's Postgres connection does not have yet"),
+                )
+                .at(span_of("sslmode"))
+                .with_help("use `disable` or `prefer`, or reach the server through a local port (an SSH tunnel, a proxy)"));
+            }
+        }
+    }
+    if let Some(role) = get("role")? {
+        dsn.push_str(&format!(" options={}", quote(&format!("-c role={role}"))));
+    }
+    Ok(Some(dsn))
+}
+
+/// DuckDB `extensions:`: a list of names (or one name).
+fn duckdb_extensions(v: J, span: Span) -> Result<Vec<String>, Diagnostic> {
+    let names: Vec<J> = match v {
+        J::Array(a) => a,
+        other => vec![other],
+    };
+    names
+        .into_iter()
+        .map(|n| match n {
+            J::String(s) if crate::project::is_identifier(&s) => Ok(s),
+            other => Err(Diagnostic::error(
+                Code::InvalidValue,
+                format!("`extensions` lists extension names, not `{other}`"),
+            )
+            .at(span.clone())),
+        })
+        .collect()
+}
+
+/// DuckDB `settings:`: a mapping of setting names to values.
+fn duckdb_settings(v: J, span: Span) -> Result<Vec<(String, String)>, Diagnostic> {
+    let J::Object(m) = v else {
+        return Err(Diagnostic::error(
+            Code::InvalidValue,
+            "`settings` must be a mapping of DuckDB settings, e.g. {memory_limit: 4GB}",
+        )
+        .at(span));
+    };
+    m.into_iter()
+        .map(|(k, v)| {
+            if !crate::project::is_identifier(&k) {
+                return Err(Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("`{k}` is not a DuckDB setting name"),
+                )
+                .at(span.clone()));
+            }
+            let value = match v {
+                J::String(s) => s,
+                other => other.to_string(),
+            };
+            Ok((k, value))
+        })
+        .collect()
+}
+
+/// DuckDB `attach:`: a list of `{path, alias, type, read_only}`, as dbt-duckdb takes it.
+fn duckdb_attach(v: J, span: Span) -> Result<Vec<String>, Diagnostic> {
+    let J::Array(items) = v else {
+        return Err(Diagnostic::error(
+            Code::InvalidValue,
+            "`attach` must be a list of {path, alias, type, read_only}",
+        )
+        .at(span));
+    };
+    let bad = |what: String| Diagnostic::error(Code::InvalidValue, what).at(span.clone());
+    items
+        .into_iter()
+        .map(|item| {
+            let J::Object(m) = item else {
+                return Err(bad("each `attach` entry is a mapping with a `path`".into()));
+            };
+            let mut path = None;
+            let mut options = Vec::new();
+            let mut alias = None;
+            for (k, v) in &m {
+                let text = match v {
+                    J::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                match k.as_str() {
+                    "path" => path = Some(text),
+                    "alias" if crate::project::is_identifier(&text) => alias = Some(text),
+                    "type" if crate::project::is_identifier(&text) => {
+                        options.push(format!("TYPE {text}"))
+                    }
+                    "read_only" if v.as_bool() == Some(true) => options.push("READ_ONLY".into()),
+                    "read_only" => {}
+                    _ => {
+                        return Err(bad(format!(
+                            "`attach` takes path, alias, type and read_only, not `{k}: {text}`"
+                        )));
+                    }
+                }
+            }
+            let path = path.ok_or_else(|| bad("an `attach` entry has no `path`".into()))?;
+            let mut sql = format!("ATTACH IF NOT EXISTS {}", crate::ir::quote_literal(&path));
+            if let Some(a) = alias {
+                sql.push_str(&format!(" AS {}", crate::ir::quote_ident(&a)));
+            }
+            if !options.is_empty() {
+                sql.push_str(&format!(" ({})", options.join(", ")));
+            }
+            Ok(sql)
+        })
+        .collect()
 }

@@ -52,4 +52,10 @@ pub struct Target {
     pub lock_timeout: Option<f64>,
     /// Schemas searched for unqualified names, comma-separated.
     pub search_path: Option<String>,
+    /// DuckDB: extensions loaded into the database.
+    pub extensions: Vec<String>,
+    /// DuckDB: settings applied to the database (`SET GLOBAL name = value`).
+    pub settings: Vec<(String, String)>,
+    /// DuckDB: other databases attached, as `ATTACH` statements.
+    pub attach: Vec<String>,
 }

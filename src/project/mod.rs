@@ -5,6 +5,7 @@
 //! May import: `ir`, `adapter::engine` (target types and fields), `diagnostics`, utilities.
 
 pub mod properties;
+pub mod targets;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -14,15 +15,16 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::Value as J;
 
-use crate::adapter::engine;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
 use crate::ir::AdapterKind;
 use crate::ir::config::{ConfigScope, NodeConfig};
 use properties::Properties;
-use yaml::{Kind, MapReader, Node};
+use yaml::{MapReader, Node};
 
-/// The name of the project file.
+/// The name of strata's project file.
 pub const PROJECT_FILE: &str = "project.yml";
+/// The name of dbt's project file, read when there is no project.yml.
+pub const DBT_PROJECT_FILE: &str = "dbt_project.yml";
 
 /// What a caller can override when loading.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +33,10 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--vars`: values that override the project's vars.
     pub vars: BTreeMap<String, J>,
+    /// `--profiles-dir`: the only folder profiles.yml is looked for in.
+    pub profiles_dir: Option<PathBuf>,
+    /// `--profile`: the profile to use instead of the project's `profile:`.
+    pub profile: Option<String>,
     /// The command writes compiled SQL: the compile checks the files written last time on
     /// another thread meanwhile (see `artifacts::IndexCheck`).
     pub check_compiled: bool,
@@ -101,6 +107,11 @@ pub struct ConfigTree {
 }
 
 impl ConfigTree {
+    /// True when nothing is configured at any level.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.config == NodeConfig::default()
+    }
+
     /// The merged config for a node in `folders` named `name`, from the root down.
     pub fn resolve(&self, folders: &[String], name: &str) -> NodeConfig {
         let mut out = self.config.clone();
@@ -175,6 +186,8 @@ pub struct Paths {
     pub docs: Vec<PathBuf>,
     /// strata's own output (manifest, compiled SQL, run results).
     pub artifacts: PathBuf,
+    /// What `strata clean` removes (`clean-targets` of a dbt project, else the artifacts).
+    pub clean: Vec<PathBuf>,
 }
 
 /// A loaded project: every file read once, nothing rendered yet.
@@ -182,6 +195,10 @@ pub struct Paths {
 pub struct Project {
     /// The project directory.
     pub root: PathBuf,
+    /// The project file, relative to `root` (project.yml or dbt_project.yml).
+    pub file: PathBuf,
+    /// Which of the two it is.
+    pub flavor: Flavor,
     /// Project name.
     pub name: String,
     /// Project version.
@@ -198,6 +215,10 @@ pub struct Project {
     pub model_configs: ConfigTree,
     /// `seeds:` folder configs.
     pub seed_configs: ConfigTree,
+    /// `data_tests:` (or dbt's older `tests:`) folder configs.
+    pub test_configs: ConfigTree,
+    /// Lines to tell the user once: where the target comes from, keys accepted and not acted on.
+    pub notes: Vec<String>,
     /// `on-run-start` statements.
     pub on_run_start: Vec<String>,
     /// `on-run-end` statements.
@@ -225,37 +246,63 @@ impl Project {
     }
 }
 
+/// Which file a project was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `project.yml`.
+    Strata,
+    /// `dbt_project.yml`, read with dbt's meaning.
+    Dbt,
+}
+
+/// The project file in `root`: project.yml, else dbt_project.yml; a line when both are there.
+fn project_file(root: &Path, diags: &mut Diagnostics) -> Option<(&'static str, Flavor, Vec<String>)> {
+    if root.join(PROJECT_FILE).exists() {
+        let notes = if root.join(DBT_PROJECT_FILE).exists() {
+            vec![format!(
+                "both {PROJECT_FILE} and {DBT_PROJECT_FILE} are here: strata reads {PROJECT_FILE} and leaves {DBT_PROJECT_FILE} alone"
+            )]
+        } else {
+            Vec::new()
+        };
+        return Some((PROJECT_FILE, Flavor::Strata, notes));
+    }
+    if root.join(DBT_PROJECT_FILE).exists() {
+        return Some((DBT_PROJECT_FILE, Flavor::Dbt, Vec::new()));
+    }
+    diags.push(
+        Diagnostic::error(
+            Code::ProjectMissing,
+            format!(
+                "{} has no {PROJECT_FILE} and no {DBT_PROJECT_FILE}",
+                root.display()
+            ),
+        )
+        .with_help("run strata in a project directory, pass --project-dir, or create one with `strata init NAME`"),
+    );
+    None
+}
+
 /// Loads the project in `root`. Every problem found is returned, not just the first: the project
-/// comes back with its diagnostics (errors included) unless project.yml itself is unusable.
+/// comes back with its diagnostics (errors included) unless the project file itself is unusable.
 pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let project_path = root.join(PROJECT_FILE);
-    let text = match std::fs::read_to_string(&project_path) {
+    let Some((name, flavor, notes)) = project_file(root, &mut diags) else {
+        return Err(diags);
+    };
+    let file = Path::new(name);
+    let text = match std::fs::read_to_string(root.join(file)) {
         Ok(t) => t,
         // There, but not readable as text: say so at the file, not that it is missing.
-        Err(e) if project_path.is_file() => {
-            diags.push(
-                Diagnostic::error(
-                    Code::FileUnreadable,
-                    format!("cannot read {PROJECT_FILE}: {e}"),
-                )
-                .at(Span::file(Path::new(PROJECT_FILE)))
-                .with_help("project.yml must be UTF-8 text that this user can read"),
-            );
-            return Err(diags);
-        }
         Err(e) => {
             diags.push(
-                Diagnostic::error(
-                    Code::ProjectMissing,
-                    format!("cannot read {}: {e}", project_path.display()),
-                )
-                .with_help("run strata in a project directory, pass --project-dir, or create one with `strata init NAME`"),
+                Diagnostic::error(Code::FileUnreadable, format!("cannot read {name}: {e}"))
+                    .at(Span::file(file))
+                    .with_help(format!("{name} must be UTF-8 text that this user can read")),
             );
             return Err(diags);
         }
     };
-    let file = Path::new(PROJECT_FILE);
     let node = match yaml::parse(&text, file) {
         Ok(n) => n,
         Err(d) => {
@@ -263,9 +310,10 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
             return Err(diags);
         }
     };
-    let Some(mut project) = read_project_file(root, &node, file, opts, &mut diags) else {
+    let Some(mut project) = read_project_file(root, &node, file, flavor, opts, &mut diags) else {
         return Err(diags);
     };
+    project.notes.splice(0..0, notes);
 
     // Keep going after errors: one run reports every problem of every file.
     discover(&mut project, &mut diags);
@@ -273,47 +321,110 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
     Ok((project, diags))
 }
 
-fn read_project_file(
-    root: &Path,
-    node: &Node,
+/// Keys of dbt_project.yml that strata accepts without acting on them, each with what to know.
+const DBT_NOTED_KEYS: &[(&str, &str)] = &[
+    ("require-dbt-version", "strata is not dbt and does not check it"),
+    ("config-version", "strata reads dbt's config version 2"),
+    ("analysis-paths", "strata has no analyses yet"),
+    ("snapshot-paths", "strata has no snapshots yet"),
+    ("asset-paths", "the docs site does not copy assets yet"),
+    ("snapshots", "strata has no snapshots yet"),
+    ("sources", "strata does not apply folder configs to sources yet: set them in the sources' YAML"),
+    ("quoting", "strata always quotes the identifiers it writes"),
+    ("dispatch", "strata dispatches to the project's macros, then its built-ins"),
+    ("flags", "strata's behaviour does not depend on dbt's flags"),
+    ("query-comment", "strata adds no comment to its queries"),
+    ("restrict-access", "strata has no model groups or access levels yet"),
+    ("packages-install-path", "strata does not install packages yet"),
+    ("unit_tests", "strata does not apply folder configs to unit tests yet"),
+    ("exposures", "strata does not apply folder configs to exposures yet"),
+    ("metrics", "strata has no metrics"),
+    ("semantic-models", "strata has no semantic models"),
+    ("saved-queries", "strata has no saved queries"),
+];
+
+/// The project's vars: the global ones, then those scoped to the project by name (dbt's
+/// `vars: {project_name: {...}}`), then `--vars`.
+fn read_vars(
+    r: &mut MapReader,
     file: &Path,
+    project_name: &str,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
-) -> Option<Project> {
-    let mut r = MapReader::new(node, file, "project.yml", diags)?;
-    let name = r.required_string("name", node, diags);
-    let version = r.string(&["version"], diags);
-    let paths = read_paths(&mut r, file, diags);
-
-    let default_target_node = r.take(&["target"]);
-    let targets = read_targets(&mut r, file, diags);
-    let default_target = default_target_node
-        .and_then(|n| yaml::expect_string(n, file, "target", diags).map(|s| (s, n.span(file))));
-    let target_name = choose_target(opts, default_target, &targets, file, diags);
-
+) -> BTreeMap<String, J> {
     let mut vars = BTreeMap::new();
     if let Some(v) = r.take(&["vars"]) {
         match v.to_json() {
-            J::Object(m) => vars.extend(m),
+            J::Object(m) => {
+                let mut scoped = None;
+                for (k, v) in m {
+                    match v {
+                        J::Object(inner) if k == project_name => scoped = Some(inner),
+                        v => {
+                            vars.insert(k, v);
+                        }
+                    }
+                }
+                vars.extend(scoped.into_iter().flatten());
+            }
             _ => diags.push(
                 Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
             ),
         }
     }
     vars.extend(opts.vars.clone());
+    vars
+}
 
+fn read_project_file(
+    root: &Path,
+    node: &Node,
+    file: &Path,
+    flavor: Flavor,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> Option<Project> {
+    let file_name = display_path(file);
+    let mut r = MapReader::new(node, file, &file_name, diags)?;
+    let name = r.required_string("name", node, diags);
+    let version = r.string(&["version"], diags);
+    let paths = read_paths(&mut r, file, flavor, diags);
+    let declared = match flavor {
+        Flavor::Strata => targets::Declared {
+            targets: r.take(&["targets"]),
+            target: r.take(&["target"]),
+            profile: r.take(&["profile"]),
+        },
+        Flavor::Dbt => targets::Declared {
+            targets: None,
+            target: None,
+            profile: r.take(&["profile"]),
+        },
+    };
     let project_name = name.clone().unwrap_or_default();
-    let model_configs = match r.take(&["models"]) {
-        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Model, diags),
+    let vars = read_vars(&mut r, file, &project_name, opts, diags);
+    let mut tree = |r: &mut MapReader, keys: &[&'static str], scope| match r.take(keys) {
+        Some(n) => read_config_root(n, file, &project_name, scope, diags),
         None => ConfigTree::default(),
     };
-    let seed_configs = match r.take(&["seeds"]) {
-        Some(n) => read_config_root(n, file, &project_name, ConfigScope::Seed, diags),
-        None => ConfigTree::default(),
-    };
+    let model_configs = tree(&mut r, &["models"], ConfigScope::Model);
+    let seed_configs = tree(&mut r, &["seeds"], ConfigScope::Seed);
+    let test_configs = tree(&mut r, &["data_tests", "tests"], ConfigScope::Test);
     let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
     let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
-    r.take(&["config-version", "require-strata-version"]);
+    let mut notes = Vec::new();
+    match flavor {
+        Flavor::Strata => {
+            r.take(&["config-version", "require-strata-version"]);
+        }
+        Flavor::Dbt => {
+            for (key, why) in DBT_NOTED_KEYS {
+                if r.take_raw(key).is_some() {
+                    notes.push(format!("{file_name}: `{key}` is accepted and not acted on: {why}"));
+                }
+            }
+        }
+    }
     r.finish(diags);
 
     if let Some(n) = &name
@@ -327,22 +438,25 @@ fn read_project_file(
             .at(Span::file(file)),
         );
     }
-    let target_ok = targets.contains_key(&target_name);
-    if !target_ok || name.is_none() {
-        return None;
-    }
+    let name = name?;
+    let found = targets::find(root, &name, file, declared, opts, diags)?;
+    notes.extend(found.note);
     Some(Project {
         root: root.to_path_buf(),
-        name: name?,
+        file: file.to_path_buf(),
+        flavor,
+        name,
         version,
         paths,
-        targets,
-        target_name,
+        targets: found.targets,
+        target_name: found.name,
         vars,
         model_configs,
         seed_configs,
+        test_configs,
         on_run_start,
         on_run_end,
+        notes,
         models: Vec::new(),
         seeds: Vec::new(),
         singular_tests: Vec::new(),
@@ -353,22 +467,22 @@ fn read_project_file(
     })
 }
 
-/// The `*-paths` keys of project.yml, each with its default folder.
-fn read_paths(r: &mut MapReader, file: &Path, diags: &mut Diagnostics) -> Paths {
+/// The `*-paths` keys of the project file, each with its default folder.
+fn read_paths(r: &mut MapReader, file: &Path, flavor: Flavor, diags: &mut Diagnostics) -> Paths {
     let path_list =
-        |r: &mut MapReader, key: &'static str, default: &str, diags: &mut Diagnostics| {
-            let v = r.string_list(&[key], diags);
+        |r: &mut MapReader, keys: &[&'static str], default: &str, diags: &mut Diagnostics| {
+            let v = r.string_list(keys, diags);
             if v.is_empty() {
                 vec![PathBuf::from(default)]
             } else {
                 v.into_iter().map(PathBuf::from).collect()
             }
         };
-    let models = path_list(r, "model-paths", "models", diags);
-    let seeds = path_list(r, "seed-paths", "seeds", diags);
-    let macros = path_list(r, "macro-paths", "macros", diags);
-    let tests = path_list(r, "test-paths", "tests", diags);
-    let contracts = path_list(r, "contract-paths", "contracts", diags);
+    let models = path_list(r, &["model-paths"], "models", diags);
+    let seeds = path_list(r, &["seed-paths"], "seeds", diags);
+    let macros = path_list(r, &["macro-paths"], "macros", diags);
+    let tests = path_list(r, &["test-paths"], "tests", diags);
+    let contracts = path_list(r, &["contract-paths"], "contracts", diags);
     let docs = {
         let v = r.string_list(&["docs-paths"], diags);
         if v.is_empty() {
@@ -377,19 +491,37 @@ fn read_paths(r: &mut MapReader, file: &Path, diags: &mut Diagnostics) -> Paths 
             v.into_iter().map(PathBuf::from).collect()
         }
     };
-    let artifacts = r
-        .string(&["artifacts-path"], diags)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".strata"));
-    if artifacts == Path::new("target") {
-        diags.push(
-            Diagnostic::error(
-                Code::InvalidValue,
-                "`artifacts-path` must not be `target`: cargo and other tools own that folder",
-            )
-            .at(Span::file(file)),
-        );
-    }
+    let (artifacts, clean) = match flavor {
+        Flavor::Strata => {
+            let artifacts = r
+                .string(&["artifacts-path"], diags)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".strata"));
+            if artifacts == Path::new("target") {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        "`artifacts-path` must not be `target`: cargo and other tools own that folder",
+                    )
+                    .at(Span::file(file)),
+                );
+            }
+            (artifacts.clone(), vec![artifacts])
+        }
+        // dbt's own places: its artifacts under `target/`, `clean` removing `clean-targets`.
+        Flavor::Dbt => {
+            let artifacts = r
+                .string(&["target-path"], diags)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target"));
+            let clean: Vec<PathBuf> = r
+                .string_list(&["clean-targets"], diags)
+                .into_iter()
+                .map(PathBuf::from)
+                .collect();
+            (artifacts, clean)
+        }
+    };
     Paths {
         models,
         seeds,
@@ -398,90 +530,7 @@ fn read_paths(r: &mut MapReader, file: &Path, diags: &mut Diagnostics) -> Paths 
         contracts,
         docs,
         artifacts,
-    }
-}
-
-/// The `targets:` of project.yml by name; targets that do not read are reported and left out.
-fn read_targets(
-    r: &mut MapReader,
-    file: &Path,
-    diags: &mut Diagnostics,
-) -> BTreeMap<String, TargetDef> {
-    let mut targets = BTreeMap::new();
-    if let Some(t) = r.take(&["targets"]) {
-        if let Some(mut tr) = MapReader::new(t, file, "targets", diags) {
-            for (k, v) in tr.rest() {
-                if let Some(def) = read_target(k, v, file, diags) {
-                    targets.insert(def.name.clone(), def);
-                }
-            }
-        }
-    } else {
-        diags.push(
-            Diagnostic::error(Code::MissingKey, "project.yml has no `targets`")
-                .at(Span::file(file))
-                .with_help("add e.g. `targets: {dev: {type: duckdb, path: warehouse.duckdb, schema: main}}`"),
-        );
-    }
-    targets
-}
-
-/// Picks the target: `--target`, else project.yml's `target:`, else the only one defined.
-fn choose_target(
-    opts: &LoadOptions,
-    default_target: Option<(String, Span)>,
-    targets: &BTreeMap<String, TargetDef>,
-    file: &Path,
-    diags: &mut Diagnostics,
-) -> String {
-    match (&opts.target, default_target) {
-        (Some(t), _) => {
-            if !targets.contains_key(t) && !targets.is_empty() {
-                diags.push(
-                    Diagnostic::error(
-                        Code::InvalidValue,
-                        format!("target `{t}` is not defined in project.yml"),
-                    )
-                    .with_help_opt(
-                        suggest(t, targets.keys().map(String::as_str)).or_else(|| {
-                            Some(format!(
-                                "defined targets: {}",
-                                targets.keys().cloned().collect::<Vec<_>>().join(", ")
-                            ))
-                        }),
-                    ),
-                );
-            }
-            t.clone()
-        }
-        (None, Some((t, span))) => {
-            if !targets.contains_key(&t) && !targets.is_empty() {
-                diags.push(
-                    Diagnostic::error(
-                        Code::InvalidValue,
-                        format!("default target `{t}` is not defined under `targets`"),
-                    )
-                    .at(span)
-                    .with_help_opt(suggest(&t, targets.keys().map(String::as_str))),
-                );
-            }
-            t
-        }
-        (None, None) => match targets.keys().next() {
-            Some(first) if targets.len() == 1 => first.clone(),
-            _ => {
-                if !targets.is_empty() {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::MissingKey,
-                            "project.yml defines several targets but no default `target`",
-                        )
-                        .at(Span::file(file)),
-                    );
-                }
-                String::new()
-            }
-        },
+        clean,
     }
 }
 
@@ -490,74 +539,6 @@ pub fn is_identifier(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(|c: char| c.is_ascii_digit())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn read_target(k: &Node, v: &Node, file: &Path, diags: &mut Diagnostics) -> Option<TargetDef> {
-    let name = k.as_str()?.to_string();
-    let what = format!("target `{name}`");
-    let mut r = MapReader::new(v, file, &what, diags)?;
-    let type_node = r.take(&["type"]);
-    let names = engine::ENGINES.map(|e| e.name());
-    let kind = match type_node.and_then(Node::as_str) {
-        Some(name) => engine::by_type_name(name).or_else(|| {
-            diags.push(
-                Diagnostic::error(Code::InvalidValue, format!("unknown target type `{name}`"))
-                    .at(type_node.unwrap().span(file))
-                    .with_help_opt(
-                        suggest(name, names).or(Some(format!("expected {}", names.join(" or ")))),
-                    ),
-            );
-            None
-        }),
-        None => {
-            diags.push(
-                Diagnostic::error(
-                    Code::MissingKey,
-                    format!("{what} is missing `type` ({})", names.join(" or ")),
-                )
-                .at(k.span(file)),
-            );
-            None
-        }
-    };
-    let mut fields = BTreeMap::new();
-    let allowed: &[&'static str] = kind.map_or(&[], |e| e.target_fields);
-    for key in allowed {
-        if let Some(n) = r.take(&[key]) {
-            let text = match &n.kind {
-                Kind::Scalar { text, .. } => text.clone(),
-                Kind::Seq(_) => n.to_json().to_string(),
-                _ => {
-                    diags.push(
-                        Diagnostic::error(Code::InvalidValue, format!("`{key}` must be a scalar"))
-                            .at(n.span(file)),
-                    );
-                    continue;
-                }
-            };
-            fields.insert(key.to_string(), (text, n.span(file)));
-        }
-    }
-    if kind.is_some() {
-        r.finish(diags);
-    } else {
-        r.rest();
-    }
-    let engine = kind?;
-    for req in engine.required_target_fields {
-        if !fields.contains_key(*req) {
-            diags.push(
-                Diagnostic::error(Code::MissingKey, format!("{what} is missing `{req}`"))
-                    .at(k.span(file)),
-            );
-        }
-    }
-    Some(TargetDef {
-        name,
-        kind: engine.kind,
-        fields,
-        span: k.span(file),
-    })
 }
 
 fn read_config_root(
