@@ -428,12 +428,25 @@ fn init_then_compile() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(tmp.path().join("demo/project.yml").is_file());
 
-    let mut cmd = strata();
-    cmd.current_dir(tmp.path())
-        .args(["--project-dir", "demo", "compile"]);
-    let err = check("init_then_compile", cmd, 0, &[]);
-    assert!(err.is_empty(), "a new project compiles cleanly:\n{err}");
+    // `strata init x && cd x && strata build`: no target configured, so the embedded DuckDB
+    // default, said in one line.
+    let out = strata()
+        .current_dir(tmp.path().join("demo"))
+        .env("HOME", tmp.path())
+        .env_remove("DBT_PROFILES_DIR")
+        .arg("build")
+        .output()
+        .expect("strata runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        stderr,
+        "note: no target is configured: building into warehouse/demo.duckdb (embedded DuckDB, schema main)\n"
+    );
     assert!(tmp.path().join("demo/.strata/manifest.json").is_file());
+    assert!(tmp.path().join("demo/warehouse/demo.duckdb").is_file());
+    let project = std::fs::read_to_string(tmp.path().join("demo/project.yml")).unwrap();
+    assert!(!project.contains("\ntargets:"), "{project}");
 }
 
 #[test]
