@@ -63,7 +63,7 @@ fn failures(c: &Compiled, results: &[NodeResult], end: Option<&AdapterError>) ->
             word: "ERROR",
             what: "on-run-end hooks".into(),
             unique_id: String::new(),
-            location: "project.yml".into(),
+            location: crate::diagnostics::display_path(&c.project.file),
             message: first_line(&e.message),
         });
     }

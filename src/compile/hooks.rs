@@ -25,13 +25,8 @@ pub fn run_hooks(ctx: &Context, diags: &mut Diagnostics) -> RunHooks {
             match ctx.renderer.render_str(&file, h) {
                 Ok(t) => rendered[k].push(t),
                 Err(e) => diags.push(
-                    jinja::jinja_diagnostic(
-                        &e,
-                        &ctx.project.file,
-                        None,
-                        ctx.sources(),
-                    )
-                    .with_note(format!("in hook `{h}`")),
+                    jinja::jinja_diagnostic(&e, &ctx.project.file, None, ctx.sources())
+                        .with_note(format!("in hook `{h}`")),
                 ),
             }
         }

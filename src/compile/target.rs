@@ -107,9 +107,7 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
     };
     let json = |k: &str| -> Result<Option<J>, Diagnostic> {
         match get(k)? {
-            Some(text) => serde_json::from_str(&text)
-                .or_else(|_| Ok(J::String(text)))
-                .map(Some),
+            Some(text) => Ok(Some(serde_json::from_str(&text).unwrap_or(J::String(text)))),
             None => Ok(None),
         }
     };
@@ -172,9 +170,10 @@ fn postgres_dsn(
     }
     if let Some(mode) = get("sslmode")? {
         match mode.as_str() {
-            "disable" | "allow" | "prefer" => dsn.push_str(&format!(" sslmode={}", quote(
-                if mode == "allow" { "prefer" } else { &mode }
-            ))),
+            "disable" | "allow" | "prefer" => dsn.push_str(&format!(
+                " sslmode={}",
+                quote(if mode == "allow" { "prefer" } else { &mode })
+            )),
             _ => {
                 return Err(Diagnostic::error(
                     Code::InvalidValue,

@@ -242,6 +242,9 @@ impl<'a> Renderer<'a> {
         diags: &mut Diagnostics,
     ) -> Renderer<'a> {
         let mut env = Environment::new();
+        // SQL is not HTML or JSON: nothing is escaped, whatever a template's file is called
+        // (minijinja would JSON-escape the output of hooks, which live in a .yml file).
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(200);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -338,7 +341,12 @@ impl<'a> Renderer<'a> {
         });
         env.add_function(
             "log",
-            |state: &State, msg: Value, _info: Option<bool>| -> String {
+            // dbt's `log(msg, info=true)`: the flag chooses dbt's log level; both print here.
+            |state: &State,
+             msg: Value,
+             _info: Option<Value>,
+             _kwargs: minijinja::value::Kwargs|
+             -> String {
                 let text = msg.to_string();
                 if with_rec(state, |r| {
                     r.recorded.lock().unwrap().logs.push(text.clone())

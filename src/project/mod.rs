@@ -256,7 +256,10 @@ pub enum Flavor {
 }
 
 /// The project file in `root`: project.yml, else dbt_project.yml; a line when both are there.
-fn project_file(root: &Path, diags: &mut Diagnostics) -> Option<(&'static str, Flavor, Vec<String>)> {
+fn project_file(
+    root: &Path,
+    diags: &mut Diagnostics,
+) -> Option<(&'static str, Flavor, Vec<String>)> {
     if root.join(PROJECT_FILE).exists() {
         let notes = if root.join(DBT_PROJECT_FILE).exists() {
             vec![format!(
@@ -323,21 +326,42 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
 
 /// Keys of dbt_project.yml that strata accepts without acting on them, each with what to know.
 const DBT_NOTED_KEYS: &[(&str, &str)] = &[
-    ("require-dbt-version", "strata is not dbt and does not check it"),
+    (
+        "require-dbt-version",
+        "strata is not dbt and does not check it",
+    ),
     ("config-version", "strata reads dbt's config version 2"),
     ("analysis-paths", "strata has no analyses yet"),
     ("snapshot-paths", "strata has no snapshots yet"),
     ("asset-paths", "the docs site does not copy assets yet"),
     ("snapshots", "strata has no snapshots yet"),
-    ("sources", "strata does not apply folder configs to sources yet: set them in the sources' YAML"),
+    (
+        "sources",
+        "strata does not apply folder configs to sources yet: set them in the sources' YAML",
+    ),
     ("quoting", "strata always quotes the identifiers it writes"),
-    ("dispatch", "strata dispatches to the project's macros, then its built-ins"),
+    (
+        "dispatch",
+        "strata dispatches to the project's macros, then its built-ins",
+    ),
     ("flags", "strata's behaviour does not depend on dbt's flags"),
     ("query-comment", "strata adds no comment to its queries"),
-    ("restrict-access", "strata has no model groups or access levels yet"),
-    ("packages-install-path", "strata does not install packages yet"),
-    ("unit_tests", "strata does not apply folder configs to unit tests yet"),
-    ("exposures", "strata does not apply folder configs to exposures yet"),
+    (
+        "restrict-access",
+        "strata has no model groups or access levels yet",
+    ),
+    (
+        "packages-install-path",
+        "strata does not install packages yet",
+    ),
+    (
+        "unit_tests",
+        "strata does not apply folder configs to unit tests yet",
+    ),
+    (
+        "exposures",
+        "strata does not apply folder configs to exposures yet",
+    ),
     ("metrics", "strata has no metrics"),
     ("semantic-models", "strata has no semantic models"),
     ("saved-queries", "strata has no saved queries"),
@@ -420,7 +444,9 @@ fn read_project_file(
         Flavor::Dbt => {
             for (key, why) in DBT_NOTED_KEYS {
                 if r.take_raw(key).is_some() {
-                    notes.push(format!("{file_name}: `{key}` is accepted and not acted on: {why}"));
+                    notes.push(format!(
+                        "{file_name}: `{key}` is accepted and not acted on: {why}"
+                    ));
                 }
             }
         }

@@ -61,9 +61,9 @@ pub fn find(
     }
     let profile = match &opts.profile {
         Some(p) => Some((p.clone(), Span::file(file))),
-        None => declared
-            .profile
-            .and_then(|n| yaml::expect_string(n, file, "profile", diags).map(|s| (s, n.span(file)))),
+        None => declared.profile.and_then(|n| {
+            yaml::expect_string(n, file, "profile", diags).map(|s| (s, n.span(file)))
+        }),
     };
     let searched = profile_dirs(root, opts);
     if let Some((name, span)) = &profile {
@@ -84,7 +84,14 @@ pub fn find(
             None => {}
         }
     }
-    embedded_default(file, project_name, profile.is_some(), &searched, opts, diags)
+    embedded_default(
+        file,
+        project_name,
+        profile.is_some(),
+        &searched,
+        opts,
+        diags,
+    )
 }
 
 /// Where profiles.yml is looked for, in order.

@@ -1,0 +1,250 @@
+//! A dbt project as `dbt init` lays it out (dbt_project.yml, profiles.yml, no project.yml)
+//! builds on DuckDB and Postgres, its tables holding what its SQL means; profiles.yml is found
+//! as dbt finds it; keys strata does not act on get a note, unknown keys an error.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fixture_copy;
+use common::pg;
+
+/// strata in `dir` with a clean environment for profiles: `HOME` is `home` (so a developer's
+/// own ~/.dbt is never read) and `DBT_PROFILES_DIR` is unset unless `env` sets it.
+fn strata(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .current_dir(dir)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("DBT_PROFILES_DIR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("strata runs")
+}
+
+fn ok(out: Output) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+fn failed(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// What the fixture's SQL means: per customer, orders, lifetime value in dollars (payments
+/// are in cents), returned orders.
+fn expected_customers() -> Vec<Vec<String>> {
+    pg::normalized(
+        [
+            ["1", "Michael", "2", "14", "1"],
+            ["2", "Shawn", "1", "25", "0"],
+            ["3", "Kathleen", "2", "37", "0"],
+            ["4", "Jimmy", "1", "6", "1"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|v| v.to_string()).collect())
+        .collect(),
+    )
+}
+
+const CUSTOMERS: &str = "select customer_id, first_name, number_of_orders, lifetime_value, returned_orders from {schema}.customers order by customer_id";
+
+#[test]
+fn a_dbt_project_builds_on_duckdb_as_it_is() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let (stdout, stderr) = ok(strata(&dir, tmp.path(), &["build"], &[]));
+    // Where the target comes from, in one line; keys strata does not act on, one note each.
+    assert!(
+        stderr.contains("note: target `dev` of profile `jaffle` in ./profiles.yml"),
+        "{stderr}"
+    );
+    for key in ["config-version", "analysis-paths", "snapshot-paths"] {
+        assert_eq!(
+            stderr
+                .matches(&format!("`{key}` is accepted and not acted on"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+    }
+    assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
+    // dbt's places: artifacts under target/, the database where the profile says.
+    assert!(dir.join("target/manifest.json").is_file());
+    assert_eq!(
+        run_results_in(&dir)["results"].as_array().unwrap().len(),
+        18
+    );
+    let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
+    let got = pg::normalized(common::rows(&conn, &CUSTOMERS.replace("{schema}", "main")));
+    assert_eq!(got, expected_customers());
+    // `+schema: raw` on seeds: dbt's custom schema, `<target schema>_raw`.
+    assert_eq!(
+        common::rows(&conn, "select count(*) from main_raw.raw_payments"),
+        [["7"]]
+    );
+    drop(conn);
+    // `data_tests:` folder configs reach the tests declared under that folder.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let severity = |id: &str| manifest["nodes"][id]["config"]["severity"].clone();
+    assert_eq!(severity("test.jaffle.unique_customers_customer_id"), "warn");
+    assert_eq!(severity("test.jaffle.unique_stg_orders_order_id"), "error");
+    // `strata clean` removes the clean-targets.
+    ok(strata(&dir, tmp.path(), &["clean"], &[]));
+    assert!(!dir.join("target").exists());
+}
+
+fn run_results_in(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("target/run_results.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn a_dbt_project_builds_on_postgres_from_profile_fields() {
+    let url = pg::fresh_database("jaffle");
+    // postgresql://user:password@host:port/dbname, taken apart into dbt-postgres' fields.
+    let rest = url.strip_prefix("postgresql://").unwrap();
+    let (auth, rest) = rest.split_once('@').unwrap();
+    let (user, password) = auth.split_once(':').unwrap();
+    let (hostport, dbname) = rest.split_once('/').unwrap();
+    let (host, port) = hostport.split_once(':').unwrap();
+    let env = [
+        ("JAFFLE_PG_HOST", host),
+        ("JAFFLE_PG_PORT", port),
+        ("JAFFLE_PG_USER", user),
+        ("JAFFLE_PG_PASSWORD", password),
+        ("JAFFLE_PG_DBNAME", dbname),
+    ];
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let (stdout, stderr) = ok(strata(&dir, tmp.path(), &["build", "-t", "pg"], &env));
+    assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
+    assert!(
+        stderr.contains("note: target `pg` of profile `jaffle`"),
+        "{stderr}"
+    );
+    // The password is in no file strata wrote.
+    for f in ["target/manifest.json", "target/run_results.json"] {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(!text.contains(password), "{f} holds the password");
+    }
+    let got = pg::normalized(pg::rows(&url, &CUSTOMERS.replace("{schema}", "analytics")));
+    assert_eq!(got, expected_customers());
+    assert_eq!(
+        pg::rows(&url, "select count(*) from analytics_raw.raw_payments"),
+        [["7"]]
+    );
+}
+
+/// A profiles.yml with one DuckDB output writing to `file`.
+fn profiles(file: &str) -> String {
+    format!(
+        "jaffle:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n      path: {file}\n      threads: 1\n"
+    )
+}
+
+#[test]
+fn profiles_yml_is_found_where_dbt_looks() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::remove_file(dir.join("profiles.yml")).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".dbt")).unwrap();
+    std::fs::write(home.join(".dbt/profiles.yml"), profiles("from_home.duckdb")).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("profiles.yml"), profiles("from_env.duckdb")).unwrap();
+    let flag_dir = tmp.path().join("flag");
+    std::fs::create_dir_all(&flag_dir).unwrap();
+    std::fs::write(flag_dir.join("profiles.yml"), profiles("from_flag.duckdb")).unwrap();
+
+    // ~/.dbt when the project has none.
+    ok(strata(&dir, &home, &["build", "-s", "+stg_customers"], &[]));
+    assert!(dir.join("from_home.duckdb").is_file());
+    // DBT_PROFILES_DIR before that.
+    let env_dir = elsewhere.to_str().unwrap();
+    ok(strata(
+        &dir,
+        &home,
+        &["build", "-s", "+stg_customers"],
+        &[("DBT_PROFILES_DIR", env_dir)],
+    ));
+    assert!(dir.join("from_env.duckdb").is_file());
+    // --profiles-dir before everything.
+    let flag = flag_dir.to_str().unwrap();
+    ok(strata(
+        &dir,
+        &home,
+        &["build", "-s", "+stg_customers", "--profiles-dir", flag],
+        &[("DBT_PROFILES_DIR", env_dir)],
+    ));
+    assert!(dir.join("from_flag.duckdb").is_file());
+
+    // A profile that is not there: an error naming the file, with a did-you-mean.
+    let stderr = failed(strata(&dir, &home, &["compile", "--profile", "jafle"], &[]));
+    assert!(stderr.contains("profile `jafle` is not in"), "{stderr}");
+    assert!(stderr.contains("jaffle"), "{stderr}");
+    // A target type strata does not connect to: a clear error at the profile's line.
+    std::fs::write(
+        home.join(".dbt/profiles.yml"),
+        "jaffle:\n  target: wh\n  outputs:\n    wh:\n      type: snowflake\n      account: x\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, &home, &["compile"], &[]));
+    assert!(
+        stderr.contains("target `wh` has type `snowflake`, which strata does not connect to"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(".dbt/profiles.yml:5:"), "{stderr}");
+}
+
+#[test]
+fn no_profiles_anywhere_builds_into_the_embedded_default() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::remove_file(dir.join("profiles.yml")).unwrap();
+    let (_, stderr) = ok(strata(&dir, tmp.path(), &["build"], &[]));
+    assert!(
+        stderr.contains("building into warehouse/jaffle.duckdb (embedded DuckDB, schema main)"),
+        "{stderr}"
+    );
+    assert!(dir.join("warehouse/jaffle.duckdb").is_file());
+}
+
+#[test]
+fn dbt_project_keys_are_checked_and_project_yml_wins() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        dir.join("dbt_project.yml"),
+        text.replace("model-paths:", "model-path:"),
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["parse"], &[]));
+    assert!(
+        stderr.contains("unknown key `model-path`") || stderr.contains("`model-path`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("model-paths"), "{stderr}");
+
+    // Both files: project.yml is read, and strata says so.
+    std::fs::write(
+        dir.join("project.yml"),
+        "name: other\nvars:\n  dollars_per_cent: 0.01\n  status_filter: returned\n",
+    )
+    .unwrap();
+    let (_, stderr) = ok(strata(&dir, tmp.path(), &["parse"], &[]));
+    assert!(
+        stderr.contains("both project.yml and dbt_project.yml are here: strata reads project.yml"),
+        "{stderr}"
+    );
+    assert!(dir.join(".strata/manifest.json").is_file());
+}
