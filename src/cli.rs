@@ -207,6 +207,10 @@ pub enum Command {
         #[command(flatten)]
         compile: CompileArgs,
     },
+    /// Install the packages of packages.yml (or dependencies.yml) into dbt_packages/: local
+    /// packages are linked there; hub and git packages are not downloaded (no network access):
+    /// they must be installed already, by `dbt deps` or by hand.
+    Deps,
     /// Create a new project in directory NAME that compiles and builds as it is.
     Init {
         /// Project name (an identifier); also the directory created.

@@ -73,6 +73,7 @@ fn main() {
         ),
         Command::Retry => commands::run::retry(&cli.global),
         Command::Clean => commands::clean::run(&cli.global),
+        Command::Deps => commands::deps::run(&cli.global),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
     };
     strata::timing::report();

@@ -57,11 +57,38 @@ fn expected_customers() -> Vec<Vec<String>> {
     )
 }
 
+/// The package macros' output: a surrogate key per order (md5 of `order_id-customer_id`) and
+/// the amounts in cents.
+const ORDER_KEYS: &str = "select count(*), count(distinct order_key), max(case when order_id = 1 then order_key end), sum(amount_cents) from {schema}.order_keys";
+
+fn order_keys() -> Vec<Vec<String>> {
+    vec![vec![
+        "6".to_string(),
+        "6".to_string(),
+        "ea66c06c1e1c05fa9f1aa39d98dc5bc1".to_string(),
+        "8200".to_string(),
+    ]]
+}
+
 const CUSTOMERS: &str = "select customer_id, first_name, number_of_orders, lifetime_value, returned_orders from {schema}.customers order by customer_id";
 
 #[test]
 fn a_dbt_project_builds_on_duckdb_as_it_is() {
     let (tmp, dir) = fixture_copy("dbt_jaffle");
+    // `deps` links the local package; the hub package was installed earlier (by dbt deps).
+    let (deps, _) = ok(strata(&dir, tmp.path(), &["deps"], &[]));
+    assert!(
+        deps.contains("installed local package `jaffle_utils` in dbt_packages/jaffle_utils"),
+        "{deps}"
+    );
+    assert!(
+        deps.contains("hub package `acme/money_utils` is installed in dbt_packages/money_utils"),
+        "{deps}"
+    );
+    assert!(
+        dir.join("dbt_packages/jaffle_utils/dbt_project.yml")
+            .is_file()
+    );
     let (stdout, stderr) = ok(strata(&dir, tmp.path(), &["build"], &[]));
     // Where the target comes from, in one line; keys strata does not act on, one note each.
     assert!(
@@ -82,7 +109,7 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     assert!(dir.join("target/manifest.json").is_file());
     assert_eq!(
         run_results_in(&dir)["results"].as_array().unwrap().len(),
-        18
+        19
     );
     let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
     let got = pg::normalized(common::rows(&conn, &CUSTOMERS.replace("{schema}", "main")));
@@ -92,7 +119,19 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
         common::rows(&conn, "select count(*) from main_raw.raw_payments"),
         [["7"]]
     );
+    assert_eq!(
+        common::rows(&conn, ORDER_KEYS.replace("{schema}", "main").as_str()),
+        order_keys()
+    );
     drop(conn);
+    // The project's `default__cents` replaces the package's: `dispatch:` searches it first.
+    let compiled =
+        std::fs::read_to_string(dir.join("target/compiled/dev/models/marts/order_keys.sql"))
+            .unwrap();
+    assert!(
+        compiled.contains("cast(round(amount * 100) as bigint) as amount_cents"),
+        "{compiled}"
+    );
     // `data_tests:` folder configs reach the tests declared under that folder.
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
@@ -144,6 +183,35 @@ fn a_dbt_project_builds_on_postgres_from_profile_fields() {
         pg::rows(&url, "select count(*) from analytics_raw.raw_payments"),
         [["7"]]
     );
+    // Without `deps`, the local package is read where it is.
+    assert_eq!(
+        pg::rows(&url, &ORDER_KEYS.replace("{schema}", "analytics")),
+        order_keys()
+    );
+}
+
+#[test]
+fn a_package_that_is_not_installed_says_how_to_get_it() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let text = std::fs::read_to_string(dir.join("packages.yml")).unwrap();
+    std::fs::write(
+        dir.join("packages.yml"),
+        format!("{text}  - git: \"https://github.com/acme/missing_pkg.git\"\n    revision: v1\n"),
+    )
+    .unwrap();
+    let out = strata(&dir, tmp.path(), &["deps"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("git package `https://github.com/acme/missing_pkg.git` is not installed in dbt_packages/"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("strata does not download packages"),
+        "{stderr}"
+    );
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(stderr.contains("packages.yml:5:"), "{stderr}");
 }
 
 /// A profiles.yml with one DuckDB output writing to `file`.

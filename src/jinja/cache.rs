@@ -125,6 +125,16 @@ pub fn global_key(project: &Project, target: &TargetInfo, macros: &[(String, Str
         part(name.as_bytes());
         part(text.as_bytes());
     }
+    // Which package a macro file belongs to, and dispatch's search orders, decide what a
+    // macro call renders too.
+    for p in &project.packages {
+        part(p.name.as_bytes());
+        part(p.dir.as_os_str().as_encoded_bytes());
+    }
+    for (namespace, order) in &project.dispatch {
+        part(namespace.as_bytes());
+        part(order.join(",").as_bytes());
+    }
     for (name, doc) in &project.docs {
         part(name.as_bytes());
         part(doc.text.as_bytes());

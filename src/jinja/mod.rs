@@ -23,6 +23,7 @@ use crate::ir::{AdapterKind, TargetInfo};
 use crate::project::{DocBlock, Project};
 
 pub mod cache;
+mod packages;
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -260,8 +261,20 @@ impl<'a> Renderer<'a> {
         Self::add_node_functions(&mut env, project);
 
         // Macros: each file becomes a template; each macro a global function.
-        let (macros, builtin_names) = Self::add_macro_templates(&mut env, macro_sources, diags);
+        let (macros, builtin_names, package_macros) =
+            Self::add_macro_templates(&mut env, macro_sources, project, diags);
         Self::add_macro_globals(&mut env, &macros, &builtin_names, adapter_kind);
+        packages::add_globals(&mut env, &package_macros, &macros);
+        let search = Arc::new(packages::Search::new(project, &package_macros, &macros));
+        let names = Arc::new(macros.keys().cloned().collect::<BTreeSet<_>>());
+        env.add_global(
+            "adapter",
+            Value::from_object(Adapter {
+                kind: adapter_kind,
+                names,
+                search,
+            }),
+        );
         Renderer {
             env,
             macros,
@@ -381,9 +394,11 @@ impl<'a> Renderer<'a> {
     fn add_macro_templates(
         env: &mut Environment<'a>,
         macro_sources: &'a [(String, String)],
+        project: &Project,
         diags: &mut Diagnostics,
-    ) -> (MacroIndex, Vec<String>) {
+    ) -> (MacroIndex, Vec<String>, packages::PackageMacros) {
         let mut macros: MacroIndex = BTreeMap::new();
+        let mut package_macros = packages::PackageMacros::default();
         let macro_texts: SourceTexts = macro_sources
             .iter()
             .map(|(n, src)| (PathBuf::from(n), Arc::from(src.as_str())))
@@ -411,6 +426,17 @@ impl<'a> Renderer<'a> {
                     continue;
                 }
             };
+            // A package's macros go under its name, and never clash with the project's.
+            if let Some(pkg) = packages::package_of(project, name) {
+                let index = package_macros
+                    .by_package
+                    .entry(pkg.to_string())
+                    .or_default();
+                for m in exports {
+                    index.entry(m).or_insert_with(|| name.to_string());
+                }
+                continue;
+            }
             for m in exports {
                 if name == BUILTINS_FILE {
                     builtin_names.push(m.clone());
@@ -433,7 +459,7 @@ impl<'a> Renderer<'a> {
                 macros.insert(m, PathBuf::from(name));
             }
         }
-        (macros, builtin_names)
+        (macros, builtin_names, package_macros)
     }
 
     /// Makes each macro callable by name, the built-ins as `dbt.name`, variants via dispatch.
@@ -491,13 +517,6 @@ impl<'a> Renderer<'a> {
                 }),
             );
         }
-        env.add_global(
-            "adapter",
-            Value::from_object(Adapter {
-                kind: adapter_kind,
-                names: dispatch_names,
-            }),
-        );
     }
 
     /// Where each macro is defined.
@@ -828,6 +847,7 @@ fn dispatch_target(
 struct Adapter {
     kind: AdapterKind,
     names: Arc<BTreeSet<String>>,
+    search: Arc<packages::Search>,
 }
 
 impl Object for Adapter {
@@ -846,10 +866,21 @@ impl Object for Adapter {
     ) -> Result<Value, Error> {
         match method {
             "dispatch" => {
-                let (pos, _kw) = split_kwargs(args);
+                let (pos, kw) = split_kwargs(args);
                 let base = pos.first().and_then(|v| v.as_str()).ok_or_else(|| {
                     Error::new(ErrorKind::MissingArgument, "adapter.dispatch(macro_name)")
                 })?;
+                let namespace = pos
+                    .get(1)
+                    .cloned()
+                    .or_else(|| {
+                        kw.as_ref()
+                            .and_then(|k| k.get::<Value>("macro_namespace").ok())
+                    })
+                    .filter(|v| !v.is_none() && !v.is_undefined());
+                if let Some(ns) = namespace.as_ref().and_then(|v| v.as_str()) {
+                    return self.search.dispatch(self.kind, base, ns);
+                }
                 let target = dispatch_target(self.kind, &self.names, base)?;
                 state.lookup(&target).ok_or_else(|| {
                     Error::new(

@@ -4,6 +4,7 @@
 //!
 //! May import: `ir`, `adapter::engine` (target types and fields), `diagnostics`, utilities.
 
+pub mod packages;
 pub mod properties;
 pub mod targets;
 pub mod yaml;
@@ -188,6 +189,8 @@ pub struct Paths {
     pub artifacts: PathBuf,
     /// What `strata clean` removes (`clean-targets` of a dbt project, else the artifacts).
     pub clean: Vec<PathBuf>,
+    /// Where packages are installed (`packages-install-path`, default `dbt_packages`).
+    pub packages: PathBuf,
 }
 
 /// A loaded project: every file read once, nothing rendered yet.
@@ -219,6 +222,10 @@ pub struct Project {
     pub test_configs: ConfigTree,
     /// Lines to tell the user once: where the target comes from, keys accepted and not acted on.
     pub notes: Vec<String>,
+    /// The packages read (local ones and those installed), in order.
+    pub packages: Vec<packages::Package>,
+    /// `dispatch:` search orders by macro namespace.
+    pub dispatch: BTreeMap<String, Vec<String>>,
     /// `on-run-start` statements.
     pub on_run_start: Vec<String>,
     /// `on-run-end` statements.
@@ -340,19 +347,11 @@ const DBT_NOTED_KEYS: &[(&str, &str)] = &[
         "strata does not apply folder configs to sources yet: set them in the sources' YAML",
     ),
     ("quoting", "strata always quotes the identifiers it writes"),
-    (
-        "dispatch",
-        "strata dispatches to the project's macros, then its built-ins",
-    ),
     ("flags", "strata's behaviour does not depend on dbt's flags"),
     ("query-comment", "strata adds no comment to its queries"),
     (
         "restrict-access",
         "strata has no model groups or access levels yet",
-    ),
-    (
-        "packages-install-path",
-        "strata does not install packages yet",
     ),
     (
         "unit_tests",
@@ -436,6 +435,7 @@ fn read_project_file(
     let test_configs = tree(&mut r, &["data_tests", "tests"], ConfigScope::Test);
     let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
     let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
+    let dispatch = read_dispatch(&mut r, file, diags);
     let mut notes = Vec::new();
     match flavor {
         Flavor::Strata => {
@@ -483,6 +483,8 @@ fn read_project_file(
         on_run_start,
         on_run_end,
         notes,
+        packages: Vec::new(),
+        dispatch,
         models: Vec::new(),
         seeds: Vec::new(),
         singular_tests: Vec::new(),
@@ -548,6 +550,10 @@ fn read_paths(r: &mut MapReader, file: &Path, flavor: Flavor, diags: &mut Diagno
             (artifacts, clean)
         }
     };
+    let packages = r
+        .string(&["packages-install-path"], diags)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("dbt_packages"));
     Paths {
         models,
         seeds,
@@ -557,7 +563,32 @@ fn read_paths(r: &mut MapReader, file: &Path, flavor: Flavor, diags: &mut Diagno
         docs,
         artifacts,
         clean,
+        packages,
     }
+}
+
+/// `dispatch:`, a list of `{macro_namespace, search_order}`.
+fn read_dispatch(
+    r: &mut MapReader,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let Some(list) = r.take(&["dispatch"]) else {
+        return out;
+    };
+    for item in yaml::expect_seq(list, file, "dispatch", diags) {
+        let Some(mut ir) = MapReader::new(item, file, "a dispatch entry", diags) else {
+            continue;
+        };
+        let namespace = ir.required_string("macro_namespace", item, diags);
+        let order = ir.string_list(&["search_order"], diags);
+        ir.finish(diags);
+        if let Some(ns) = namespace {
+            out.insert(ns, order);
+        }
+    }
+    out
 }
 
 /// True for names made of ASCII letters, digits and underscores, not starting with a digit.
@@ -791,6 +822,7 @@ fn read_sql_files(
 
 fn discover(p: &mut Project, diags: &mut Diagnostics) {
     let root = p.root.clone();
+    p.packages = packages::found(&root, &p.paths.packages, diags);
     let found = find_files(p);
 
     crate::timing::mark("load:walk");
@@ -860,6 +892,11 @@ fn find_files(p: &Project) -> FoundFiles {
     let mut macro_list = Vec::new();
     for dir in &p.paths.macros {
         macro_list.extend(walk(&root, dir, &["sql", "jinja"], &art));
+    }
+    for pkg in &p.packages {
+        for dir in &pkg.macro_paths {
+            macro_list.extend(walk(&root, &pkg.dir.join(dir), &["sql", "jinja"], &art));
+        }
     }
     let mut test_list = Vec::new();
     for dir in &p.paths.tests {
