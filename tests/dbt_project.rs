@@ -61,6 +61,14 @@ fn expected_customers() -> Vec<Vec<String>> {
 /// the amounts in cents.
 const ORDER_KEYS: &str = "select count(*), count(distinct order_key), max(case when order_id = 1 then order_key end), sum(amount_cents) from {schema}.order_keys";
 
+/// The calendar model (date_spine, pivot, zip, modules, api.Relation.create): 7 days and two
+/// extra rows; per status, the orders of those days.
+const CALENDAR: &str = "select count(*), count(distinct date_day), sum(completed), sum(placed), sum(returned) from {schema}.order_calendar";
+
+fn calendar() -> Vec<Vec<String>> {
+    vec![["9", "7", "11", "1", "2"].map(String::from).to_vec()]
+}
+
 fn order_keys() -> Vec<Vec<String>> {
     vec![vec![
         "6".to_string(),
@@ -109,7 +117,7 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     assert!(dir.join("target/manifest.json").is_file());
     assert_eq!(
         run_results_in(&dir)["results"].as_array().unwrap().len(),
-        19
+        20
     );
     let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
     let got = pg::normalized(common::rows(&conn, &CUSTOMERS.replace("{schema}", "main")));
@@ -122,6 +130,10 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     assert_eq!(
         common::rows(&conn, ORDER_KEYS.replace("{schema}", "main").as_str()),
         order_keys()
+    );
+    assert_eq!(
+        common::rows(&conn, CALENDAR.replace("{schema}", "main").as_str()),
+        calendar()
     );
     drop(conn);
     // The project's `default__cents` replaces the package's: `dispatch:` searches it first.
@@ -188,6 +200,10 @@ fn a_dbt_project_builds_on_postgres_from_profile_fields() {
         pg::rows(&url, &ORDER_KEYS.replace("{schema}", "analytics")),
         order_keys()
     );
+    assert_eq!(
+        pg::rows(&url, &CALENDAR.replace("{schema}", "analytics")),
+        calendar()
+    );
 }
 
 #[test]
@@ -212,6 +228,24 @@ fn a_package_that_is_not_installed_says_how_to_get_it() {
     );
     let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
     assert!(stderr.contains("packages.yml:5:"), "{stderr}");
+}
+
+#[test]
+fn jinja_that_needs_a_database_while_compiling_says_so() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/values.sql"),
+        "{% set r = run_query('select distinct status from ' ~ ref('orders')) %}\nselect 1 as one\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains(
+            "`run_query` queries the database while compiling, and strata compiles without one"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("models/values.sql:1:"), "{stderr}");
 }
 
 /// A profiles.yml with one DuckDB output writing to `file`.

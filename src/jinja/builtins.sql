@@ -174,3 +174,12 @@
 {% macro type_float() -%}double precision{%- endmacro %}
 {% macro type_numeric() -%}numeric(28, 6){%- endmacro %}
 {% macro type_boolean() -%}boolean{%- endmacro %}
+
+{#- md5 of a value's text, as a hex string. -#}
+{% macro hash(field) -%}
+    {{ adapter.dispatch('hash')(field) }}
+{%- endmacro %}
+
+{% macro default__hash(field) -%}
+    md5(cast({{ field }} as {{ dbt.type_string() }}))
+{%- endmacro %}

@@ -23,6 +23,7 @@ use crate::ir::{AdapterKind, TargetInfo};
 use crate::project::{DocBlock, Project};
 
 pub mod cache;
+mod dbt_context;
 mod packages;
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
@@ -259,6 +260,7 @@ impl<'a> Renderer<'a> {
 
         let env_reads = Self::add_variable_functions(&mut env, project);
         Self::add_node_functions(&mut env, project);
+        dbt_context::add(&mut env);
 
         // Macros: each file becomes a template; each macro a global function.
         let (macros, builtin_names, package_macros) =
@@ -893,6 +895,11 @@ impl Object for Adapter {
                 let s = args.first().map(|v| v.to_string()).unwrap_or_default();
                 Ok(Value::from(crate::ir::quote_ident(&s)))
             }
+            "get_columns_in_relation"
+            | "get_relation"
+            | "list_relations_without_caching"
+            | "get_missing_columns"
+            | "execute" => Err(dbt_context::needs_database(&format!("adapter.{method}"))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
