@@ -39,6 +39,15 @@ pub struct GlobalArgs {
     /// Output format of diagnostics and progress.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Print only errors: no progress lines, notes, warnings, `log()` output or summary. The
+    /// nodes that failed and the final list of failures still print, and so does what a
+    /// command is asked for (`ls`, `show`'s rows, a dry run's statements).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Treat warnings as errors: a compile warning stops the command (exit 2) and a test with
+    /// `severity: warn` that finds rows fails (exit 1, its dependents are skipped).
+    #[arg(long, global = true)]
+    pub warn_error: bool,
 }
 
 /// Options of commands that compile the project.
@@ -93,6 +102,16 @@ pub enum LsOutput {
     /// Defining file.
     Path,
     /// One JSON object per node.
+    Json,
+}
+
+/// What `strata show` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ShowOutput {
+    /// A table.
+    #[default]
+    Text,
+    /// One JSON object: the columns and the rows (also with `--log-format json`).
     Json,
 }
 
@@ -179,6 +198,12 @@ pub enum Command {
         select: SelectArgs,
         #[command(flatten)]
         run: RunArgs,
+        /// Build every selected model with zero rows: each query runs as
+        /// `select * from (...) where false limit 0`, so the SQL is checked against the
+        /// database (columns, types, functions) without reading data. Replaces the relations it
+        /// builds with empty ones: use a development or CI target.
+        #[arg(long)]
+        empty: bool,
     },
     /// Run the data tests and unit tests of the selected nodes.
     Test {
@@ -197,6 +222,47 @@ pub enum Command {
         select: SelectArgs,
         #[command(flatten)]
         run: RunArgs,
+        /// Build every selected model with zero rows (see `strata run --empty`); data tests
+        /// read zero rows too, so they pass once their SQL is valid. Seeds load as usual.
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Render a macro of the project and run the SQL it outputs on the target, statement by
+    /// statement (each one commits on its own; the first that fails stops the rest).
+    RunOperation {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The macro to call.
+        #[arg(value_name = "MACRO")]
+        macro_name: String,
+        /// The macro's keyword arguments, as YAML or JSON: --args '{role: reporter, days: 7}'.
+        #[arg(long, value_name = "YAML")]
+        args: Option<String>,
+    },
+    /// Preview the first rows of a model, seed, source or test (or of an inline query) from
+    /// the target, without building anything.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["select", "inline"])))]
+    Show {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The one node to preview (a model runs its compiled query; a seed or a source reads
+        /// its relation; a data test shows its failing rows).
+        #[arg(short = 's', long = "select", value_name = "NODE", num_args = 1..)]
+        select: Vec<String>,
+        /// A query to preview instead of a node; it may use `ref`, `source`, vars and macros.
+        #[arg(long, value_name = "SQL", conflicts_with = "select")]
+        inline: Option<String>,
+        /// How many rows to show; -1 for all of them.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 5,
+            allow_negative_numbers = true
+        )]
+        limit: i64,
+        /// How to print the rows.
+        #[arg(short = 'o', long, value_enum, default_value_t = ShowOutput::Text)]
+        output: ShowOutput,
     },
     /// Rerun only the nodes that failed or were skipped in the last seed/run/build.
     Retry,

@@ -37,17 +37,20 @@ fn main() {
             compile,
             select,
             run,
+            false,
         ),
         Command::Run {
             compile,
             select,
             run,
+            empty,
         } => commands::run::run(
             &cli.global,
             commands::run::RunKind::Run,
             compile,
             select,
             run,
+            *empty,
         ),
         Command::Test {
             compile,
@@ -59,22 +62,46 @@ fn main() {
             compile,
             select,
             run,
+            false,
         ),
         Command::Build {
             compile,
             select,
             run,
+            empty,
         } => commands::run::run(
             &cli.global,
             commands::run::RunKind::Build,
             compile,
             select,
             run,
+            *empty,
         ),
         Command::Retry => commands::run::retry(&cli.global),
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
+        Command::RunOperation {
+            compile,
+            macro_name,
+            args,
+        } => commands::operation::run(&cli.global, compile, macro_name, args.as_deref()),
+        Command::Show {
+            compile,
+            select,
+            inline,
+            limit,
+            output,
+        } => commands::show::run(
+            &cli.global,
+            compile,
+            &commands::show::What {
+                select,
+                inline: inline.as_deref(),
+                limit: *limit,
+                output: *output,
+            },
+        ),
     };
     strata::timing::report();
     let status = match result {

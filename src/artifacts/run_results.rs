@@ -49,6 +49,12 @@ pub struct Invocation {
     /// `--profile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// `--empty`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty: bool,
+    /// `--warn-error`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warn_error: bool,
 }
 
 /// Where a run is: `running` until it ends, then `finished`, or `interrupted` when it was

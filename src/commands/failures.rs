@@ -90,7 +90,7 @@ pub fn print(out: &Output, c: &Compiled, results: &[NodeResult], end: Option<&Ad
                 "unique_id": f.unique_id, "location": f.location, "message": f.message})
         })
         .collect();
-    out.event(
+    out.always(
         &text,
         serde_json::json!({"event": "failures", "failures": json}),
     );

@@ -5,11 +5,14 @@ pub mod clean;
 pub mod compile;
 pub mod debug;
 pub mod deps;
+pub mod empty;
 pub mod failures;
 pub mod init;
 pub mod ls;
+pub mod operation;
 pub mod parse;
 pub mod run;
+pub mod show;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,9 +50,11 @@ impl ExitStatus {
     }
 }
 
-/// Writes diagnostics and results in the chosen format.
+/// Writes diagnostics and results in the chosen format; with `--quiet`, only errors and what
+/// the command was asked for.
 pub struct Output {
     format: LogFormat,
+    quiet: bool,
 }
 
 impl Output {
@@ -57,11 +62,20 @@ impl Output {
     pub fn new(global: &GlobalArgs) -> Output {
         Output {
             format: global.log_format,
+            quiet: global.quiet,
         }
     }
 
-    /// Prints diagnostics to stderr (text) or stdout (JSON lines).
+    /// Prints diagnostics to stderr (text) or stdout (JSON lines); with `--quiet`, the errors
+    /// only.
     pub fn diagnostics(&self, diags: &Diagnostics, root: &Path) {
+        let mut errors_only = Diagnostics::new();
+        let diags = if self.quiet && diags.warning_count() > 0 {
+            errors_only.extend(diags.items().iter().filter(|d| d.is_error()).cloned());
+            &errors_only
+        } else {
+            diags
+        };
         if diags.is_empty() {
             return;
         }
@@ -90,8 +104,16 @@ impl Output {
         }
     }
 
-    /// Prints a line of progress or result: plain text, or a JSON event.
+    /// Prints a line of progress: plain text, or a JSON event. Nothing with `--quiet`.
     pub fn event(&self, text: &str, json: serde_json::Value) {
+        if !self.quiet {
+            self.always(text, json);
+        }
+    }
+
+    /// Prints an error, or what the command was asked for, even with `--quiet`: plain text,
+    /// or a JSON event.
+    pub fn always(&self, text: &str, json: serde_json::Value) {
         match self.format {
             LogFormat::Text => print_line(text),
             LogFormat::Json => print_line(&json.to_string()),
@@ -99,8 +121,11 @@ impl Output {
     }
 
     /// A line to tell once (where the target comes from, a key accepted and not acted on):
-    /// on stderr as `note: ...`, or a JSON event.
+    /// on stderr as `note: ...`, or a JSON event. Nothing with `--quiet`.
     pub fn note(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         match self.format {
             LogFormat::Text => {
                 let _ = writeln!(std::io::stderr(), "note: {text}");
@@ -114,6 +139,11 @@ impl Output {
     /// True for JSON output.
     pub fn is_json(&self) -> bool {
         self.format == LogFormat::Json
+    }
+
+    /// True with `--quiet`.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 }
 
@@ -159,19 +189,29 @@ pub fn stdout_closed() -> bool {
 
 /// Parses `--vars` (YAML or JSON mapping).
 fn parse_vars(text: &Option<String>) -> Result<BTreeMap<String, serde_json::Value>, Diagnostic> {
-    let Some(text) = text else {
-        return Ok(BTreeMap::new());
-    };
-    let node = crate::project::yaml::parse(text, Path::new("--vars")).map_err(|mut d| {
+    match text {
+        Some(text) => parse_mapping(text, "--vars", "--vars '{as_of_date: 2024-07-31}'"),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// Parses the YAML or JSON mapping given to option `flag` (`example` shows one).
+pub fn parse_mapping(
+    text: &str,
+    flag: &str,
+    example: &str,
+) -> Result<BTreeMap<String, serde_json::Value>, Diagnostic> {
+    let node = crate::project::yaml::parse(text, Path::new(flag)).map_err(|mut d| {
         d.span = None;
-        d.message = format!("--vars: {}", d.message);
+        d.message = format!("{flag}: {}", d.message);
         d
     })?;
     match node.to_json() {
         serde_json::Value::Object(m) => Ok(m.into_iter().collect()),
+        serde_json::Value::Null if text.trim().is_empty() => Ok(BTreeMap::new()),
         _ => Err(Diagnostic::error(
             Code::InvalidValue,
-            "--vars must be a mapping, e.g. --vars '{as_of_date: 2024-07-31}'",
+            format!("{flag} must be a mapping, e.g. {example}"),
         )),
     }
 }
@@ -205,6 +245,12 @@ pub fn compile_project(
         .with_context(|| format!("project directory {} does not exist", root.display()))?;
     match crate::compile::compile(root, &opts) {
         Ok(c) => {
+            if global.warn_error
+                && let Some(errors) = warnings_as_errors(&c)
+            {
+                out.diagnostics(&errors, root);
+                return Ok(None);
+            }
             if let Some(dir) = &args.state {
                 let found = state_check(&c, dir);
                 if found.has_errors() {
@@ -233,6 +279,40 @@ pub fn compile_project(
             Ok(None)
         }
     }
+}
+
+/// With `--warn-error`: the compile's warnings, and the `exceptions.warn()` calls of its
+/// renders, as errors (`None` when there was none).
+fn warnings_as_errors(c: &Compiled) -> Option<Diagnostics> {
+    const NOTE: &str = "a warning, made an error by --warn-error";
+    let mut errors = Diagnostics::new();
+    for d in c.warnings.items() {
+        let mut d = d.clone();
+        if !d.is_error() {
+            d.severity = diagnostics::Severity::Error;
+            d = d.with_note(NOTE);
+        }
+        errors.push(d);
+    }
+    for n in &c.nodes {
+        for line in &n.logs {
+            if let Some(message) = line.strip_prefix("warning: ") {
+                errors.push(
+                    Diagnostic::error(
+                        Code::CompilerErrorRaised,
+                        format!("exceptions.warn(): {message}"),
+                    )
+                    .at(Span::file(&n.original_file_path))
+                    .with_note(NOTE),
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        return None;
+    }
+    errors.sort();
+    Some(errors)
 }
 
 /// Compares the project's contracts with the manifest under `--state DIR`.

@@ -79,6 +79,8 @@ impl RunKind {
 /// progress bar on a terminal), or a JSON event. When stdout is closed, the run is stopped.
 struct LineReporter {
     json: bool,
+    /// `--quiet`: only the nodes that failed are printed.
+    quiet: bool,
     bar: Option<indicatif::ProgressBar>,
     lock: Mutex<()>,
     live: run_results::Live,
@@ -86,8 +88,15 @@ struct LineReporter {
 }
 
 impl LineReporter {
-    fn new(json: bool, total: usize, live: run_results::Live, cancel: CancelToken) -> LineReporter {
-        let bar = (!json && std::io::stderr().is_terminal() && total > 0).then(|| {
+    fn new(
+        out: &Output,
+        total: usize,
+        live: run_results::Live,
+        cancel: CancelToken,
+    ) -> LineReporter {
+        let json = out.is_json();
+        let quiet = out.is_quiet();
+        let bar = (!json && !quiet && std::io::stderr().is_terminal() && total > 0).then(|| {
             let b = indicatif::ProgressBar::new(total as u64);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -101,6 +110,7 @@ impl LineReporter {
         });
         LineReporter {
             json,
+            quiet,
             bar,
             lock: Mutex::new(()),
             live,
@@ -165,6 +175,9 @@ impl Reporter for LineReporter {
     fn finished(&self, node: &CompiledNode, r: &NodeResult, done: usize, total: usize) {
         let _guard = self.lock.lock().unwrap();
         self.live.record(r);
+        if self.quiet && !matches!(r.status, Status::Error | Status::Fail | Status::Interrupted) {
+            return;
+        }
         if self.json {
             let line = serde_json::json!({
                 "event": "node_finished",
@@ -281,7 +294,11 @@ impl Connection for DryRunConnection {
 }
 
 /// Opens the target, retrying while the database is busy (another process holds the file).
-fn open_adapter(c: &Compiled, read_only: bool, out: &Output) -> DbResult<Arc<dyn Adapter>> {
+pub(super) fn open_adapter(
+    c: &Compiled,
+    read_only: bool,
+    out: &Output,
+) -> DbResult<Arc<dyn Adapter>> {
     let notices = super::notices(out);
     let backoff = Backoff {
         attempts: 6,
@@ -320,13 +337,14 @@ fn with_retries<T>(f: impl FnMut() -> DbResult<T>) -> DbResult<T> {
     backoff.run(f, || false).0
 }
 
-/// Runs `strata seed|run|build`.
+/// Runs `strata seed|run|test|build`; `empty` is `--empty` (run and build).
 pub fn run(
     global: &GlobalArgs,
     kind: RunKind,
     args: &CompileArgs,
     sel: &SelectArgs,
     run_args: &RunArgs,
+    empty: bool,
 ) -> Result<ExitStatus> {
     let invocation = Invocation {
         command: kind.name().into(),
@@ -342,6 +360,8 @@ pub fn run(
         junit_xml: run_args.junit_xml.clone(),
         profiles_dir: args.profiles_dir.clone(),
         profile: args.profile.clone(),
+        empty,
+        warn_error: global.warn_error,
     };
     execute_invocation(global, &invocation, run_args.dry_run, None)
 }
@@ -378,7 +398,10 @@ pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
         );
         return Ok(ExitStatus::Success);
     }
-    execute_invocation(global, &prev.metadata.invocation, false, Some(ids))
+    // `--warn-error` given to `retry` applies as well as the one the run was given.
+    let mut invocation = prev.metadata.invocation.clone();
+    invocation.warn_error |= global.warn_error;
+    execute_invocation(global, &invocation, false, Some(ids))
 }
 
 fn execute_invocation(
@@ -391,13 +414,16 @@ fn execute_invocation(
     let Some(kind) = RunKind::parse(&inv.command) else {
         anyhow::bail!("the last run's command `{}` cannot be retried", inv.command);
     };
-    let Some((c, selected)) = compile_and_select(global, inv, kind, only, &out)? else {
+    let Some((mut c, selected)) = compile_and_select(global, inv, kind, only, &out)? else {
         return Ok(ExitStatus::Error);
     };
     let threads = inv.threads.unwrap_or(c.target.info.threads as usize).max(1);
 
     if dry_run {
-        return dry_run_plan(&c, &selected, &out, inv.full_refresh);
+        if inv.empty {
+            super::empty::apply(&mut c, &selected);
+        }
+        return dry_run_plan(&c, &selected, &out, inv);
     }
     if !check_output_paths(&c, inv.junit_xml.as_deref(), &out) {
         return Ok(ExitStatus::Error);
@@ -408,6 +434,10 @@ fn execute_invocation(
     );
     written?;
     manifest?;
+    // The compiled SQL written above is the models' own; only what runs reads zero rows.
+    if inv.empty {
+        super::empty::apply(&mut c, &selected);
+    }
 
     let started = Instant::now();
     // One run at a time per target: the lock lives until this function returns.
@@ -431,19 +461,25 @@ fn execute_invocation(
             .collect(),
     };
     let live = run_results::Live::start(header.clone(), started)?;
-    let reporter = LineReporter::new(out.is_json(), selected.len(), live, cancel.clone());
+    let reporter = LineReporter::new(&out, selected.len(), live, cancel.clone());
     let opts = RunOptions {
         threads,
         fail_fast: inv.fail_fast,
         full_refresh: inv.full_refresh,
+        warn_error: inv.warn_error,
     };
-    if !out.is_json() {
+    if !out.is_json() && !out.is_quiet() {
         reporter.print(&format!(
-            "Running {} on target `{}` ({}) with {}",
+            "Running {} on target `{}` ({}) with {}{}",
             count(selected.len(), "node"),
             c.target.info.name,
             c.target.info.kind.as_str(),
-            count(threads.min(selected.len().max(1)), "thread")
+            count(threads.min(selected.len().max(1)), "thread"),
+            if inv.empty {
+                " (--empty: models are built with zero rows)"
+            } else {
+                ""
+            }
         ));
     }
     let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
@@ -534,7 +570,7 @@ fn prepare_target(
     let adapter = match open_adapter(c, false, out) {
         Ok(a) => a,
         Err(e) => {
-            out.event(
+            out.always(
                 &format!("cannot open target `{}`: {e}", c.target.info.name),
                 serde_json::json!({"event": "error", "message": e.message}),
             );
@@ -547,7 +583,7 @@ fn prepare_target(
     }) {
         Ok(l) => l,
         Err(e) => {
-            out.event(
+            out.always(
                 &format!("cannot start the run: {e}"),
                 serde_json::json!({"event": "error", "message": e.message}),
             );
@@ -574,7 +610,7 @@ fn prepare_target(
         Ok(())
     });
     if let Err(e) = setup {
-        out.event(
+        out.always(
             &format!("cannot prepare the target (schemas, on-run-start): {e}"),
             serde_json::json!({"event": "error", "message": e.message}),
         );
@@ -611,7 +647,7 @@ fn report_run(
             "error": count(Status::Error), "fail": count(Status::Fail), "skipped": count(Status::Skipped)}),
     );
     if let Some(e) = &end_error {
-        out.event(
+        out.always(
             &format!("on-run-end failed: {e}"),
             serde_json::json!({"event": "error", "message": e.message}),
         );
@@ -624,7 +660,7 @@ fn report_run(
         if super::stdout_closed() {
             eprintln!("{text}");
         } else {
-            out.event(
+            out.always(
                 &text,
                 serde_json::json!({"event": "interrupted", "reason": cancel.reason()}),
             );
@@ -644,12 +680,12 @@ fn dry_run_plan(
     c: &Compiled,
     selected: &[usize],
     out: &Output,
-    full_refresh: bool,
+    inv: &Invocation,
 ) -> Result<ExitStatus> {
     let adapter = match open_adapter(c, true, out) {
         Ok(a) => a,
         Err(e) => {
-            out.event(
+            out.always(
                 &format!("cannot open target `{}` read-only: {e}", c.target.info.name),
                 serde_json::json!({"event": "error", "message": e.message}),
             );
@@ -672,17 +708,18 @@ fn dry_run_plan(
             )
         });
         let mode = execute::NodeMode {
-            full_refresh,
+            full_refresh: inv.full_refresh,
             plan_tests: true,
+            warn_error: inv.warn_error,
         };
         let r = execute::execute_node_once(&mut conn, n, seed.as_ref(), mode, caps).map(|_| ());
         let plan = conn.statements.join(";\n");
         match r {
-            Ok(()) => out.event(
+            Ok(()) => out.always(
                 &format!("-- {} ({})\n{plan};\n", n.unique_id, describe(n)),
                 serde_json::json!({"event": "planned", "unique_id": n.unique_id, "statements": conn.statements}),
             ),
-            Err(e) => out.event(
+            Err(e) => out.always(
                 &format!("-- {}: cannot plan: {e}\n", n.unique_id),
                 serde_json::json!({"event": "planned", "unique_id": n.unique_id, "error": e.message}),
             ),

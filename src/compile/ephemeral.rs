@@ -79,7 +79,7 @@ fn collect_ephemeral(
 }
 
 /// Prepends CTEs to a query, merging with its own `WITH` when it has one.
-fn inject_ctes(sql_text: &str, ctes: &[String]) -> String {
+pub(super) fn inject_ctes(sql_text: &str, ctes: &[String]) -> String {
     let list = ctes.join(",\n");
     match sql::leading_with(sql_text) {
         Some(at) => format!("{} {list},{}", &sql_text[..at], &sql_text[at..]),

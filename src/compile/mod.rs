@@ -7,6 +7,7 @@
 //! `project`, `jinja`, `sql`, `graph`, `files` and the utilities, never `adapter`, `checks`,
 //! `materialize`, `execute` or `artifacts`.
 
+pub mod adhoc;
 mod analyze;
 mod assemble;
 pub mod builtin_tests;

@@ -202,7 +202,7 @@ fn seed_edges(pending: &[Pending], relations: &Relations, edges: &mut Vec<Edge>)
 
 /// `text` with `this` and relation placeholders replaced, in one pass: `__strata_this__` by
 /// `own`, `__strata_rel_<n>__` by `relations[n]` (every relation of the render is resolved).
-fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> String {
+pub(super) fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> String {
     const PREFIX: &str = "__strata_";
     let mut out = String::with_capacity(text.len() + 32 * relations.len());
     let mut rest = text;

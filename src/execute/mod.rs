@@ -114,6 +114,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Rebuild incremental models from scratch.
     pub full_refresh: bool,
+    /// `--warn-error`: a test that warns fails instead.
+    pub warn_error: bool,
 }
 
 /// Receives progress as nodes finish.
@@ -210,6 +212,8 @@ pub struct NodeMode {
     pub full_refresh: bool,
     /// Tests only record their query (a dry run's plan) instead of running it.
     pub plan_tests: bool,
+    /// `--warn-error`: a test that warns fails instead.
+    pub warn_error: bool,
 }
 
 /// Runs one node once: the one dispatch by resource type, for runs and dry runs alike. A
@@ -254,15 +258,24 @@ pub fn execute_node_once(
                 Some(spec) => crate::checks::unit::run(conn, spec)?,
                 None => crate::checks::data::run(conn, node)?,
             };
+            let (status, message) = match t.verdict {
+                Verdict::Pass => (Status::Pass, t.message),
+                Verdict::Warn if mode.warn_error => {
+                    const MADE: &str = "(a warning, made an error by --warn-error)";
+                    let message = match t.message.contains("(warning)") {
+                        true => t.message.replacen("(warning)", MADE, 1),
+                        false => format!("{} {MADE}", t.message),
+                    };
+                    (Status::Fail, message)
+                }
+                Verdict::Warn => (Status::Warn, t.message),
+                Verdict::Fail => (Status::Fail, t.message),
+            };
             Ok(Executed {
-                status: match t.verdict {
-                    Verdict::Pass => Status::Pass,
-                    Verdict::Warn => Status::Warn,
-                    Verdict::Fail => Status::Fail,
-                },
+                status,
                 outcome: Outcome {
                     rows: None,
-                    message: t.message,
+                    message,
                 },
                 failures: Some(t.failures),
                 details: t.sample,
@@ -344,6 +357,7 @@ fn execute_node(
             let mode = NodeMode {
                 full_refresh: opts.full_refresh,
                 plan_tests: false,
+                warn_error: opts.warn_error,
             };
             execute_node_once(conn.as_mut(), node, seeds.get(&index), mode, caps)
         });

@@ -572,6 +572,12 @@ impl<'a> Renderer<'a> {
         self.env.template_from_named_str(name, source)?.render(())
     }
 
+    /// Adds a global for every later render: what a command that renders against a live
+    /// target provides (`execute`, `run_query` for `strata run-operation`).
+    pub fn add_global(&mut self, name: &'static str, value: Value) {
+        self.env.add_global(name, value);
+    }
+
     /// True when the project defines (or overrides) a macro named `name`.
     pub fn has_macro(&self, name: &str) -> bool {
         self.macros.contains_key(name)

@@ -145,6 +145,59 @@ pub fn second_statement(sql: &str, kind: AdapterKind) -> Option<(usize, usize)> 
     None
 }
 
+/// The statements of `sql`, split at each `;` outside strings, quoted names and comments, each
+/// with the 1-based line it starts on; what lies between them (whitespace, comments, empty
+/// statements) is dropped. Text that does not tokenize is one statement: the database says
+/// what is wrong with it.
+pub fn split_statements(sql: &str, kind: AdapterKind) -> Vec<(usize, String)> {
+    let d = dialect(kind);
+    let Ok(tokens) = Tokenizer::new(d.as_ref(), sql).tokenize_with_location() else {
+        let text = sql.trim();
+        return match text.is_empty() {
+            true => Vec::new(),
+            false => vec![(1, text.to_string())],
+        };
+    };
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    // Locations count lines from 1 and columns in characters from 1.
+    let offset = |line: u64, column: u64| -> usize {
+        let start = line_starts
+            .get((line as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(sql.len());
+        sql[start..]
+            .char_indices()
+            .nth((column as usize).saturating_sub(1))
+            .map_or(sql.len(), |(b, _)| start + b)
+    };
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for t in tokens {
+        match t.token {
+            Token::SemiColon => {
+                if let Some((line, start)) = current.take() {
+                    let end = offset(t.span.start.line, t.span.start.column);
+                    out.push((line, sql[start..end].trim_end().to_string()));
+                }
+            }
+            Token::Whitespace(_) | Token::EOF => {}
+            _ if current.is_none() => {
+                current = Some((
+                    t.span.start.line as usize,
+                    offset(t.span.start.line, t.span.start.column),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some((line, start)) = current {
+        out.push((line, sql[start..].trim_end().to_string()));
+    }
+    out
+}
+
 /// Parses `sql` in `kind`'s dialect and extracts what the compiler needs.
 pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
     let d = dialect(kind);
@@ -467,6 +520,27 @@ pub fn leading_with(sql: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_are_split_at_semicolons_outside_strings_and_comments() {
+        let k = AdapterKind::Postgres;
+        let sql = "\n-- first\ncreate table t (s text);\ninsert into t values ('a;b'); /* ; */\n\n;\n\
+                   do $$ begin perform 1; end $$;\nselect 'é', 1";
+        assert_eq!(
+            split_statements(sql, k),
+            vec![
+                (3, "create table t (s text)".to_string()),
+                (4, "insert into t values ('a;b')".to_string()),
+                (7, "do $$ begin perform 1; end $$".to_string()),
+                (8, "select 'é', 1".to_string()),
+            ]
+        );
+        assert!(split_statements("  -- nothing\n ; ", k).is_empty());
+        assert_eq!(
+            split_statements("select 1; -- done", AdapterKind::Duckdb),
+            vec![(1, "select 1".to_string())]
+        );
+    }
 
     #[test]
     fn a_second_statement_is_found_after_a_semicolon() {

@@ -1,0 +1,212 @@
+//! SQL that is no node of the project, rendered after a compile: an inline query
+//! (`strata show --inline`) or a macro call (`strata run-operation`). It is rendered with the
+//! project's macros, vars and target, and its `ref()`/`source()` calls resolve against the
+//! compiled nodes exactly as a node's do (same errors, same did-you-mean); ephemeral models
+//! are inlined as CTEs where the text is a query.
+//!
+//! Not a stage of `compile`: it takes the compile's output and changes nothing in it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Compiled;
+use super::ephemeral::{cte_name, inject_ctes};
+use super::relations::{Relations, SourceIndex};
+use super::resolve::{Refable, Scope, call_span, substitute_tokens};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
+use crate::ir::ResourceType;
+use crate::ir::config::{ConfigScope, Materialized, NodeConfig};
+use crate::jinja::{self, RelationCall, Renderer, SourceTexts, THIS_TOKEN};
+use crate::project::Project;
+use crate::sorted::FastMap;
+
+/// What an ad hoc render gives.
+#[derive(Debug)]
+pub struct AdhocSql {
+    /// The rendered text with its relations resolved.
+    pub sql: String,
+    /// `log()` output, in call order.
+    pub logs: Vec<String>,
+    /// The nodes it reads (indices into `Compiled::nodes`), in call order.
+    pub reads: Vec<usize>,
+}
+
+/// What the rendered text is, which decides what an ephemeral `ref()` becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdhocKind {
+    /// One query: ephemeral models are inlined as CTEs.
+    Query,
+    /// Statements (a macro's output): an ephemeral model has no relation to name.
+    Statements,
+}
+
+/// The project's macro files as `Renderer::new` takes them (`{% test %}` blocks rewritten).
+pub fn macro_sources(project: &Project) -> Vec<(String, String)> {
+    project
+        .macro_files
+        .iter()
+        .map(|f| (display_path(&f.path), jinja::rewrite_test_blocks(&f.text)))
+        .collect()
+}
+
+/// Renders `template` (named `file` in diagnostics) with `renderer`, a renderer of `c`'s
+/// project and target, and resolves its relations against `c`'s nodes.
+pub fn render(
+    c: &Compiled,
+    renderer: &Renderer,
+    file: &Path,
+    template: &str,
+    kind: AdhocKind,
+) -> Result<AdhocSql, Diagnostics> {
+    let name = display_path(file);
+    let sources = source_texts(&c.project, file, template);
+    let rendered = renderer
+        .render_node(
+            &name,
+            template,
+            ConfigScope::Model,
+            &NodeConfig::default(),
+            false,
+        )
+        .map_err(|e| one(jinja::jinja_diagnostic(&e, file, None, &sources)))?;
+    let relations = relations_of(c);
+    let scope = Scope {
+        project: &c.project.name,
+        refable: refable_of(c),
+        relations: &relations,
+    };
+    let mut diags = Diagnostics::new();
+    let mut reads = Vec::new();
+    let mut texts = Vec::new();
+    let mut ephemeral = Vec::new();
+    for call in &rendered.recorded.relations {
+        let span = where_called(&sources, file, call);
+        let Some((parent, text)) = scope.resolve_call(call, &span, &mut diags) else {
+            continue;
+        };
+        if c.nodes[parent].materialized() == Materialized::Ephemeral {
+            if kind == AdhocKind::Statements {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MissingRef,
+                        format!(
+                            "ref('{}') is an ephemeral model, which builds no relation a statement can name",
+                            c.nodes[parent].name
+                        ),
+                    )
+                    .at(span)
+                    .with_help("make it a view or a table (`materialized`), or ref() what it reads"),
+                );
+                continue;
+            }
+            ephemeral.push(parent);
+        }
+        reads.push(parent);
+        texts.push(text);
+    }
+    if rendered.text.contains(THIS_TOKEN) {
+        diags.push(
+            Diagnostic::error(
+                Code::JinjaError,
+                "`this` is the relation of the node being built, and there is none here",
+            )
+            .at(Span::file(file))
+            .with_help("name the relation with ref() or source()"),
+        );
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut sql = substitute_tokens(&rendered.text, "", &texts);
+    if !ephemeral.is_empty() {
+        ephemeral.sort_unstable();
+        ephemeral.dedup();
+        let ctes: Vec<String> = ephemeral
+            .iter()
+            .map(|&e| {
+                let body = c.nodes[e].compiled_code.as_deref().unwrap_or_default();
+                format!(
+                    "{} as (\n{}\n)",
+                    cte_name(&c.nodes[e].name),
+                    body.trim().trim_end_matches(';')
+                )
+            })
+            .collect();
+        sql = inject_ctes(&sql, &ctes);
+    }
+    Ok(AdhocSql {
+        sql,
+        logs: rendered.recorded.logs,
+        reads,
+    })
+}
+
+fn one(d: Diagnostic) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.push(d);
+    diags
+}
+
+/// The template and the macro files by path, for positions in diagnostics.
+fn source_texts(project: &Project, file: &Path, template: &str) -> SourceTexts {
+    let mut texts: SourceTexts = project
+        .macro_files
+        .iter()
+        .map(|f| (f.path.clone(), f.text.clone()))
+        .collect();
+    texts.insert(PathBuf::from(file), Arc::from(template));
+    texts
+}
+
+/// Where a relation call is written: in the template, else in the first macro file that
+/// writes it, else the template as a whole.
+fn where_called(sources: &SourceTexts, file: &Path, call: &RelationCall) -> Span {
+    // `call_span` answers the file's first character when the call is not written in it.
+    let found = |s: &Span| (s.line, s.col, s.len) != (1, 1, 1);
+    let template = sources.get(file).map(|src| call_span(src, file, call));
+    template
+        .filter(found)
+        .or_else(|| {
+            sources
+                .iter()
+                .filter(|(path, _)| path.as_path() != file)
+                .map(|(path, src)| call_span(src, path, call))
+                .find(found)
+        })
+        .unwrap_or_else(|| Span::file(file))
+}
+
+/// What `ref()` reaches: the models and seeds of the compile, by name (the first of each).
+fn refable_of(c: &Compiled) -> FastMap<&str, Refable> {
+    let mut refable: FastMap<&str, Refable> = FastMap::default();
+    for (i, n) in c.nodes.iter().enumerate() {
+        if matches!(n.resource_type, ResourceType::Model | ResourceType::Seed) {
+            refable.entry(n.name.as_str()).or_insert(Refable {
+                index: i,
+                relation: n.relation.clone(),
+                ephemeral: n.materialized() == Materialized::Ephemeral,
+            });
+        }
+    }
+    refable
+}
+
+/// What `source()` reaches: the source tables of the compile.
+fn relations_of(c: &Compiled) -> Relations {
+    let source_index: SourceIndex = c
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let s = n.source.as_ref()?;
+            let rel = n.relation.clone()?;
+            Some(((s.source_name.clone(), n.name.clone()), (i, rel)))
+        })
+        .collect();
+    Relations {
+        of_node: Vec::new(),
+        sources: Vec::new(),
+        source_index,
+        disabled: Default::default(),
+    }
+}
