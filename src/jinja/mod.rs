@@ -242,6 +242,9 @@ impl<'a> Renderer<'a> {
         diags: &mut Diagnostics,
     ) -> Renderer<'a> {
         let mut env = Environment::new();
+        // SQL and YAML text is rendered as written: minijinja's default would escape every value
+        // as JSON in templates named `*.yml` (descriptions, project.yml's hooks), quoting them.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(200);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
