@@ -379,7 +379,8 @@ impl Serialize for DependsOut<'_> {
     }
 }
 
-/// `refs`: `[{name, package, version}]` for each model or seed read.
+/// `refs`: `[{name}]` for each model or seed read (`package` and `version` left at dbt's
+/// default, null: strata has neither packages nor model versions).
 struct RefsOut<'a>(&'a [&'a CompiledNode]);
 
 impl Serialize for RefsOut<'_> {
@@ -387,18 +388,12 @@ impl Serialize for RefsOut<'_> {
         #[derive(Serialize)]
         struct RefArgs<'a> {
             name: &'a str,
-            package: Option<()>,
-            version: Option<()>,
         }
         s.collect_seq(
             self.0
                 .iter()
                 .filter(|p| matches!(p.resource_type, ResourceType::Model | ResourceType::Seed))
-                .map(|p| RefArgs {
-                    name: &p.name,
-                    package: None,
-                    version: None,
-                }),
+                .map(|p| RefArgs { name: &p.name }),
         )
     }
 }
