@@ -48,7 +48,7 @@ for n in "${SIZES[@]}"; do
     "$STRATA --project-dir $dir compile" >/dev/null 2>>"$WORK/hyperfine.log"
   read -r med lo hi < <(times "$WORK/compile-$n.json")
   peak=$( (/usr/bin/time -f '%M' "$STRATA" --project-dir "$dir" compile >/dev/null) 2>&1 | tail -1)
-  nodes=$(python3 -c "import json;m=json.load(open('$dir/.strata/manifest.json'));print(len(m['nodes'])+len(m['sources'])+len(m['exposures']))")
+  nodes=$(python3 -c "import json;m=json.load(open('$dir/.strata/manifest.json'));print(sum(len(m.get(k, {})) for k in ('nodes', 'sources', 'exposures', 'unit_tests')))")
   echo "| $n models | $nodes | warm | $med | $lo | $hi | $((peak / 1024)) |"
   hyperfine --style none --runs "$runs" --export-json "$WORK/compile-edit-$n.json" \
     --prepare "echo '-- edited' >> $edited" \

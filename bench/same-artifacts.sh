@@ -16,8 +16,7 @@
 # directory (`artifacts-path:` of project.yml, `.strata` by default), except `compiled/<target>/.index`
 # (inodes and modification times). The caches (render-cache.json, analysis-cache.json) are not
 # compared. The manifest has no invocation-time field (no timestamp, invocation id or absolute
-# path); its `metadata.strata_version` is Cargo.toml's version, so a version bump shows as a
-# difference. Nothing is filtered out of the files compared.
+# path) and no version of strata. Nothing is filtered out of the files compared.
 #
 # Prints one line per case (`same: CASE` or `DIFFERENT: CASE` followed by the first differences).
 # Exit status: 0 every case identical, 1 some case differs (or a compile failed), 2 usage or build

@@ -445,11 +445,11 @@ fn the_example_serves_the_cashflow_contract_in_both_versions() {
         serde_json::from_str(&std::fs::read_to_string(dir.join(".strata/manifest.json")).unwrap())
             .unwrap();
     assert_eq!(
-        manifest["nodes"]["model.ofitec.mart_fact_cashflow"]["contract"]["schema"],
+        manifest["nodes"]["model.ofitec.mart_fact_cashflow"]["config"]["strata"]["contract"]["schema"],
         "contracts/cashflow.v2.json"
     );
     assert_eq!(
-        manifest["nodes"]["model.ofitec.mart_fact_cashflow_v1"]["contract"]["schema"],
+        manifest["nodes"]["model.ofitec.mart_fact_cashflow_v1"]["config"]["strata"]["contract"]["schema"],
         "contracts/cashflow.v1.json"
     );
     drop(conn);

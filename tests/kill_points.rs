@@ -113,7 +113,7 @@ fn kill_and_retry(
         std::thread::sleep(full.mul_f64(*at));
         child.kill().unwrap();
         child.wait().unwrap();
-        if run_results(dir)["metadata"]["state"] == "running" {
+        if run_results(dir)["args"]["strata"]["run_state"] == "running" {
             mid_run += 1;
         }
 
@@ -130,7 +130,7 @@ fn kill_and_retry(
             "kill {i} at {at}: the retry took {took:?} (a build takes {full:?})"
         );
         assert_eq!(
-            run_results(dir)["metadata"]["state"],
+            run_results(dir)["args"]["strata"]["run_state"],
             "finished",
             "kill {i} at {at}"
         );

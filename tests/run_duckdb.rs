@@ -84,7 +84,7 @@ fn build_of_the_example_creates_every_mart_with_hand_computed_values() {
         vec![vec!["0"]]
     );
     let rr = run_results(&dir);
-    assert_eq!(rr["metadata"]["invocation"]["command"], "build");
+    assert_eq!(rr["args"]["which"], "build");
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn failing_model_skips_descendants_keeps_previous_version_and_retry_finishes() {
     let rr = run_results(&dir);
     assert_eq!(result_of(&rr, "model.fail.flaky")["status"], "error");
     assert_eq!(
-        result_of(&rr, "model.fail.flaky")["attempts"],
+        result_of(&rr, "model.fail.flaky")["adapter_response"]["strata"]["attempts"],
         1,
         "a permanent error is not retried"
     );
@@ -265,10 +265,11 @@ fn threads_run_independent_models_concurrently_and_respect_dependencies() {
     strata_ok(&dir, &["run", "--threads", "4"], 0);
     let rr = run_results(&dir);
     let span = |id: &str| {
-        let r = result_of(&rr, id);
+        let execute = &result_of(&rr, id)["timing"][0];
+        assert_eq!(execute["name"], "execute");
         (
-            parse_time(r["started_at"].as_str().unwrap()),
-            parse_time(r["completed_at"].as_str().unwrap()),
+            parse_time(execute["started_at"].as_str().unwrap()),
+            parse_time(execute["completed_at"].as_str().unwrap()),
         )
     };
     let root = span("model.wide.root");
@@ -292,7 +293,13 @@ fn threads_run_independent_models_concurrently_and_respect_dependencies() {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["thread"].as_u64())
+        .filter_map(|r| {
+            r["thread_id"]
+                .as_str()?
+                .strip_prefix("Thread-")?
+                .parse()
+                .ok()
+        })
         .collect();
     assert!(threads.len() > 1, "all nodes ran on one worker");
 }
@@ -401,7 +408,10 @@ fn transient_error_in_a_model_is_retried_and_the_run_succeeds() {
     assert!(marker.exists());
     let rr = run_results(&dir);
     assert_eq!(result_of(&rr, "model.fail.flaky")["status"], "success");
-    assert_eq!(result_of(&rr, "model.fail.flaky")["attempts"], 2);
+    assert_eq!(
+        result_of(&rr, "model.fail.flaky")["adapter_response"]["strata"]["attempts"],
+        2
+    );
 }
 
 #[test]

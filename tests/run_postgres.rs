@@ -534,9 +534,11 @@ fn two_runs_on_one_target_never_interleave() {
             .unwrap()
             .iter()
             .map(|r| {
+                let execute = &r["timing"][0];
+                assert_eq!(execute["name"], "execute");
                 (
-                    r["started_at"].as_str().unwrap().to_string(),
-                    r["completed_at"].as_str().unwrap().to_string(),
+                    execute["started_at"].as_str().unwrap().to_string(),
+                    execute["completed_at"].as_str().unwrap().to_string(),
                 )
             })
             .collect();

@@ -30,7 +30,7 @@ fn wait_for_first_result(dir: &Path) -> serde_json::Value {
     while t0.elapsed() < Duration::from_secs(60) {
         if let Ok(text) = std::fs::read_to_string(&path)
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-            && v["metadata"]["state"] == "running"
+            && v["args"]["strata"]["run_state"] == "running"
             && v["results"]
                 .as_array()
                 .is_some_and(|r| r.iter().any(|r| r["status"] == "success"))
@@ -42,15 +42,19 @@ fn wait_for_first_result(dir: &Path) -> serde_json::Value {
     panic!("run_results.json never showed a running run with a result");
 }
 
+/// Each result's status, as strata has it: its own word where dbt's status says less
+/// (`interrupted` is an `error` to dbt's readers).
 fn statuses(rr: &serde_json::Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = rr["results"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
+            let own = &r["adapter_response"]["strata"]["status"];
+            let status = if own.is_string() { own } else { &r["status"] };
             (
                 r["unique_id"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
+                status.as_str().unwrap().to_string(),
             )
         })
         .collect();
@@ -92,11 +96,18 @@ fn a_killed_run_leaves_its_results_so_far_and_retry_runs_exactly_the_rest() {
     let during = wait_for_first_result(&dir);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(during["metadata"]["selected"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        during["args"]["strata"]["selected"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 
-    // The file is whole and says the run did not finish.
+    // The file is whole (dbt's run results) and says the run did not finish.
+    common::assert_valid_dbt_artifacts(&dir.join(".strata"));
     let after = run_results(&dir);
-    assert_eq!(after["metadata"]["state"], "running");
+    assert_eq!(after["args"]["strata"]["run_state"], "running");
     let done: Vec<String> = statuses(&after)
         .into_iter()
         .filter(|(_, s)| s == "success")
@@ -109,7 +120,7 @@ fn a_killed_run_leaves_its_results_so_far_and_retry_runs_exactly_the_rest() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("the last run did not finish"), "{stdout}");
     let retried = run_results(&dir);
-    assert_eq!(retried["metadata"]["state"], "finished");
+    assert_eq!(retried["args"]["strata"]["run_state"], "finished");
     let ran = ids(&retried);
     for id in &done {
         assert!(
@@ -145,14 +156,23 @@ fn ctrl_c_exits_130_marks_the_running_node_interrupted_and_retry_reruns_it() {
     assert_eq!(out.status.code(), Some(130), "{stdout}");
     assert!(stdout.contains("interrupted (Ctrl-C)"), "{stdout}");
 
+    common::assert_valid_dbt_artifacts(&dir.join(".strata"));
     let rr = run_results(&dir);
-    assert_eq!(rr["metadata"]["state"], "interrupted");
+    assert_eq!(rr["args"]["strata"]["run_state"], "interrupted");
+    // dbt's readers see the interrupted node as an error; strata's own status says why.
     let st = statuses(&rr);
     assert!(
         st.contains(&("model.kill.b".to_string(), "interrupted".to_string())),
         "{st:?}"
     );
     assert!(!st.iter().any(|(_, s)| s == "error"), "{st:?}");
+    let b = rr["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"] == "model.kill.b")
+        .unwrap();
+    assert_eq!(b["status"], "error");
 
     strata_ok(&dir, &["retry"], 0);
     let ran = ids(&run_results(&dir));
@@ -181,7 +201,7 @@ fn a_closed_stdout_stops_the_run_cleanly_without_a_panic() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the output was closed"), "{stderr}");
     let rr = run_results(&dir);
-    assert_eq!(rr["metadata"]["state"], "interrupted");
+    assert_eq!(rr["args"]["strata"]["run_state"], "interrupted");
     strata_ok(&dir, &["retry"], 0);
     assert_complete(&dir);
 }

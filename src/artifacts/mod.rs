@@ -1,6 +1,7 @@
 //! strata's output files under the artifacts directory (`.strata/` by default): the manifest,
-//! the compiled SQL and the run results. The manifest is deterministic: sorted maps, no
-//! timestamps, stable ids.
+//! the compiled SQL and the run results. The manifest and the run results take the shapes of
+//! dbt's (manifest v12, run results v6; `manifest_nodes` says where strata's own facts go).
+//! The manifest is deterministic: sorted maps, no timestamps, stable ids.
 //!
 //! Artifacts are replaced atomically (temp file + rename) and only when their content changes,
 //! so unchanged files keep their timestamps. The manifest is serialized straight to disk while
@@ -10,14 +11,16 @@
 //! instead of a read (made on another thread while the project compiles, see `IndexCheck`);
 //! anything the index cannot vouch for is compared byte by byte.
 //!
-//! May import: `ir`, `compile` (its output), `execute` (node results), `graph`, `files` and
-//! the utilities.
+//! May import: `ir`, `project` (the loaded files, for sources, macros and doc blocks),
+//! `compile` (its output), `execute` (node results), `graph`, `files` and the utilities.
 
 pub mod junit;
+mod manifest_blocks;
+mod manifest_nodes;
 pub mod run_results;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, Write};
@@ -35,33 +38,41 @@ use crate::files::compiled_index::{
     FileStamp, INDEX_FILE, INDEX_HEADER, IndexEntry, PriorIndex, parse_index_line,
 };
 use crate::ir::CompiledNode;
-use crate::ir::ResourceType;
+use crate::project::properties::SourceProps;
+use manifest_nodes::{NodeOut, Shape};
 
-/// The manifest's format version; bumped when its shape changes.
-pub const MANIFEST_VERSION: u32 = 1;
+/// The schema the manifest follows: dbt's manifest v12, so that tools that read dbt's
+/// manifest read strata's.
+pub const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 
 /// Buffer size for streaming large artifacts.
 const CHUNK: usize = 256 * 1024;
 
+/// The manifest's `metadata`. No `generated_at` or `invocation_id` (both optional in v12):
+/// the manifest is a function of the project, byte for byte the same for the same project,
+/// and written again only when its content changes; a time or a run's id would make every
+/// compile a change. `dbt_version` is left out as well: this is not dbt.
 #[derive(Serialize)]
 struct ManifestMetadata<'a> {
-    manifest_version: u32,
-    strata_version: &'a str,
+    dbt_schema_version: &'static str,
     project_name: &'a str,
-    project_version: Option<&'a str>,
-    target_name: &'a str,
     adapter_type: &'a str,
-    target_schema: &'a str,
+    env: BTreeMap<(), ()>,
 }
 
-/// The manifest, serialized from the compiled project as it goes: `nodes`, `sources`,
-/// `exposures`, `parent_map` and `child_map` are maps sorted by unique id.
+/// The manifest, serialized from the compiled project as it goes: every map is sorted by
+/// unique id.
 struct Manifest<'a> {
     c: &'a Compiled,
     /// False for `parse`: compiled SQL is left out.
     with_compiled: bool,
     /// Node indices sorted by unique id, one per id (the last, as a map insert keeps).
     order: Vec<usize>,
+    /// The resource folders (models, seeds, tests, ...) written with `/`, longest first:
+    /// `path`s are relative to the one that holds the file.
+    roots: Vec<String>,
+    /// The project's sources by name.
+    sources: BTreeMap<&'a str, &'a SourceProps>,
 }
 
 impl<'a> Manifest<'a> {
@@ -75,19 +86,46 @@ impl<'a> Manifest<'a> {
             .filter(|&(k, &i)| order.get(k + 1).is_none_or(|&j| id(j) != id(i)))
             .map(|(_, &i)| i)
             .collect();
+        let paths = &c.project.paths;
+        let mut roots: Vec<String> = [
+            &paths.models,
+            &paths.seeds,
+            &paths.tests,
+            &paths.macros,
+            &paths.docs,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| display_path(p))
+        .filter(|p| !p.is_empty() && p != ".")
+        .collect();
+        roots.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let sources = c
+            .project
+            .properties
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
         Self {
             c,
             with_compiled,
             order,
+            roots,
+            sources,
         }
+    }
+
+    /// A file's path (written with `/`) relative to the resource folder that holds it.
+    fn relative<'p>(&self, file: &'p str) -> &'p str {
+        manifest_nodes::relative_to(&self.roots, file)
     }
 }
 
 impl Manifest<'_> {
-    /// Writes the manifest as compact JSON: what serde_json writes for a struct with these
-    /// fields, with the node maps serialized in parallel.
+    /// Writes the manifest as compact JSON, its top-level keys in dbt's order, with the node
+    /// maps serialized in parallel.
     fn write<W: Write + Send>(&self, w: &mut W) -> io::Result<()> {
-        let c = self.c;
         // The edge maps are serialized while the node maps are written.
         let (nodes, edges) = rayon::join(
             || self.write_node_maps(w),
@@ -104,41 +142,43 @@ impl Manifest<'_> {
         w.write_all(&parent_map)?;
         w.write_all(b",\"child_map\":")?;
         w.write_all(&child_map)?;
-        w.write_all(b",\"vars\":")?;
-        serde_json::to_writer(&mut *w, &c.project.vars)?;
+        w.write_all(b",\"group_map\":{},\"saved_queries\":{},\"semantic_models\":{}")?;
+        w.write_all(b",\"unit_tests\":")?;
+        self.write_nodes(w, Group::UnitTests)?;
         w.write_all(b"}")
     }
 
-    /// The metadata and the three node maps.
+    /// The metadata and the maps before the edges.
     fn write_node_maps<W: Write + Send>(&self, w: &mut W) -> io::Result<()> {
         let c = self.c;
         w.write_all(b"{\"metadata\":")?;
         serde_json::to_writer(
             &mut *w,
             &ManifestMetadata {
-                manifest_version: MANIFEST_VERSION,
-                strata_version: env!("CARGO_PKG_VERSION"),
+                dbt_schema_version: MANIFEST_SCHEMA,
                 project_name: &c.project.name,
-                project_version: c.project.version.as_deref(),
-                target_name: &c.target.info.name,
                 adapter_type: c.target.info.kind.as_str(),
-                target_schema: &c.target.info.schema,
+                env: BTreeMap::new(),
             },
         )?;
-        for (key, group) in [
-            ("nodes", Group::Nodes),
-            ("sources", Group::Sources),
-            ("exposures", Group::Exposures),
-        ] {
-            write!(w, ",\"{key}\":")?;
-            self.write_nodes(w, group)?;
-        }
-        Ok(())
+        w.write_all(b",\"nodes\":")?;
+        self.write_nodes(w, Group::Nodes)?;
+        w.write_all(b",\"sources\":")?;
+        self.write_nodes(w, Group::Sources)?;
+        w.write_all(b",\"macros\":")?;
+        serde_json::to_writer(&mut *w, &manifest_blocks::MacrosOut(self))?;
+        w.write_all(b",\"docs\":")?;
+        serde_json::to_writer(&mut *w, &manifest_blocks::DocBlocksOut(self))?;
+        w.write_all(b",\"exposures\":")?;
+        self.write_nodes(w, Group::Exposures)?;
+        w.write_all(b",\"metrics\":{},\"groups\":{},\"selectors\":{},\"disabled\":{}")
     }
 
     /// One node map (`{"id":node,...}`, sorted by id). Nodes are serialized in parallel, a
     /// batch at a time so that memory stays bounded, each thread into its own buffer; a batch
-    /// is written while the next one is serialized.
+    /// is written while the next one is serialized. The buffers of a batch are those of the
+    /// batch before the last, cleared: memory touched once is reused, not asked for again
+    /// (first touches of fresh pages were a large part of the manifest's cost).
     fn write_nodes<W: Write + Send>(&self, w: &mut W, group: Group) -> io::Result<()> {
         use rayon::prelude::*;
         const BATCH: usize = 4096;
@@ -147,50 +187,55 @@ impl Manifest<'_> {
             .order
             .iter()
             .copied()
-            .filter(|&i| Group::of(self.c.nodes[i].resource_type) == group)
+            .filter(|&i| Group::of(&self.c.nodes[i]) == group)
             .collect();
-        let serialize = |batch: &[usize]| -> io::Result<Vec<Vec<u8>>> {
-            batch
-                .par_chunks(PER_THREAD)
-                .map(|chunk| {
-                    let mut out = Vec::new();
+        let serialize = |batch: &[usize], bufs: &mut Vec<Vec<u8>>| -> io::Result<()> {
+            bufs.resize_with(batch.len().div_ceil(PER_THREAD), Vec::new);
+            bufs.par_iter_mut()
+                .zip(batch.par_chunks(PER_THREAD))
+                .try_for_each(|(out, chunk)| {
+                    out.clear();
                     for (k, &i) in chunk.iter().enumerate() {
                         let n = &self.c.nodes[i];
                         if k > 0 {
                             out.push(b',');
                         }
-                        let node = NodeOut {
-                            n,
-                            with_compiled: self.with_compiled,
-                        };
-                        to_json(&mut out, n.unique_id.as_str())?;
+                        to_json(out, n.unique_id.as_str())?;
                         out.push(b':');
-                        to_json(&mut out, &node)?;
+                        to_json(out, &NodeOut { m: self, n, i })?;
                     }
-                    Ok(out)
+                    Ok(())
                 })
-                .collect()
         };
-        let write = |w: &mut W, parts: Vec<Vec<u8>>, first: bool| -> io::Result<()> {
-            for (k, part) in parts.into_iter().enumerate() {
+        let write = |w: &mut W, parts: &[Vec<u8>], first: bool| -> io::Result<()> {
+            for (k, part) in parts.iter().enumerate() {
                 if !first || k > 0 {
                     w.write_all(b",")?;
                 }
-                w.write_all(&part)?;
+                w.write_all(part)?;
             }
             Ok(())
         };
         w.write_all(b"{")?;
         let mut batches = ids.chunks(BATCH);
-        let mut next = batches.next().map(serialize).transpose()?;
+        let (mut ready, mut spare) = (Vec::new(), Vec::new());
+        let mut pending = match batches.next() {
+            Some(b) => {
+                serialize(b, &mut ready)?;
+                true
+            }
+            None => false,
+        };
         let mut first = true;
-        while let Some(parts) = next.take() {
+        while pending {
+            let next = batches.next();
             let (written, following) = rayon::join(
-                || write(w, parts, first),
-                || batches.next().map(serialize).transpose(),
+                || write(w, &ready, first),
+                || next.map(|b| serialize(b, &mut spare)).transpose(),
             );
             written?;
-            next = following?;
+            pending = following?.is_some();
+            std::mem::swap(&mut ready, &mut spare);
             first = false;
         }
         w.write_all(b"}")
@@ -211,34 +256,17 @@ enum Group {
     Nodes,
     Sources,
     Exposures,
+    UnitTests,
 }
 
 impl Group {
-    fn of(t: ResourceType) -> Self {
-        match t {
-            ResourceType::Source => Group::Sources,
-            ResourceType::Exposure => Group::Exposures,
+    fn of(n: &CompiledNode) -> Self {
+        match Shape::of(n) {
+            Shape::Source => Group::Sources,
+            Shape::Exposure => Group::Exposures,
+            Shape::UnitTest => Group::UnitTests,
             _ => Group::Nodes,
         }
-    }
-}
-
-/// A node as the manifest shows it.
-struct NodeOut<'a> {
-    n: &'a CompiledNode,
-    with_compiled: bool,
-}
-
-impl Serialize for NodeOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.with_compiled || self.n.raw_code.is_none() {
-            return self.n.serialize(s);
-        }
-        // Without compiled SQL: a copy of this one node at a time.
-        let mut n = self.n.clone();
-        n.compiled_code = None;
-        n.compiled_checksum = None;
-        n.serialize(s)
     }
 }
 

@@ -381,12 +381,12 @@ pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
     };
     let prev = run_results::read(&dir)?;
     let ids = prev.not_done();
-    if prev.metadata.state == Some(run_results::RunState::Running) {
+    if prev.state == Some(run_results::RunState::Running) {
         out.event(
             &format!(
                 "the last run did not finish (it was killed or crashed): {} of its {} nodes did not succeed",
                 ids.len(),
-                prev.metadata.selected.len()
+                prev.selected.len()
             ),
             serde_json::json!({"event": "retry_unfinished", "nodes": ids.len()}),
         );
@@ -399,7 +399,7 @@ pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     // `--warn-error` given to `retry` applies as well as the one the run was given.
-    let mut invocation = prev.metadata.invocation.clone();
+    let mut invocation = prev.invocation.clone();
     invocation.warn_error |= global.warn_error;
     execute_invocation(global, &invocation, false, Some(ids))
 }
@@ -451,15 +451,15 @@ fn execute_invocation(
         // A second handler cannot be installed in one process; the first one stays in charge.
         let _ = ctrlc::set_handler(move || cancel.cancel());
     }
-    let header = run_results::RunHeader {
-        dir: crate::artifacts::artifacts_dir(&c),
-        invocation: inv.clone(),
-        target: c.target.info.name.clone(),
-        selected: selected
+    let header = run_results::RunHeader::new(
+        crate::artifacts::artifacts_dir(&c),
+        inv.clone(),
+        c.target.info.name.clone(),
+        selected
             .iter()
             .map(|&i| c.nodes[i].unique_id.clone())
             .collect(),
-    };
+    );
     let live = run_results::Live::start(header.clone(), started)?;
     let reporter = LineReporter::new(&out, selected.len(), live, cancel.clone());
     let opts = RunOptions {

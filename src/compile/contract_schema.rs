@@ -143,7 +143,7 @@ pub struct BreakingChange {
 }
 
 /// Compares the contracts of `current` (unique id → contract) with those recorded in an earlier
-/// manifest: for a model that keeps the same contract version (schema file), a column removed
+/// manifest (each model's `config.strata.contract`): for a model that keeps the same contract version (schema file), a column removed
 /// (or renamed) or retyped, or a required column made optional, is a breaking change. Moving a
 /// model to a new schema file is a new version and allowed.
 pub fn breaking_changes(
@@ -155,10 +155,16 @@ pub fn breaking_changes(
         return out;
     };
     for (id, node) in nodes {
-        let Some(prev) = node.get("contract").filter(|c| !c.is_null()) else {
-            continue;
-        };
-        let Some(schema) = prev.get("schema").and_then(J::as_str) else {
+        // Under `config.strata` in dbt-shaped manifests; at the node's top level in those of
+        // older versions.
+        let recorded = [
+            node.pointer("/config/strata/contract"),
+            node.get("contract"),
+        ];
+        let Some((prev, schema)) = recorded.into_iter().flatten().find_map(|c| {
+            let schema = c.get("schema")?.as_str()?;
+            Some((c, schema))
+        }) else {
             continue;
         };
         let Some(now) = current.get(id.as_str()) else {
@@ -240,32 +246,41 @@ mod tests {
 
     #[test]
     fn breaking_changes_need_a_new_version() {
-        let prev = json!({"nodes": {"model.p.m": {"contract": {"schema": "contracts/c.v1.json",
+        let recorded = json!({"schema": "contracts/c.v1.json",
             "columns": {"a": {"types": ["integer"], "required": true},
-                        "b": {"types": ["string"], "required": true}}}}}});
-        let mut now = ContractInfo {
-            schema: "contracts/c.v1.json".into(),
-            enforced: true,
-            checksum: String::new(),
-            columns: BTreeMap::from([
-                ("a".to_string(), col(&["number"], true)),
-                ("c".to_string(), col(&["string"], true)),
-            ]),
-            closed: false,
-            document: Arc::new(json!({})),
-        };
-        let current = BTreeMap::from([("model.p.m".to_string(), &now)]);
-        let found = breaking_changes(&prev, &current);
-        let messages: Vec<&str> = found.iter().map(|b| b.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            vec![
-                "column `a` changed type from integer to number",
-                "column `b` was removed or renamed"
-            ]
-        );
-        now.schema = "contracts/c.v2.json".into();
-        let current = BTreeMap::from([("model.p.m".to_string(), &now)]);
-        assert!(breaking_changes(&prev, &current).is_empty());
+                        "b": {"types": ["string"], "required": true}}});
+        // Where the manifest keeps a model's contract, and where older versions kept it (a
+        // node's dbt `contract` has no schema: it is passed over).
+        let manifests = [
+            json!({"nodes": {"model.p.m": {"contract": {"enforced": true, "alias_types": true},
+                "config": {"strata": {"contract": recorded}}}}}),
+            json!({"nodes": {"model.p.m": {"contract": recorded}}}),
+        ];
+        for prev in &manifests {
+            let mut now = ContractInfo {
+                schema: "contracts/c.v1.json".into(),
+                enforced: true,
+                checksum: String::new(),
+                columns: BTreeMap::from([
+                    ("a".to_string(), col(&["number"], true)),
+                    ("c".to_string(), col(&["string"], true)),
+                ]),
+                closed: false,
+                document: Arc::new(json!({})),
+            };
+            let current = BTreeMap::from([("model.p.m".to_string(), &now)]);
+            let found = breaking_changes(prev, &current);
+            let messages: Vec<&str> = found.iter().map(|b| b.message.as_str()).collect();
+            assert_eq!(
+                messages,
+                vec![
+                    "column `a` changed type from integer to number",
+                    "column `b` was removed or renamed"
+                ]
+            );
+            now.schema = "contracts/c.v2.json".into();
+            let current = BTreeMap::from([("model.p.m".to_string(), &now)]);
+            assert!(breaking_changes(prev, &current).is_empty());
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::adapter::{Adapter, AdapterError, Connection, DbResult, ErrorClass, In
 use crate::checks::Verdict;
 use crate::compile::Compiled;
 use crate::ir::CompiledNode;
-use crate::ir::{Materialized, ResourceType};
+use crate::ir::{Materialized, Relation, ResourceType};
 use crate::materialize::{self, BuildOptions, Outcome, seed};
 
 pub mod located;
@@ -61,7 +61,7 @@ impl Status {
 }
 
 /// The result of one node.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct NodeResult {
     /// Node id.
     pub unique_id: String,
@@ -70,38 +70,32 @@ pub struct NodeResult {
     /// Worker that ran it.
     pub thread: Option<usize>,
     /// When it started (UTC, RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// When it finished (UTC, RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
     /// Seconds spent.
     pub execution_time: f64,
     /// Rows written, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_affected: Option<u64>,
     /// Failing rows of a test.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<u64>,
     /// Lines shown under the result: a sample of a test's failing rows, a unit test's diff.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
     /// What happened, in one line.
     pub message: String,
     /// Attempts made (1 when no retry was needed).
     pub attempts: u32,
-    /// The relation built, `schema.name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub relation: Option<String>,
+    /// The relation built (for a test: where its failing rows are kept), quoted:
+    /// `"schema"."name"`.
+    pub relation_name: Option<String>,
+    /// The node's compiled SQL (shared: the results of a run are copied as it goes).
+    pub compiled_code: Option<Arc<str>>,
     /// The line of the node's file a database error points at, when it points into the
     /// node's own SQL.
-    #[serde(skip)]
     pub line: Option<usize>,
     /// Start and end as instants, for ordering checks in tests.
-    #[serde(skip)]
     pub start_instant: Option<Instant>,
     /// See `start_instant`.
-    #[serde(skip)]
     pub end_instant: Option<Instant>,
 }
 
@@ -840,14 +834,23 @@ fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult
         details: Vec::new(),
         message: message.to_string(),
         attempts: 0,
-        relation: node
-            .relation
-            .as_ref()
-            .map(|r| format!("{}.{}", r.schema, r.identifier)),
+        relation_name: relation_of(node).map(Relation::quoted),
+        compiled_code: node.compiled_code.as_deref().map(Arc::from),
         line: None,
         start_instant: None,
         end_instant: None,
     }
+}
+
+/// The relation a node builds (none for an ephemeral model) or, for a test, where its
+/// failing rows are kept.
+fn relation_of(node: &CompiledNode) -> Option<&Relation> {
+    if node.materialized() == Materialized::Ephemeral {
+        return None;
+    }
+    node.relation
+        .as_ref()
+        .or_else(|| node.test.as_deref()?.audit_relation.as_ref())
 }
 
 fn skipped(node: &CompiledNode, message: &str) -> NodeResult {

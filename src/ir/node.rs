@@ -2,7 +2,7 @@
 //! the facts of tests, sources and exposures.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -153,8 +153,8 @@ pub struct ExposureInfo {
     pub label: Option<String>,
 }
 
-/// One node after compilation.
-#[derive(Clone, Debug, Serialize)]
+/// One node after compilation. The manifest shows it in dbt's shapes (`artifacts`).
+#[derive(Clone, Debug)]
 pub struct CompiledNode {
     /// Unique id (`model.ofitec.mart_ar_aging`).
     pub unique_id: String,
@@ -163,80 +163,46 @@ pub struct CompiledNode {
     /// Name.
     pub name: String,
     /// Defining file, relative to the project.
-    #[serde(serialize_with = "ser_path")]
     pub original_file_path: PathBuf,
     /// Project, folders, name.
     pub fqn: Vec<String>,
     /// Resolved config (shared between nodes that have the same: most tests).
-    #[serde(serialize_with = "ser_config")]
     pub config: Arc<NodeConfig>,
     /// Description (doc blocks resolved).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Columns: documented ones first, then the ones analysis found.
     pub columns: Vec<ColumnInfo>,
     /// Ids of the nodes this one reads, sorted.
     pub depends_on: Vec<String>,
     /// The relation it builds or reads.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<Relation>,
     /// SQL as written (shared with the project's copy of the file).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_opt_text"
-    )]
     pub raw_code: Option<Arc<str>>,
     /// SQL ready to run on the target (ephemeral parents inlined as CTEs).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_code: Option<String>,
     /// SQL for runs where the model's table exists (`is_incremental()` true); incremental only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_incremental_code: Option<String>,
     /// Rendered pre-hooks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pre_hooks: Vec<String>,
     /// Rendered post-hooks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub post_hooks: Vec<String>,
     /// sha256 of the defining file.
     pub checksum: String,
     /// sha256 of the compiled SQL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub compiled_checksum: Option<String>,
     /// Test facts.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<Box<TestInfo>>,
     /// Source facts.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Box<SourceInfo>>,
     /// Exposure facts.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exposure: Option<Box<ExposureInfo>>,
     /// The model's data contract.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<Box<ContractInfo>>,
     /// `log()` output of the render.
-    #[serde(skip)]
     pub logs: Vec<String>,
     /// The line of `original_file_path` where the node is declared: 1 for a node that is a
     /// whole file, the YAML entry of a generic test, unit test or exposure.
-    #[serde(skip)]
     pub line: usize,
-}
-
-fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::diagnostics::display_path_cow(p))
-}
-
-fn ser_config<S: serde::Serializer>(c: &Arc<NodeConfig>, s: S) -> Result<S::Ok, S::Error> {
-    c.as_ref().serialize(s)
-}
-
-fn ser_opt_text<S: serde::Serializer>(t: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_some(&**t),
-        None => s.serialize_none(),
-    }
 }
 
 impl CompiledNode {

@@ -244,8 +244,8 @@ impl<'a> Renderer<'a> {
         diags: &mut Diagnostics,
     ) -> Renderer<'a> {
         let mut env = Environment::new();
-        // SQL is not HTML or JSON: nothing is escaped, whatever a template's file is called
-        // (minijinja would JSON-escape the output of hooks, which live in a .yml file).
+        // SQL and YAML text is rendered as written: minijinja's default would escape every value
+        // as JSON in templates named `*.yml` (descriptions, project.yml's hooks), quoting them.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(200);

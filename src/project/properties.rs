@@ -904,6 +904,30 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
 }
 
 const EXPOSURE_TYPES: &[&str] = &["dashboard", "notebook", "analysis", "ml", "application"];
+const EXPOSURE_MATURITIES: &[&str] = &["low", "medium", "high"];
+
+/// An error at `node` unless `value` is one of `allowed` (`what` names the field).
+fn check_one_of(
+    value: Option<&String>,
+    node: Option<&Node>,
+    allowed: &[&str],
+    what: &str,
+    file: &Path,
+    diags: &mut Diagnostics,
+) {
+    if let (Some(v), Some(n)) = (value, node)
+        && !allowed.contains(&v.as_str())
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("{what} `{v}` must be one of {}", allowed.join(", ")),
+            )
+            .at(n.span(file))
+            .with_help_opt(crate::diagnostics::suggest(v, allowed.iter().copied())),
+        );
+    }
+}
 
 fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<ExposureProps> {
     let mut r = MapReader::new(node, file, "an exposure", diags)?;
@@ -914,24 +938,8 @@ fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Ex
         .unwrap_or_else(|| node.span(file));
     let type_node = r.take(&["type"]);
     let exposure_type = r.required_string("type", node, diags);
-    if let (Some(t), Some(n)) = (&exposure_type, type_node)
-        && !EXPOSURE_TYPES.contains(&t.as_str())
-    {
-        diags.push(
-            Diagnostic::error(
-                Code::InvalidValue,
-                format!(
-                    "exposure type `{t}` must be one of {}",
-                    EXPOSURE_TYPES.join(", ")
-                ),
-            )
-            .at(n.span(file))
-            .with_help_opt(crate::diagnostics::suggest(
-                t,
-                EXPOSURE_TYPES.iter().copied(),
-            )),
-        );
-    }
+    let (t, n) = (exposure_type.as_ref(), type_node);
+    check_one_of(t, n, EXPOSURE_TYPES, "exposure type", file, diags);
     let (mut owner_name, mut owner_email) = (None, None);
     if let Some(o) = r.take(&["owner"]) {
         match &o.kind {
@@ -948,7 +956,10 @@ fn read_exposure(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Ex
     let description = r.string(&["description"], diags);
     let label = r.string(&["label"], diags);
     let url = r.string(&["url"], diags);
+    let maturity_node = r.take(&["maturity"]);
     let maturity = r.string(&["maturity"], diags);
+    let (m, n) = (maturity.as_ref(), maturity_node);
+    check_one_of(m, n, EXPOSURE_MATURITIES, "exposure maturity", file, diags);
     let tags = r.string_list(&["tags"], diags);
     let meta = read_meta(r.take(&["meta"]), file, diags);
     let mut depends_on = Vec::new();
@@ -1041,5 +1052,33 @@ mod tests {
         assert_eq!(tests[2].args["values"], serde_json::json!(["c"]));
         let where_clause = tests[2].config.as_ref().unwrap().where_clause.as_deref();
         assert_eq!(where_clause, Some("x > 1"));
+    }
+
+    #[test]
+    fn an_exposure_type_or_maturity_outside_dbt_s_lists_is_an_error_at_its_line() {
+        // Both end up in the manifest, whose schema allows only these values.
+        let y = "exposures:\n  - name: e\n    type: dashbord\n    maturity: beta\n    owner: {name: x}\n  - name: f\n    type: ml\n    maturity: low\n    owner: {name: x}\n";
+        let node = yaml::parse(y, Path::new("e.yml")).unwrap();
+        let mut out = Properties::default();
+        let mut d = Diagnostics::new();
+        read_file(&node, Path::new("e.yml"), &mut out, &mut d);
+        let found: Vec<(usize, String)> = d
+            .into_iter()
+            .map(|d| (d.span.map(|s| s.line).unwrap_or(0), d.message))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    3,
+                    "exposure type `dashbord` must be one of dashboard, notebook, analysis, ml, application".to_string()
+                ),
+                (
+                    4,
+                    "exposure maturity `beta` must be one of low, medium, high".to_string()
+                ),
+            ]
+        );
+        assert_eq!(out.exposures.len(), 2);
     }
 }

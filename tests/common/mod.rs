@@ -3,7 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod dbt_artifacts;
 pub mod pg;
+
+// Not every test binary validates artifacts.
+#[allow(unused_imports)]
+pub use dbt_artifacts::assert_valid_dbt_artifacts;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
