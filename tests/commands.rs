@@ -342,7 +342,7 @@ fn empty_works(e: &Engine, dir: &Path) {
         out.contains("no_such_fn") && out.contains("models/marts/later.sql:1"),
         "{out}"
     );
-    assert_eq!(run_results(dir)["metadata"]["invocation"]["empty"], true);
+    assert_eq!(run_results(dir)["args"]["empty"], true);
     std::fs::write(
         &later,
         "select customer, abs(amount) as x\nfrom {{ ref('stg_orders') }}\n",

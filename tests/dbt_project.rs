@@ -113,8 +113,11 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
         );
     }
     assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
-    // dbt's places: artifacts under target/, the database where the profile says.
-    assert!(dir.join("target/manifest.json").is_file());
+    // dbt's places: artifacts under target/, the database where the profile says; in dbt's
+    // shapes (manifest v12, run results v6, validated whole).
+    assert!(common::dbt_artifacts::assert_valid_dbt_artifacts(
+        &dir.join("target")
+    ));
     assert_eq!(
         run_results_in(&dir)["results"].as_array().unwrap().len(),
         20
@@ -184,6 +187,9 @@ fn a_dbt_project_builds_on_postgres_from_profile_fields() {
         stderr.contains("note: target `pg` of profile `jaffle`"),
         "{stderr}"
     );
+    assert!(common::dbt_artifacts::assert_valid_dbt_artifacts(
+        &dir.join("target")
+    ));
     // The password is in no file strata wrote.
     for f in ["target/manifest.json", "target/run_results.json"] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
