@@ -131,6 +131,24 @@ fn run_operation_works(e: &Engine, dir: &Path) {
     e.strata(dir, &["run-operation", "only_when_executing"], 0);
     assert!(e.rows(dir, "select * from main.executed").is_empty());
 
+    // run_query(): rows typed by column, reached by name and position; a statement.
+    let (out, _) = e.strata(dir, &["run-operation", "report_small"], 0);
+    for line in [
+        "[report_small] columns: customer, total, orders",
+        "[report_small] bob has 1 order(s), 14.0 doubled",
+        "[report_small] carol has 1 order(s), 6.5 doubled",
+        "[report_small] customers: bob, carol; 2 rows",
+        "Ran 2 statements of `report_small`",
+    ] {
+        assert!(out.contains(line), "{line} not in:\n{out}");
+    }
+    assert_eq!(
+        e.rows(dir, "select customer from main.small_customers order by 1"),
+        vec![json!({"customer": "bob"}), json!({"customer": "carol"})]
+    );
+    let (_, err) = e.strata(dir, &["run-operation", "bad_query"], 1);
+    assert!(err.contains("run_query: ") && err.contains("nope"), "{err}");
+
     let (out, _) = e.strata(dir, &["run-operation", "answer"], 0);
     assert!(
         out.contains("`answer` returned 42, which is not SQL"),

@@ -9,8 +9,13 @@ use crate::cli::{CompileArgs, GlobalArgs};
 /// Runs `strata debug`.
 pub fn run(global: &GlobalArgs, args: &CompileArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
+    // A failed check is an error: it prints with --quiet too.
     let check = |ok: bool, what: &str, detail: &str| {
-        out.event(
+        let print = |text: &str, json| match ok {
+            true => out.event(text, json),
+            false => out.always(text, json),
+        };
+        print(
             &format!(
                 "{} {what}{}",
                 if ok { "OK   " } else { "ERROR" },

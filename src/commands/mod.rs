@@ -12,6 +12,7 @@ pub mod ls;
 pub mod operation;
 pub mod parse;
 pub mod run;
+pub mod run_query;
 pub mod show;
 
 use std::collections::BTreeMap;

@@ -1,20 +1,20 @@
 //! `strata run-operation MACRO --args '{...}'`: calls a macro of the project with keyword
-//! arguments and runs the SQL it outputs on the target, statement by statement. The macro is
-//! rendered with the whole project compiled, so its `ref()`/`source()` calls resolve as a
-//! model's do, with `execute` true as dbt sets it; its `log()` lines are printed.
-//!
-//! dbt runs only what a macro sends through `run_query` or a `statement` block and throws its
-//! output away; strata runs the output, as it runs hooks. Macros that query the database while
-//! they render (`run_query`, `statement`, `adapter.get_relation`) are not supported.
+//! arguments; what it sends through `run_query()` runs while it renders, as in dbt, and the
+//! SQL it outputs runs after, statement by statement, as hooks do (dbt throws the output
+//! away). The macro is rendered with the whole project compiled, so its `ref()`/`source()`
+//! calls resolve as a model's do, with `execute` true as dbt sets it; its `log()` lines are
+//! printed. `statement` blocks and `adapter.get_relation` are not supported.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 use minijinja::Value;
 use serde_json::Value as J;
 
+use super::run_query::{self, Session};
 use super::{ExitStatus, Output, compile_project, count, parse_mapping};
 use crate::cli::{CompileArgs, GlobalArgs};
 use crate::compile::Compiled;
@@ -46,11 +46,16 @@ pub fn run(
     let Some(c) = compile_project(global, args, false, &out)? else {
         return Ok(ExitStatus::Error);
     };
-    let sql = match render(&c, name, &kwargs) {
+    let session = Session::new(&c, super::notices(&out));
+    let sql = match render(&c, name, &kwargs, &session) {
         Ok(r) => r,
         Err(diags) => {
             out.diagnostics(&diags, &c.project.root);
-            return Ok(ExitStatus::Error);
+            // The database refusing a `run_query()` is a failure, not an invalid project.
+            return Ok(match session.failure() {
+                Some(_) => ExitStatus::Failure,
+                None => ExitStatus::Error,
+            });
         }
     };
     for line in &sql.logs {
@@ -75,7 +80,7 @@ pub fn run(
         return Ok(ExitStatus::Success);
     }
     let statements = crate::sql::split_statements(&sql.sql, c.target.info.kind);
-    Ok(execute(&c, name, &statements, &out))
+    Ok(execute(&c, &session, name, &statements, &out))
 }
 
 /// Prints one diagnostic; the invocation is invalid.
@@ -86,16 +91,18 @@ fn invalid(out: &Output, root: &Path, d: Diagnostic) -> ExitStatus {
     ExitStatus::Error
 }
 
-/// Renders the call of macro `name` with `kwargs`.
+/// Renders the call of macro `name` with `kwargs`; `run_query()` runs on `session`.
 fn render(
     c: &Compiled,
     name: &str,
     kwargs: &BTreeMap<String, J>,
+    session: &Arc<Session>,
 ) -> Result<adhoc::AdhocSql, Diagnostics> {
     let sources = adhoc::macro_sources(&c.project);
     let mut ignored = Diagnostics::new();
     let mut renderer = Renderer::new(&c.project, &c.target.info, &sources, &mut ignored);
     renderer.add_global("execute", Value::from(true));
+    renderer.add_global("run_query", run_query::function(session.clone()));
     let mut diags = Diagnostics::new();
     if let Some(d) = unknown_macro(c, &renderer, name) {
         diags.push(d);
@@ -298,7 +305,13 @@ fn literal(v: &J) -> String {
 }
 
 /// Runs the statements in order, each committing on its own; the first failure stops the rest.
-fn execute(c: &Compiled, name: &str, statements: &[(usize, String)], out: &Output) -> ExitStatus {
+fn execute(
+    c: &Compiled,
+    session: &Session,
+    name: &str,
+    statements: &[(usize, String)],
+    out: &Output,
+) -> ExitStatus {
     let started = Instant::now();
     if statements.is_empty() {
         out.event(
@@ -307,17 +320,13 @@ fn execute(c: &Compiled, name: &str, statements: &[(usize, String)], out: &Outpu
         );
         return ExitStatus::Success;
     }
-    let conn = super::run::open_adapter(c, false, out).and_then(|a| a.connect());
-    let mut conn = match conn {
-        Ok(conn) => conn,
-        Err(e) => {
-            out.always(
-                &format!("cannot open target `{}`: {e}", c.target.info.name),
-                serde_json::json!({"event": "error", "message": e.message}),
-            );
-            return ExitStatus::Failure;
-        }
-    };
+    if let Err(e) = session.with_conn(|_| Ok(())) {
+        out.always(
+            &format!("cannot open target `{}`: {e}", c.target.info.name),
+            serde_json::json!({"event": "error", "message": e.message}),
+        );
+        return ExitStatus::Failure;
+    }
     let total = statements.len();
     for (k, (_, sql)) in statements.iter().enumerate() {
         let t0 = Instant::now();
@@ -327,7 +336,7 @@ fn execute(c: &Compiled, name: &str, statements: &[(usize, String)], out: &Outpu
         } else {
             first.to_string()
         };
-        match conn.execute(sql) {
+        match session.with_conn(|conn| conn.execute(sql)) {
             Ok(rows) => out.event(
                 &format!(
                     "{:>w$} of {total} OK  {first} [{} in {:.2}s]",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use crate::compile::Compiled;
 use crate::execute::{self, CancelToken, NodeResult, Reporter, RunOptions, Status};
 use crate::ir::ResourceType;
 use crate::ir::config::Materialized;
-use crate::ir::{ColumnMeta, CompiledNode, Relation};
+use crate::ir::{ColumnMeta, CompiledNode, Relation, Target};
 
 /// Which verb is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,7 +300,16 @@ pub(super) fn open_adapter(
     read_only: bool,
     out: &Output,
 ) -> DbResult<Arc<dyn Adapter>> {
-    let notices = super::notices(out);
+    open_target(&c.target, &c.project.root, read_only, super::notices(out))
+}
+
+/// `open_adapter` for a target and a project directory.
+pub(super) fn open_target(
+    target: &Target,
+    root: &Path,
+    read_only: bool,
+    notices: adapter::Notices,
+) -> DbResult<Arc<dyn Adapter>> {
     let backoff = Backoff {
         attempts: 6,
         initial_delay: 0.5,
@@ -310,7 +320,7 @@ pub(super) fn open_adapter(
     let started = Instant::now();
     let mut told = false;
     let attempt = || {
-        let r = adapter::open(&c.target, &c.project.root, read_only, notices.clone());
+        let r = adapter::open(target, root, read_only, notices.clone());
         if let Err(e) = &r
             && e.is_transient()
             && !told
@@ -319,7 +329,7 @@ pub(super) fn open_adapter(
             told = true;
             notices(&format!(
                 "waiting for the database of target `{}`, which another process holds: {}",
-                c.target.info.name, e.message
+                target.info.name, e.message
             ));
         }
         r

@@ -203,7 +203,7 @@ fn preview_query(n: &CompiledNode) -> Result<String, &'static str> {
 }
 
 /// The family of a column's type as the database spells it (`DECIMAL(18,2)`, `int4`).
-fn family(data_type: &str) -> Option<TypeFamily> {
+pub(super) fn family(data_type: &str) -> Option<TypeFamily> {
     let base = data_type
         .split('(')
         .next()
@@ -224,7 +224,7 @@ fn shown(v: Option<&str>, family: Option<TypeFamily>) -> String {
 }
 
 /// A value as JSON: numbers and booleans typed by the column, the rest as strings.
-fn json_value(v: Option<&str>, family: Option<TypeFamily>) -> J {
+pub(super) fn json_value(v: Option<&str>, family: Option<TypeFamily>) -> J {
     let Some(v) = v else {
         return J::Null;
     };
@@ -285,7 +285,7 @@ fn print_rows(
 
 /// Rows as aligned text, in the shape of a failing test's sample (`a | b`, `--+--`): numbers
 /// right-aligned, long values cut.
-fn table(
+pub(super) fn table(
     columns: &[ColumnMeta],
     rows: &[Vec<Option<String>>],
     families: &[Option<TypeFamily>],

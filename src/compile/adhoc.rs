@@ -6,6 +6,7 @@
 //!
 //! Not a stage of `compile`: it takes the compile's output and changes nothing in it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use super::Compiled;
 use super::ephemeral::{cte_name, inject_ctes};
 use super::relations::{Relations, SourceIndex};
 use super::resolve::{Refable, Scope, call_span, substitute_tokens};
-use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
 use crate::ir::ResourceType;
 use crate::ir::config::{ConfigScope, Materialized, NodeConfig};
 use crate::jinja::{self, RelationCall, Renderer, SourceTexts, THIS_TOKEN};
@@ -139,6 +140,66 @@ pub fn render(
         logs: rendered.recorded.logs,
         reads,
     })
+}
+
+/// What each `ref()` and `source()` of the project resolves to, owned: for SQL run while a
+/// macro renders (`run_query`), whose placeholders cannot wait for the render to end.
+#[derive(Clone, Debug, Default)]
+pub struct RelationTexts {
+    refs: BTreeMap<String, Result<String, String>>,
+    sources: BTreeMap<(String, String), String>,
+}
+
+impl RelationTexts {
+    /// The relations of `c`'s models, seeds and source tables.
+    pub fn of(c: &Compiled) -> RelationTexts {
+        let mut refs = BTreeMap::new();
+        for (name, r) in refable_of(c) {
+            let text = match (&r.relation, r.ephemeral) {
+                (Some(rel), false) => Ok(rel.quoted()),
+                _ => Err(format!(
+                    "ref('{name}') is an ephemeral model, which builds no relation a statement can name"
+                )),
+            };
+            refs.insert(name.to_string(), text);
+        }
+        let sources = relations_of(c)
+            .source_index
+            .into_iter()
+            .map(|(key, (_, rel))| (key, rel.quoted()))
+            .collect();
+        RelationTexts { refs, sources }
+    }
+
+    /// `text` with the placeholders of `calls` (a render's relations so far) replaced.
+    pub fn substitute(&self, text: &str, calls: &[RelationCall]) -> Result<String, String> {
+        let mut texts = Vec::with_capacity(calls.len());
+        for call in calls {
+            texts.push(match call {
+                RelationCall::Ref { name, .. } => match self.refs.get(name) {
+                    Some(t) => t.clone()?,
+                    None => {
+                        let help = suggest(name, self.refs.keys().map(String::as_str))
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default();
+                        return Err(format!(
+                            "ref('{name}') names a model or seed that does not exist{help}"
+                        ));
+                    }
+                },
+                RelationCall::Source { source, table } => self
+                    .sources
+                    .get(&(source.clone(), table.clone()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!(
+                            "source('{source}', '{table}') is not declared in any properties file"
+                        )
+                    })?,
+            });
+        }
+        Ok(substitute_tokens(text, "", &texts))
+    }
 }
 
 fn one(d: Diagnostic) -> Diagnostics {

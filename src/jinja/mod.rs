@@ -599,6 +599,12 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// The relations the render in progress has asked for so far, by placeholder number: what a
+/// function that runs SQL while rendering (`run_query`) needs to resolve the placeholders in it.
+pub fn relations_so_far(state: &State) -> Vec<RelationCall> {
+    with_rec(state, |r| r.recorded.lock().unwrap().relations.clone()).unwrap_or_default()
+}
+
 fn macro_span(sources: &[(String, String)], file: &str, name: &str) -> Span {
     let line = sources
         .iter()

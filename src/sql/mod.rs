@@ -198,6 +198,27 @@ pub fn split_statements(sql: &str, kind: AdapterKind) -> Vec<(usize, String)> {
     out
 }
 
+/// True when `sql` is a query that returns rows and can be read as a subquery (`select`,
+/// `with`, `values`, `table`, DuckDB's `from x`, or one of those in parentheses), judged by its
+/// first word; false for other statements (DDL, DML, maintenance).
+pub fn returns_rows(sql: &str, kind: AdapterKind) -> bool {
+    use sqlparser::keywords::Keyword;
+    let d = dialect(kind);
+    let Ok(tokens) = Tokenizer::new(d.as_ref(), sql).tokenize() else {
+        return false;
+    };
+    let first = tokens
+        .into_iter()
+        .find(|t| !matches!(t, Token::Whitespace(_) | Token::LParen));
+    matches!(
+        first,
+        Some(Token::Word(w)) if matches!(
+            w.keyword,
+            Keyword::SELECT | Keyword::WITH | Keyword::VALUES | Keyword::TABLE | Keyword::FROM
+        )
+    )
+}
+
 /// Parses `sql` in `kind`'s dialect and extracts what the compiler needs.
 pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
     let d = dialect(kind);
@@ -520,6 +541,18 @@ pub fn leading_with(sql: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_told_from_other_statements_by_their_first_word() {
+        let k = AdapterKind::Postgres;
+        assert!(returns_rows("-- x\n (select 1)", k));
+        assert!(returns_rows("with a as (select 1) select * from a", k));
+        assert!(returns_rows("values (1)", k));
+        assert!(!returns_rows("create table t as select 1", k));
+        assert!(!returns_rows("vacuum analyze t", k));
+        assert!(!returns_rows("insert into t select 1", k));
+        assert!(!returns_rows("", k));
+    }
 
     #[test]
     fn statements_are_split_at_semicolons_outside_strings_and_comments() {
