@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg;
@@ -34,8 +34,10 @@ const FINGERPRINTS: [(&str, &str); 7] = [
 const RELATIONS: &str =
     "select table_name from information_schema.tables where table_schema = 'main' order by 1";
 
-/// Where a kill lands, as fractions of an uninterrupted build's wall time.
-const KILL_AT: [f64; 5] = [0.15, 0.35, 0.55, 0.75, 0.92];
+/// Where a kill lands: once the running build has recorded this many finished nodes (of 11),
+/// read from its live `run_results.json`. Progress, not time, so that a busy machine moves the
+/// kills along with the build instead of past its end.
+const KILL_AFTER: [usize; 5] = [0, 1, 3, 5, 8];
 
 /// The warehouse as the test reads it.
 type Query<'a> = &'a dyn Fn(&str) -> Vec<Vec<String>>;
@@ -88,8 +90,29 @@ fn uninterrupted(
     (t0.elapsed(), state(read))
 }
 
-/// Kills builds of `dir` at every point of `KILL_AT` (fractions of `full`) and retries each,
-/// comparing the warehouse with `expected` after every retry.
+/// Waits until the build in `dir` is running with at least `done` finished nodes (its live
+/// `run_results.json` says so); false when the build ended first or `limit` passed.
+fn wait_for_progress(dir: &Path, child: &mut Child, done: usize, limit: Duration) -> bool {
+    let path = dir.join(".strata/run_results.json");
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && v["args"]["strata"]["run_state"] == "running"
+            && v["results"].as_array().is_some_and(|r| r.len() >= done)
+        {
+            return true;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+/// Kills builds of `dir` at every point of `KILL_AFTER` and retries each, comparing the
+/// warehouse with `expected` after every retry.
 fn kill_and_retry(
     dir: &Path,
     target: &[&str],
@@ -100,7 +123,7 @@ fn kill_and_retry(
     let build: Vec<&str> = [&["build"], target].concat();
 
     let mut mid_run = 0;
-    for (i, at) in KILL_AT.iter().enumerate() {
+    for (i, at) in KILL_AFTER.iter().enumerate() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
             .arg("--project-dir")
             .arg(dir)
@@ -110,7 +133,7 @@ fn kill_and_retry(
             .stderr(Stdio::null())
             .spawn()
             .expect("strata starts");
-        std::thread::sleep(full.mul_f64(*at));
+        wait_for_progress(dir, &mut child, *at, full * 10 + Duration::from_secs(30));
         child.kill().unwrap();
         child.wait().unwrap();
         if run_results(dir)["args"]["strata"]["run_state"] == "running" {
@@ -123,28 +146,28 @@ fn kill_and_retry(
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !stderr.contains("waiting for"),
-            "kill {i} at {at}: the retry waited on the killed run:\n{stderr}"
+            "kill {i} after {at} nodes: the retry waited on the killed run:\n{stderr}"
         );
         assert!(
-            took < full * 3 + Duration::from_secs(5),
-            "kill {i} at {at}: the retry took {took:?} (a build takes {full:?})"
+            took < full * 4 + Duration::from_secs(20),
+            "kill {i} after {at} nodes: the retry took {took:?} (a build takes {full:?})"
         );
         assert_eq!(
             run_results(dir)["args"]["strata"]["run_state"],
             "finished",
-            "kill {i} at {at}"
+            "kill {i} after {at} nodes"
         );
         let got = state(read);
         assert_eq!(
             got, expected,
-            "kill {i} at {at}: the warehouse differs from an uninterrupted build's"
+            "kill {i} after {at} nodes: the warehouse differs from an uninterrupted build's"
         );
     }
-    // Most kills must have landed inside the run, or the test tested nothing.
+    // The kills must have landed inside the run, or the test tested nothing.
     assert!(
-        mid_run >= 3,
+        mid_run >= KILL_AFTER.len() - 1,
         "only {mid_run} of {} kills stopped a running build (a build takes {full:?})",
-        KILL_AT.len()
+        KILL_AFTER.len()
     );
 }
 
