@@ -227,8 +227,11 @@ pub enum Command {
         #[arg(long)]
         empty: bool,
     },
-    /// Render a macro of the project and run the SQL it outputs on the target, statement by
-    /// statement (each one commits on its own; the first that fails stops the rest).
+    /// Call a macro of the project on the target and run its SQL.
+    ///
+    /// What the macro sends through `run_query()` runs as it renders; then the SQL it outputs
+    /// runs statement by statement (each commits on its own; the first that fails stops the
+    /// rest).
     RunOperation {
         #[command(flatten)]
         compile: CompileArgs,
@@ -239,8 +242,10 @@ pub enum Command {
         #[arg(long, value_name = "YAML")]
         args: Option<String>,
     },
-    /// Preview the first rows of a model, seed, source or test (or of an inline query) from
-    /// the target, without building anything.
+    /// Preview the first rows of a node or of an inline query, building nothing.
+    ///
+    /// A model runs its compiled query, a seed or a source reads its relation, a data test
+    /// shows its failing rows; on a read-only connection to the target.
     #[command(group(clap::ArgGroup::new("what").required(true).args(["select", "inline"])))]
     Show {
         #[command(flatten)]
