@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg;
-use common::{db, fixture_copy, rows, run_results};
+use common::{db, fixture_copy, rows, run_results, strata_env as strata};
 
 /// Each relation's fingerprint: enough aggregates that a missing, doubled or half-written
 /// row changes it.
@@ -51,16 +51,6 @@ fn state(read: Query) -> State {
         out.push((name.to_string(), read(sql)));
     }
     out
-}
-
-fn strata(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .arg("--project-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("strata runs")
 }
 
 fn ok(out: Output, what: &str) -> Output {
