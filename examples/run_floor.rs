@@ -53,15 +53,20 @@ fn run(dir: &str, database: &str) -> Result<(), String> {
             && n["resource_type"] == "model"
         {
             let kind = n["config"]["materialized"].as_str().unwrap_or("view");
-            if let (Some(code), Some(rel)) = (n["compiled_code"].as_str(), n.get("relation"))
+            // dbt's shape: `schema` and `alias` name the relation; `relation_name` is null for
+            // a model that builds none.
+            if let (Some(code), Some(schema), Some(alias)) = (
+                n["compiled_code"].as_str(),
+                n["schema"].as_str(),
+                n["alias"].as_str(),
+            ) && !n["relation_name"].is_null()
                 && (kind == "view" || kind == "table")
             {
-                let schema = rel["schema"].as_str().unwrap_or("main");
                 schemas.insert(schema.to_string());
                 statements.push(format!(
                     "create or replace {kind} {}.{} as\n{}",
                     quote(schema),
-                    quote(rel["identifier"].as_str().unwrap_or_default()),
+                    quote(alias),
                     code.trim_end().trim_end_matches(';')
                 ));
             }
