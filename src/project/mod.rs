@@ -732,8 +732,11 @@ impl Walk<'_> {
 
     /// Whether the walk descends into the subfolder `path` named `name`.
     fn enters(&self, path: &Path, name: &str) -> bool {
-        // A folder with its own project.yml is another project (a test fixture, say).
-        !skip_dir(name) && path != self.artifacts && !path.join(PROJECT_FILE).exists()
+        // A folder with its own project file is another project (a test fixture, a package).
+        !skip_dir(name)
+            && path != self.artifacts
+            && !path.join(PROJECT_FILE).exists()
+            && !path.join(DBT_PROJECT_FILE).exists()
     }
 
     fn folder(&self, dir: &Path, folders: &[String]) -> Vec<(PathBuf, Vec<String>)> {
