@@ -54,16 +54,7 @@ pub fn check_compiled(opts: &LoadOptions, project: &Project, target: &Target) ->
 
 /// Starts reading the caches of the last compile while the project is prepared.
 pub fn start(project: &Project, target: &Target) -> Inputs {
-    let macro_sources: Vec<(String, String)> = project
-        .macro_files
-        .iter()
-        .map(|f| {
-            (
-                crate::diagnostics::display_path(&f.path),
-                jinja::rewrite_test_blocks(&f.text),
-            )
-        })
-        .collect();
+    let macro_sources = super::adhoc::macro_sources(project);
     let artifacts = artifacts_dir(project);
     let render_global = jinja::cache::global_key(project, &target.info, &macro_sources);
     let render_read = {
