@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod contract;
+pub mod lineage;
 pub mod node;
 pub mod relation;
 pub mod target;

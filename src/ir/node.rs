@@ -198,6 +198,8 @@ pub struct CompiledNode {
     pub exposure: Option<Box<ExposureInfo>>,
     /// The model's data contract.
     pub contract: Option<Box<ContractInfo>>,
+    /// Column-level lineage (models, snapshots, seeds' own columns); `None` when not computed.
+    pub lineage: Option<Box<crate::ir::lineage::NodeLineage>>,
     /// `log()` output of the render.
     pub logs: Vec<String>,
     /// The line of `original_file_path` where the node is declared: 1 for a node that is a
@@ -238,6 +240,7 @@ impl CompiledNode {
             source: None,
             exposure: None,
             contract: None,
+            lineage: None,
             logs: Vec::new(),
             line: 1,
         }
