@@ -46,7 +46,7 @@ pub(super) fn grouped(reads: &[ColumnRead]) -> Vec<RelationColumns> {
 
 /// Names that parse as identifiers but are not columns of a table: niladic functions and
 /// system columns.
-const NOT_COLUMNS: &[&str] = &[
+pub(super) const NOT_COLUMNS: &[&str] = &[
     "current_date",
     "current_time",
     "current_timestamp",

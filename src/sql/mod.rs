@@ -18,6 +18,7 @@ use crate::ir::AdapterKind;
 
 pub mod cache;
 pub mod columns;
+pub mod lineage;
 pub mod unit;
 
 pub use columns::RelationColumns;
@@ -63,6 +64,9 @@ pub struct Analysis {
     /// Columns read from the relations in `relations`, by relation, each name once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub column_reads: Vec<RelationColumns>,
+    /// Column-level lineage of the final query (None when it is not a query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<lineage::QueryLineage>,
 }
 
 /// A call of a built-in function that only the other engine has.
@@ -237,6 +241,7 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
         let _ = st.visit(&mut calls);
     }
     out.foreign_functions = calls.out;
+    out.lineage = lineage::lineage(&statements, &out.relations);
     match statements.last() {
         Some(Statement::Query(q)) => {
             let mut o = Outputs {
