@@ -69,6 +69,8 @@ pub enum Code {
     UnknownColumn,
     /// The rendered SQL of a model or test holds no statement.
     EmptyModel,
+    /// Column lineage could not follow a column (the upstream's columns are not known...).
+    LineageUnknown,
     /// A generic test is declared on a column the model or seed does not have.
     TestUnknownColumn,
     /// A selector expression is malformed.
@@ -121,6 +123,7 @@ impl Code {
             Code::SeveralStatements => "S404",
             Code::UnknownColumn => "S405",
             Code::EmptyModel => "S406",
+            Code::LineageUnknown => "S407",
             Code::InvalidSelector => "S501",
             Code::SelectorMatchesNothing => "S502",
             Code::ContractInvalid => "S601",

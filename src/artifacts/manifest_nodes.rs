@@ -702,6 +702,9 @@ struct StrataFacts<'a> {
     /// A unit test as compiled: the model's query and the input each given rows replace.
     #[serde(skip_serializing_if = "Option::is_none")]
     unit: Option<&'a UnitSpec>,
+    /// Column-level lineage: each output column's inputs, and what affects every row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column_lineage: Option<&'a crate::ir::lineage::NodeLineage>,
 }
 
 impl<'a> StrataFacts<'a> {
@@ -717,6 +720,7 @@ impl<'a> StrataFacts<'a> {
             post_hooks: &n.post_hooks,
             compiled_code: unit.and(n.compiled_code.as_deref()),
             unit,
+            column_lineage: n.lineage.as_deref(),
         }
     }
 
@@ -728,6 +732,7 @@ impl<'a> StrataFacts<'a> {
             && self.post_hooks.is_empty()
             && self.compiled_code.is_none()
             && self.unit.is_none()
+            && self.column_lineage.is_none()
     }
 }
 

@@ -32,6 +32,11 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The parent (pending index) that relation `rel` of the analysis is, when it is one.
+    pub fn parent(&self, rel: usize) -> Option<usize> {
+        self.parents.get(rel).copied().flatten()
+    }
+
     /// The shape of an analysis; `parent_of` gives the parent a relation it reads is.
     pub fn of(a: &sql::Analysis, parent_of: impl Fn(&sql::RelationRead) -> Option<usize>) -> Self {
         let parents: Vec<Option<usize>> = a.relations.iter().map(parent_of).collect();

@@ -22,6 +22,7 @@ mod ephemeral;
 mod exposures;
 mod generic_tests;
 mod hooks;
+mod lineage;
 mod load;
 mod prepare;
 mod relations;
@@ -120,6 +121,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         &mut diags,
     );
     mark("column_refs");
+    let queries = lineage::queries(&analyzed, pending.len());
     let caches = caches::save(caches::Leftovers {
         renders_read: render_cache,
         analyses_read,
@@ -166,6 +168,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         &mut diags,
     );
     mark("wildcards");
+    lineage::lineage(&mut nodes, &dag, queries);
+    mark("lineage");
     ephemeral::inline(&mut nodes, &dag);
     mark("ephemeral");
     unit_tests::finish(&mut nodes, &dag, &units, &mut diags);

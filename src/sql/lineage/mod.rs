@@ -22,6 +22,7 @@ use sqlparser::ast::{
 use super::RelationRead;
 use crate::ir::lineage::TransformSubtype as Sub;
 use scope::{Item, Scope, Source};
+pub use walk::compose;
 use walk::{AliasMode, Walker};
 
 /// An upstream column an output (or every row) depends on.
@@ -131,7 +132,12 @@ impl Lineage<'_> {
         out
     }
 
-    fn set_expr(&mut self, body: &SetExpr, order_by: Option<&OrderBy>, parent: Option<&Scope>) -> QueryOut {
+    fn set_expr(
+        &mut self,
+        body: &SetExpr,
+        order_by: Option<&OrderBy>,
+        parent: Option<&Scope>,
+    ) -> QueryOut {
         match body {
             SetExpr::Select(s) => self.select(s, order_by, parent),
             SetExpr::Query(q) => self.query(q, parent),
@@ -182,7 +188,10 @@ impl Lineage<'_> {
                 let col = vec![Output::Column {
                     name: String::new(),
                     inputs: Vec::new(),
-                    unknown: Some(format!("`{}` is not a query lineage follows", first_word(other))),
+                    unknown: Some(format!(
+                        "`{}` is not a query lineage follows",
+                        first_word(other)
+                    )),
                 }];
                 QueryOut {
                     branches: vec![col.clone()],
@@ -209,7 +218,12 @@ impl Lineage<'_> {
         }
     }
 
-    fn select(&mut self, s: &Select, order_by: Option<&OrderBy>, parent: Option<&Scope>) -> QueryOut {
+    fn select(
+        &mut self,
+        s: &Select,
+        order_by: Option<&OrderBy>,
+        parent: Option<&Scope>,
+    ) -> QueryOut {
         let mut scope = Scope::new(parent);
         let mut dataset = Vec::new();
         for twj in &s.from {
@@ -246,7 +260,11 @@ impl Lineage<'_> {
                 }
                 SelectItem::ExprWithAliases { aliases: names, .. } => {
                     outputs.push(Output::Column {
-                        name: names.iter().map(|a| a.value.clone()).collect::<Vec<_>>().join(","),
+                        name: names
+                            .iter()
+                            .map(|a| a.value.clone())
+                            .collect::<Vec<_>>()
+                            .join(","),
                         inputs: Vec::new(),
                         unknown: Some("an expression with several aliases is not followed".into()),
                     });
@@ -448,12 +466,11 @@ impl Lineage<'_> {
             }
             Some(JoinConstraint::Using(names)) => {
                 for n in names {
-                    let col = n
-                        .0
-                        .last()
-                        .and_then(|p| p.as_ident())
-                        .map(|i| i.value.clone())
-                        .unwrap_or_else(|| n.to_string());
+                    let col =
+                        n.0.last()
+                            .and_then(|p| p.as_ident())
+                            .map(|i| i.value.clone())
+                            .unwrap_or_else(|| n.to_string());
                     let found = scope.each_item(&col);
                     dataset.extend(found.into_iter().map(|mut o| {
                         o.subtype = Sub::Join;
@@ -491,7 +508,11 @@ impl Lineage<'_> {
             None => (Vec::new(), Vec::new(), None),
         };
         let items: Vec<&Item> = match qualifier {
-            Some(q) => scope.items.iter().filter(|i| i.name.as_deref() == Some(q)).collect(),
+            Some(q) => scope
+                .items
+                .iter()
+                .filter(|i| i.name.as_deref() == Some(q))
+                .collect(),
             None => scope.items.iter().collect(),
         };
         if items.is_empty() {
@@ -650,7 +671,10 @@ fn rename(outputs: &mut [Output], columns: &[sqlparser::ast::TableAliasColumnDef
 
 /// Adds the inputs of `right`'s columns to `left`'s, by position.
 fn merge_branch(left: &mut [Output], right: &[Output]) {
-    let stars = left.iter().chain(right).any(|o| matches!(o, Output::Star { .. }));
+    let stars = left
+        .iter()
+        .chain(right)
+        .any(|o| matches!(o, Output::Star { .. }));
     for (l, r) in left.iter_mut().zip(right) {
         if let (
             Output::Column {
@@ -669,7 +693,8 @@ fn merge_branch(left: &mut [Output], right: &[Output]) {
                 *unknown = ru.clone();
             }
             if stars {
-                *unknown = Some("a set operation over `*` is followed in the final query only".into());
+                *unknown =
+                    Some("a set operation over `*` is followed in the final query only".into());
             }
         }
     }

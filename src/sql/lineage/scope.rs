@@ -101,7 +101,8 @@ impl<'p> Scope<'p> {
                 definite: true,
             });
         }
-        let (mut definite, mut unknown, mut rels, mut opaque) = (Vec::new(), None, Vec::new(), false);
+        let (mut definite, mut unknown, mut rels, mut opaque) =
+            (Vec::new(), None, Vec::new(), false);
         let mut any_definite = false;
         for item in &self.items {
             match lookup(item, &lower) {

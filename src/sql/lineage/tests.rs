@@ -337,10 +337,7 @@ fn lateral_derived_tables_see_the_left_side() {
 
 #[test]
 fn stars_are_left_for_the_compiler() {
-    case(
-        "select * from orders",
-        "* <- orders.*",
-    );
+    case("select * from orders", "* <- orders.*");
     case(
         "select o.*, c.name from orders o join customers c on o.cid = c.id",
         "* <- orders.*

@@ -6,9 +6,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
-    Ident, JoinConstraint, JoinOperator, NamedWindowDefinition, NamedWindowExpr, Query, Visit,
-    Visitor, WindowSpec, WindowType,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident,
+    JoinConstraint, JoinOperator, NamedWindowDefinition, NamedWindowExpr, Query, Visit, Visitor,
+    WindowSpec, WindowType,
 };
 
 use super::scope::{Found, Scope};
@@ -18,17 +18,83 @@ use crate::sql::columns::NOT_COLUMNS;
 
 /// Aggregate functions of DuckDB and Postgres (lowercased).
 const AGGREGATES: &[&str] = &[
-    "any_value", "approx_count_distinct", "approx_quantile", "arbitrary", "arg_max", "arg_min",
-    "argmax", "argmin", "array_agg", "avg", "bit_and", "bit_or", "bit_xor", "bitstring_agg",
-    "bool_and", "bool_or", "corr", "count", "count_if", "count_star", "countif", "covar_pop",
-    "covar_samp", "entropy", "every", "favg", "first", "fsum", "geomean", "group_concat",
-    "histogram", "json_agg", "json_group_array", "json_group_object", "json_object_agg",
-    "jsonb_agg", "jsonb_object_agg", "kurtosis", "last", "list", "listagg", "mad", "max",
-    "max_by", "mean", "median", "min", "min_by", "mode", "percentile_cont", "percentile_disc",
-    "product", "quantile", "quantile_cont", "quantile_disc", "range_agg", "regr_avgx",
-    "regr_avgy", "regr_count", "regr_intercept", "regr_r2", "regr_slope", "regr_sxx",
-    "regr_sxy", "regr_syy", "reservoir_quantile", "sem", "skewness", "stddev", "stddev_pop",
-    "stddev_samp", "string_agg", "sum", "sumkahan", "var_pop", "var_samp", "variance",
+    "any_value",
+    "approx_count_distinct",
+    "approx_quantile",
+    "arbitrary",
+    "arg_max",
+    "arg_min",
+    "argmax",
+    "argmin",
+    "array_agg",
+    "avg",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "bitstring_agg",
+    "bool_and",
+    "bool_or",
+    "corr",
+    "count",
+    "count_if",
+    "count_star",
+    "countif",
+    "covar_pop",
+    "covar_samp",
+    "entropy",
+    "every",
+    "favg",
+    "first",
+    "fsum",
+    "geomean",
+    "group_concat",
+    "histogram",
+    "json_agg",
+    "json_group_array",
+    "json_group_object",
+    "json_object_agg",
+    "jsonb_agg",
+    "jsonb_object_agg",
+    "kurtosis",
+    "last",
+    "list",
+    "listagg",
+    "mad",
+    "max",
+    "max_by",
+    "mean",
+    "median",
+    "min",
+    "min_by",
+    "mode",
+    "percentile_cont",
+    "percentile_disc",
+    "product",
+    "quantile",
+    "quantile_cont",
+    "quantile_disc",
+    "range_agg",
+    "regr_avgx",
+    "regr_avgy",
+    "regr_count",
+    "regr_intercept",
+    "regr_r2",
+    "regr_slope",
+    "regr_sxx",
+    "regr_sxy",
+    "regr_syy",
+    "reservoir_quantile",
+    "sem",
+    "skewness",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "string_agg",
+    "sum",
+    "sumkahan",
+    "var_pop",
+    "var_samp",
+    "variance",
     "xmlagg",
 ];
 
@@ -57,7 +123,7 @@ pub(super) struct Walker<'l, 'a, 's> {
 }
 
 /// The subtype of an input used as `inner` inside a use as `outer`.
-pub(super) fn compose(outer: Sub, inner: Sub) -> Sub {
+pub fn compose(outer: Sub, inner: Sub) -> Sub {
     let rank = |s: Sub| match s {
         Sub::Identity => 0,
         Sub::Transformation => 1,
@@ -279,9 +345,8 @@ impl<'l, 'a, 's> Walker<'l, 'a, 's> {
             .and_then(|p| p.as_ident())
             .map(|i| i.value.to_lowercase())
             .unwrap_or_default();
-        let aggregate = AGGREGATES.contains(&name.as_str())
-            || !f.within_group.is_empty()
-            || f.filter.is_some();
+        let aggregate =
+            AGGREGATES.contains(&name.as_str()) || !f.within_group.is_empty() || f.filter.is_some();
         let arg_sub = compose(
             sub,
             if aggregate {
