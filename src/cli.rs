@@ -115,6 +115,18 @@ pub enum ShowOutput {
     Json,
 }
 
+/// How `strata lineage` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LineageOutput {
+    /// An indented tree.
+    #[default]
+    Text,
+    /// One JSON object: the root, the direction, the edges and what is unknown.
+    Json,
+    /// A Graphviz digraph (`strata lineage x -o dot | dot -Tsvg > lineage.svg`).
+    Dot,
+}
+
 /// Options of commands that run nodes against the target.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
@@ -180,6 +192,31 @@ pub enum Command {
         /// Only nodes of these types (model, seed, source, test, exposure).
         #[arg(long, num_args = 1.., value_name = "TYPE")]
         resource_type: Vec<String>,
+    },
+    /// Show column-level lineage: what a model's columns come from, down to seeds and
+    /// sources, or (with --downstream) what reads them. Needs no database.
+    ///
+    /// NODE is a model, seed or source (`stg_orders`, `odoo.invoices`, or a unique
+    /// id), optionally followed by `.COLUMN`; without a column, every column of the node and
+    /// what affects all its rows (joins, filters, grouping).
+    Lineage {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The node, or `node.column`.
+        #[arg(value_name = "NODE[.COLUMN]")]
+        node: String,
+        /// Follow what the node reads (the default).
+        #[arg(long, conflicts_with = "downstream")]
+        upstream: bool,
+        /// Follow what reads the node instead.
+        #[arg(long)]
+        downstream: bool,
+        /// Follow at most N steps.
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// How to print.
+        #[arg(short = 'o', long, value_enum, default_value_t = LineageOutput::Text)]
+        output: LineageOutput,
     },
     /// Load CSV seeds into tables (each replaced atomically).
     Seed {

@@ -26,6 +26,23 @@ fn main() {
             output,
             resource_type,
         } => commands::ls::run(&cli.global, compile, select, *output, resource_type),
+        Command::Lineage {
+            compile,
+            node,
+            upstream: _,
+            downstream,
+            depth,
+            output,
+        } => commands::lineage::run(
+            &cli.global,
+            compile,
+            &commands::lineage::Query {
+                target: node,
+                downstream: *downstream,
+                depth: *depth,
+                output: *output,
+            },
+        ),
         Command::Init { name } => commands::init::run(&cli.global, name),
         Command::Seed {
             compile,
