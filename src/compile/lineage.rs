@@ -16,7 +16,7 @@ use crate::sql::lineage::{Origin, Output, QueryLineage};
 
 /// The lineage of a node's query and which parent each relation it reads is.
 pub struct Query {
-    lineage: QueryLineage,
+    lineage: std::sync::Arc<QueryLineage>,
     /// By relation of the analysis: the parent (node index) it is, and how it is written.
     parents: Vec<(Option<usize>, String)>,
 }
@@ -54,19 +54,43 @@ pub fn lineage(nodes: &mut [CompiledNode], dag: &Dag, mut queries: Vec<Option<Qu
     }
 }
 
-/// The known columns of node `j`: its own lineage's, else what its properties, contract or
-/// seed header say.
-fn known_columns(n: &CompiledNode) -> Option<Vec<String>> {
+/// The known columns of node `n`: its own lineage's, else what its properties, contract or
+/// seed header say; None when nothing is known.
+fn known_columns(n: &CompiledNode) -> Option<Vec<&str>> {
     if let Some(l) = &n.lineage
         && l.unknown.is_none()
     {
-        return Some(l.columns.iter().map(|c| c.name.clone()).collect());
+        return Some(l.columns.iter().map(|c| c.name.as_str()).collect());
     }
     if n.columns.is_empty() {
         None
     } else {
-        Some(n.columns.iter().map(|c| c.name.clone()).collect())
+        Some(n.columns.iter().map(|c| c.name.as_str()).collect())
     }
+}
+
+/// Column `name` of node `n` as the node spells it: `Some(None)` when its columns are known
+/// and do not include it, None when they are not known.
+fn find_column<'n>(n: &'n CompiledNode, name: &str) -> Option<Option<&'n str>> {
+    if let Some(l) = &n.lineage
+        && l.unknown.is_none()
+    {
+        return Some(
+            l.columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+                .map(|c| c.name.as_str()),
+        );
+    }
+    if n.columns.is_empty() {
+        return None;
+    }
+    Some(
+        n.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| c.name.as_str()),
+    )
 }
 
 fn is_ephemeral(n: &CompiledNode) -> bool {
@@ -187,14 +211,14 @@ impl Resolver<'_> {
                         continue;
                     }
                     let mut c = ColumnLineage {
-                        name: name.clone(),
+                        name: name.to_string(),
                         ..Default::default()
                     };
                     let origins: Vec<Origin> = match replace.iter().find(|(n, _)| *n == lower) {
                         Some((_, inputs)) => inputs.clone(),
                         None => vec![Origin {
                             rels: vec![r],
-                            column: name.clone(),
+                            column: name.to_string(),
                             subtype: crate::ir::lineage::TransformSubtype::Identity,
                         }],
                     };
@@ -224,15 +248,8 @@ impl Resolver<'_> {
                 }
                 continue;
             };
-            let known = known_columns(&self.nodes[j]);
-            let exact = known.as_ref().map(|names| {
-                names
-                    .iter()
-                    .find(|n| n.eq_ignore_ascii_case(&o.column))
-                    .cloned()
-            });
-            match exact {
-                Some(Some(name)) => candidates.push((j, Some(name))),
+            match find_column(&self.nodes[j], &o.column) {
+                Some(Some(name)) => candidates.push((j, Some(name.to_string()))),
                 Some(None) if o.rels.len() == 1 => {
                     // The SQL says the column is there: keep it as written.
                     candidates.push((j, None));

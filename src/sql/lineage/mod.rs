@@ -25,8 +25,10 @@ use scope::{Item, Scope, Source};
 pub use walk::compose;
 use walk::{AliasMode, Walker};
 
-/// An upstream column an output (or every row) depends on.
+/// An upstream column an output (or every row) depends on. Kept in the analysis cache as a
+/// short array `[rels, column, subtype]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "OriginRepr", into = "OriginRepr")]
 pub struct Origin {
     /// The relations read (indices in `Analysis::relations`) the column may come from: one
     /// when certain, several when the name is unqualified and more than one relation is read
@@ -36,6 +38,26 @@ pub struct Origin {
     pub column: String,
     /// How it is used.
     pub subtype: Sub,
+}
+
+/// How an `Origin` is cached.
+#[derive(Clone, Serialize, Deserialize)]
+struct OriginRepr(Vec<usize>, String, Sub);
+
+impl From<OriginRepr> for Origin {
+    fn from(r: OriginRepr) -> Self {
+        Origin {
+            rels: r.0,
+            column: r.1,
+            subtype: r.2,
+        }
+    }
+}
+
+impl From<Origin> for OriginRepr {
+    fn from(o: Origin) -> Self {
+        OriginRepr(o.rels, o.column, o.subtype)
+    }
 }
 
 /// One item of a select list.
