@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use rayon::prelude::*;
+
 use super::analyze::Analyzed;
 use crate::graph::Dag;
 use crate::ir::config::Materialized;
@@ -39,18 +41,39 @@ pub fn queries(analyzed: &Analyzed, n: usize) -> Vec<Option<Query>> {
         .collect()
 }
 
-/// Fills `lineage` of every model and snapshot that has a query.
+/// Fills `lineage` of every model that has a query: level by level of the DAG (a node's
+/// parents are all on earlier levels), the nodes of one level in parallel.
 pub fn lineage(nodes: &mut [CompiledNode], dag: &Dag, mut queries: Vec<Option<Query>>) {
     queries.resize_with(nodes.len(), || None);
+    let mut level = vec![0usize; nodes.len()];
+    let mut levels: Vec<Vec<usize>> = Vec::new();
     for &i in dag.topo_order() {
-        if !matches!(nodes[i].resource_type, ResourceType::Model) {
-            continue;
+        level[i] = dag
+            .parents(i)
+            .iter()
+            .map(|&p| level[p] + 1)
+            .max()
+            .unwrap_or(0);
+        if nodes[i].resource_type == ResourceType::Model && queries[i].is_some() {
+            if levels.len() <= level[i] {
+                levels.resize_with(level[i] + 1, Vec::new);
+            }
+            levels[level[i]].push(i);
         }
-        let Some(q) = queries[i].take() else {
-            continue;
+    }
+    for at in levels {
+        let done: Vec<(usize, NodeLineage)> = {
+            let nodes: &[CompiledNode] = nodes;
+            at.par_iter()
+                .filter_map(|&i| {
+                    let q = queries[i].as_ref()?;
+                    Some((i, Resolver { nodes, q }.node()))
+                })
+                .collect()
         };
-        let l = Resolver { nodes, q: &q }.node();
-        nodes[i].lineage = Some(Box::new(l));
+        for (i, l) in done {
+            nodes[i].lineage = Some(Box::new(l));
+        }
     }
 }
 
