@@ -81,6 +81,8 @@ pub const ENGINE: Engine = Engine {
         ("jsonb", TypeFamily::Json),
     ],
     redact: redact_dsn,
+    // A `timestamp` gives its nominal seconds (read as UTC), a `timestamptz` its instant's.
+    epoch_seconds: |e| format!("extract(epoch from {e})"),
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.

@@ -7,12 +7,14 @@ pub mod debug;
 pub mod deps;
 pub mod empty;
 pub mod failures;
+pub mod freshness;
 pub mod init;
 pub mod ls;
 pub mod operation;
 pub mod parse;
 pub mod run;
 pub mod run_query;
+pub mod serve_metrics;
 pub mod show;
 
 use std::collections::BTreeMap;

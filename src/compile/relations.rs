@@ -222,7 +222,10 @@ fn source_nodes(
                     .loaded_at_field
                     .clone()
                     .or_else(|| s.loaded_at_field.clone()),
-                freshness: t.freshness.clone().or_else(|| s.freshness.clone()),
+                freshness: match &t.freshness {
+                    Some(table_own) => table_own.clone(),
+                    None => s.freshness.clone(),
+                },
             }));
             nodes.push(node);
         }
