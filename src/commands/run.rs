@@ -212,6 +212,11 @@ impl Reporter for LineReporter {
                 count(rows as usize, "row"),
                 r.execution_time
             ),
+            (Status::Pass, _) if r.freshness.is_some() => {
+                let age = r.freshness.as_deref().and_then(|f| f.age_seconds);
+                let age = age.map(crate::freshness::time::age).unwrap_or_default();
+                format!("loaded {age} ago, in {:.2}s", r.execution_time)
+            }
             (Status::Success | Status::Pass, _) => format!("in {:.2}s", r.execution_time),
             (Status::Skipped, _) => "skipped".to_string(),
             _ => format!("{:.2}s", r.execution_time),

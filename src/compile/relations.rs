@@ -215,6 +215,7 @@ fn source_nodes(
             node.description = t.description.clone().or_else(|| s.description.clone());
             node.columns = t.columns.iter().map(column_info).collect();
             node.relation = Some(relation);
+            node.line = t.span.line;
             node.checksum = crate::digest::sha256_fmt(format_args!("{}.{}", s.name, t.name));
             node.source = Some(Box::new(SourceInfo {
                 source_name: s.name.clone(),
