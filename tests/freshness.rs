@@ -540,3 +540,66 @@ fn serve_metrics_checks_freshness_at_each_scrape() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn source_status_fresher_selects_what_was_loaded_since_the_state() {
+    let (tmp, dir) = fixture_copy("freshness");
+    let engine = Engine::duckdb(&dir);
+    let sources = [
+        "-s",
+        "source:landing.fresh_naive",
+        "source:landing.stale_tz",
+    ];
+    engine.run(&dir, &["parse"], 0);
+    engine.run(&dir, &[&["source", "freshness"][..], &sources].concat(), 1);
+    let state = tmp.path().join("state");
+    common::copy_tree(&dir.join(".strata"), &state);
+    // Without a new load, nothing is fresher: nothing to run.
+    engine.run(&dir, &[&["source", "freshness"][..], &sources].concat(), 1);
+    let state_arg = state.to_str().unwrap();
+    let out = engine.run(
+        &dir,
+        &[
+            "build",
+            "-s",
+            "source_status:fresher+",
+            "--state",
+            state_arg,
+        ],
+        0,
+    );
+    assert!(stdout(&out).contains("nothing to run"), "{}", stdout(&out));
+    // stale_tz gets a row now: it is fresher, and what reads it builds.
+    let conn = duckdb::Connection::open(dir.join("warehouse/fresh.duckdb")).unwrap();
+    conn.execute_batch(&format!(
+        "insert into landing.stale_tz values (3, '{}+00')",
+        at(0)
+    ))
+    .unwrap();
+    drop(conn);
+    engine.run(&dir, &[&["source", "freshness"][..], &sources].concat(), 0);
+    engine.run(
+        &dir,
+        &[
+            "build",
+            "-s",
+            "source_status:fresher+",
+            "--state",
+            state_arg,
+        ],
+        0,
+    );
+    let rr = common::run_results(&dir);
+    let ids: Vec<&str> = rr["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["unique_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"model.fresh.from_stale"), "{ids:?}");
+    assert!(ids.contains(&"model.fresh.after_stale"), "{ids:?}");
+    assert!(!ids.contains(&"model.fresh.from_fresh"), "{ids:?}");
+    // Without --state it is an error that says what to give.
+    let out = engine.run(&dir, &["build", "-s", "source_status:fresher+"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+}

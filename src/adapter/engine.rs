@@ -55,6 +55,8 @@ pub struct Engine {
     /// `timestamp without time zone` read as UTC, a `timestamp with time zone` as the instant
     /// it is (freshness checks).
     pub epoch_seconds: fn(&str) -> String,
+    /// SQL for the name of an expression's type, as text (`timestamp with time zone`, ...).
+    pub type_name_of: fn(&str) -> String,
 }
 
 impl Engine {

@@ -312,3 +312,36 @@ pub fn publish_run(
     });
     publish(&metrics, args, &c.project.name, out)
 }
+
+/// `source_status:fresher` in `--select`, expanded (see `freshness::state`): `Some(None)` when
+/// no term uses it, `Some(Some(terms))` with the terms it became (empty: no source is
+/// fresher, said here), `None` on an error (printed: exit 2).
+pub fn expand_source_status(
+    c: &Compiled,
+    select: &[String],
+    state: Option<&Path>,
+    out: &Output,
+) -> Option<Option<Vec<String>>> {
+    use crate::freshness::state::{Expanded, expand};
+    match expand(select, &crate::artifacts::artifacts_dir(c), state) {
+        Ok(Expanded::Unchanged) => Some(None),
+        Ok(Expanded::Replaced(terms)) => {
+            if terms.is_empty() {
+                out.event(
+                    "source_status:fresher: no source was loaded since the --state run's `source freshness`: nothing to run",
+                    serde_json::json!({"event": "nothing_fresher"}),
+                );
+            }
+            Some(Some(terms))
+        }
+        Err(message) => {
+            let mut diags = crate::diagnostics::Diagnostics::new();
+            diags.push(crate::diagnostics::Diagnostic::error(
+                crate::diagnostics::Code::InvalidSelector,
+                message,
+            ));
+            out.diagnostics(&diags, &c.project.root);
+            None
+        }
+    }
+}

@@ -564,11 +564,17 @@ fn compile_and_select(
     let Some(c) = compile_project(global, &compile_args, true, out)? else {
         return Ok(None);
     };
-    let sel = SelectArgs {
+    let mut sel = SelectArgs {
         select: inv.select.clone(),
         exclude: inv.exclude.clone(),
         indirect_selection: inv.indirect_selection,
     };
+    match super::freshness::expand_source_status(&c, &sel.select, inv.state.as_deref(), out) {
+        None => return Ok(None),
+        Some(Some(expanded)) if expanded.is_empty() => return Ok(Some((c, Vec::new()))),
+        Some(Some(expanded)) => sel.select = expanded,
+        Some(None) => {}
+    }
     let Some(picked) = select_nodes(&c, &sel, out) else {
         return Ok(None);
     };

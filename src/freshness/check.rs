@@ -161,9 +161,10 @@ pub fn query(spec: &Spec, engine: &Engine) -> String {
         .unwrap_or_default();
     format!(
         "select {} as max_loaded_at, {} as snapshotted_at, count(*) as row_count, \
-count({field}) as loaded_count\nfrom {}{filter}",
+count({field}) as loaded_count, {} as loaded_at_type\nfrom {}{filter}",
         (engine.epoch_seconds)(&format!("max({field})")),
         (engine.epoch_seconds)("current_timestamp"),
+        (engine.type_name_of)(&format!("max({field})")),
         spec.relation.quoted()
     )
 }
@@ -179,49 +180,50 @@ enum Zone {
     Aware,
     /// `timestamp` / `date`: read as UTC.
     Naive,
-    /// An expression, or a type strata does not know: left to the database.
-    Unknown,
 }
 
-/// Looks the column up: a missing relation or column is an error naming it; a column that is
-/// no timestamp is one too.
-fn column_zone(conn: &mut dyn Connection, spec: &Spec) -> DbResult<Zone> {
-    if !is_identifier(spec.loaded_at_field) {
-        return Ok(Zone::Unknown);
-    }
-    let columns = conn.columns(spec.relation)?;
-    if columns.is_empty() {
-        return Err(AdapterError::permanent(format!(
-            "{} {} does not exist: there is nothing to check the freshness of",
-            spec.resource_type.as_str(),
-            spec.relation.quoted()
-        )));
-    }
-    let field = spec.loaded_at_field;
-    let Some(col) = columns
-        .iter()
-        .find(|c| c.name == field)
-        .or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(field)))
-    else {
-        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        return Err(AdapterError::permanent(format!(
-            "loaded_at_field `{field}` is not a column of {}; its columns are: {}",
-            spec.relation.quoted(),
-            names.join(", ")
-        )));
-    };
-    let t = col.data_type.to_ascii_lowercase();
+/// The zone rule of a type as the database names it; an error for a type that is no time.
+fn zone_of(type_name: &str, spec: &Spec) -> DbResult<Zone> {
+    let t = type_name.trim().to_ascii_lowercase();
     if t.contains("with time zone") || t.starts_with("timestamptz") {
         Ok(Zone::Aware)
     } else if t.starts_with("timestamp") || t.starts_with("datetime") || t == "date" {
         Ok(Zone::Naive)
     } else {
         Err(AdapterError::permanent(format!(
-            "loaded_at_field `{field}` of {} is of type {}, not a timestamp",
-            spec.relation.quoted(),
-            col.data_type
+            "loaded_at_field `{}` of {} is of type {type_name}, not a timestamp",
+            spec.loaded_at_field,
+            spec.relation.quoted()
         )))
     }
+}
+
+/// Why the check's query failed, in the user's terms when the relation or the column is
+/// missing (looked up only then: the common case is one query per check).
+fn explain_failure(conn: &mut dyn Connection, spec: &Spec, e: AdapterError) -> AdapterError {
+    if e.class != ErrorClass::Permanent || !is_identifier(spec.loaded_at_field) {
+        return e;
+    }
+    let Ok(columns) = conn.columns(spec.relation) else {
+        return e;
+    };
+    if columns.is_empty() {
+        return AdapterError::permanent(format!(
+            "{} {} does not exist: there is nothing to check the freshness of",
+            spec.resource_type.as_str(),
+            spec.relation.quoted()
+        ));
+    }
+    let field = spec.loaded_at_field;
+    if columns.iter().any(|c| c.name.eq_ignore_ascii_case(field)) {
+        return e;
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    AdapterError::permanent(format!(
+        "loaded_at_field `{field}` is not a column of {}; its columns are: {}",
+        spec.relation.quoted(),
+        names.join(", ")
+    ))
 }
 
 fn number(v: &Option<String>) -> Option<f64> {
@@ -233,12 +235,16 @@ fn number(v: &Option<String>) -> Option<f64> {
 pub fn check(conn: &mut dyn Connection, spec: &Spec, engine: &Engine) -> DbResult<FreshnessResult> {
     let started_at = super::time::now_rfc3339();
     let t0 = Instant::now();
-    let zone = column_zone(conn, spec)?;
-    let rows = conn.query(&query(spec, engine))?;
+    let rows = match conn.query(&query(spec, engine)) {
+        Ok(rows) => rows,
+        Err(e) => return Err(explain_failure(conn, spec, e)),
+    };
     let row = rows
         .first()
         .ok_or_else(|| AdapterError::new(ErrorClass::Permanent, "the check returned no row"))?;
     let get = |k: usize| row.get(k).and_then(number);
+    let type_name = row.get(4).cloned().flatten().unwrap_or_default();
+    let zone = zone_of(&type_name, spec)?;
     let now = get(1).ok_or_else(|| AdapterError::permanent("the database gave no current time"))?;
     let field = spec.loaded_at_field;
     let Some(max) = get(0) else {

@@ -13,6 +13,7 @@ pub mod push;
 pub mod rules;
 pub mod runner;
 pub mod sources_json;
+pub mod state;
 pub mod time;
 
 pub use check::{FreshnessResult, FreshnessStatus, Spec, check, spec_of};
