@@ -213,8 +213,20 @@ fn source_freshness_gives_every_status_on_postgres() {
 /// A build over one fresh and one stale source.
 fn stale_build(dir: &Path, engine: &Engine) {
     let sel = ["-s", "+after_stale", "+from_fresh"];
-    let out = engine.run(dir, &[&["build"][..], &sel].concat(), 1);
+    let junit = dir.join("junit.xml");
+    let junit_arg = ["--junit-xml", junit.to_str().unwrap()];
+    let out = engine.run(dir, &[&["build"][..], &sel, &junit_arg].concat(), 1);
     let text = stdout(&out);
+    // The JUnit report has the checks: the stale one a failure saying how old, the fresh one
+    // a pass that says it in system-out.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let case = |name: &str| {
+        let start = xml.find(&format!("<testcase name=\"{name}\"")).unwrap();
+        let end = start + xml[start..].find("</testcase>").unwrap();
+        xml[start..end].to_string()
+    };
+    assert!(case("stale_tz").contains("<failure") && case("stale_tz").contains("2h 0m ago"));
+    assert!(case("fresh_naive").contains("<system-out>fresh: last loaded"));
     let rr = common::run_results(dir);
     let status: BTreeMap<String, String> = rr["results"]
         .as_array()
@@ -242,6 +254,19 @@ fn stale_build(dir: &Path, engine: &Engine) {
         recap.contains("landing.stale_tz") && recap.contains("2h 0m ago"),
         "{recap}"
     );
+    // JSON log lines carry the check.
+    let out = engine.run(
+        dir,
+        &[&["--log-format", "json", "build"][..], &sel].concat(),
+        1,
+    );
+    let event = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["unique_id"] == "source.fresh.landing.stale_tz")
+        .expect("a node_finished event for the source");
+    assert_eq!(event["freshness"]["status"], "error");
+    assert!(event["freshness"]["age_seconds"].as_f64().unwrap() > 7000.0);
     // --skip-freshness: nothing is checked, everything builds.
     engine.run(dir, &[&["build", "--skip-freshness"][..], &sel].concat(), 0);
 }
@@ -493,10 +518,22 @@ fn serve_metrics_checks_freshness_at_each_scrape() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
+    // A check that takes far longer than the scrape may: stopped, reported as failed.
+    std::fs::write(
+        dir.join("models/_slow.yml"),
+        "version: 2\nsources:\n  - name: slow\n    schema: landing\n    loaded_at_field: loaded_at\n    freshness:\n      warn_after: {count: 1, period: hour}\n      filter: \"(select sum(a.range * b.range) from range(100000) a, range(100000) b) > 0\"\n    tables:\n      - name: fresh_naive\n",
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
         .arg("--project-dir")
         .arg(&dir)
-        .args(["serve-metrics", "--listen", &listen])
+        .args([
+            "serve-metrics",
+            "--listen",
+            &listen,
+            "--scrape-timeout",
+            "2",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -513,7 +550,23 @@ fn serve_metrics_checks_freshness_at_each_scrape() {
     let scrape = |b: &str| parse_metrics(b);
     let first = body.expect("the exporter answers");
     assert!(first.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
-    assert_freshness_metrics(&scrape(&first), strata::freshness::metrics::unix_now());
+    let samples = scrape(&first);
+    assert_freshness_metrics(&samples, strata::freshness::metrics::unix_now());
+    let slow = [("unique_id", "source.fresh.slow.fresh_naive")];
+    assert_eq!(
+        gauge(&samples, "strata_freshness_check_success", &slow),
+        Some(0.0)
+    );
+    assert_eq!(
+        gauge(
+            &samples,
+            "strata_freshness_last_loaded_timestamp_seconds",
+            &slow
+        ),
+        None
+    );
+    let took = gauge(&samples, "strata_freshness_scrape_duration_seconds", &[]).unwrap();
+    assert!((1.9..10.0).contains(&took), "the scrape took {took}s");
     // Live: a row loaded now shows at the next scrape (the DuckDB file is free between scrapes).
     let conn = duckdb::Connection::open(dir.join("warehouse/fresh.duckdb")).unwrap();
     conn.execute_batch(&format!(
