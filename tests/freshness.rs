@@ -656,3 +656,54 @@ fn source_status_fresher_selects_what_was_loaded_since_the_state() {
     let out = engine.run(&dir, &["build", "-s", "source_status:fresher+"], 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
 }
+
+#[test]
+fn the_example_build_checks_its_slo_against_load_times_set_at_load() {
+    let (_tmp, dir) = common::example_copy();
+    let out = common::strata_ok(&dir, &["build"], 0);
+    let text = stdout(&out);
+    assert!(text.contains(" 0 ERROR, 0 FAIL, 0 SKIP"), "{text}");
+    let rr = common::run_results(&dir);
+    let result = |id: &str| {
+        rr["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .unwrap_or_else(|| panic!("{id} did not run"))
+            .clone()
+    };
+    // Every odoo source is checked before what reads it, the critical mart after it builds.
+    assert_eq!(result("source.ofitec.odoo.invoices")["status"], "pass");
+    assert_eq!(
+        result("source.ofitec.odoo.cashflow_lines")["status"],
+        "pass"
+    );
+    let mart = result("model.ofitec.mart_fact_cashflow");
+    assert_eq!(mart["status"], "success");
+    assert!(
+        mart["message"]
+            .as_str()
+            .unwrap()
+            .contains("freshness: fresh: last loaded"),
+        "{mart}"
+    );
+    // The SLO is real: data two hours old fails it.
+    let conn = duckdb::Connection::open(dir.join("warehouse/ofitec.duckdb")).unwrap();
+    conn.execute_batch(
+        "update raw.raw_invoices set load_ts = load_ts - interval 2 hour;
+         update marts.mart_fact_cashflow set load_ts = load_ts - interval 2 hour;",
+    )
+    .unwrap();
+    drop(conn);
+    let out = common::strata_ok(&dir, &["freshness"], 1);
+    let got = sources_json(&dir);
+    assert_eq!(
+        got["source.ofitec.odoo.invoices"]["status"],
+        "error",
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(got["model.ofitec.mart_fact_cashflow"]["status"], "error");
+    assert_eq!(got["source.ofitec.odoo.partners"]["status"], "pass");
+}
