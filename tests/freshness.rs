@@ -707,3 +707,14 @@ fn the_example_build_checks_its_slo_against_load_times_set_at_load() {
     assert_eq!(got["model.ofitec.mart_fact_cashflow"]["status"], "error");
     assert_eq!(got["source.ofitec.odoo.partners"]["status"], "pass");
 }
+
+#[test]
+fn a_seed_with_freshness_is_checked_after_it_loads() {
+    let (_tmp, dir) = fixture_copy("freshness");
+    let engine = Engine::duckdb(&dir);
+    let out = engine.run(&dir, &["seed"], 1);
+    let text = stdout(&out);
+    assert!(text.contains("freshness: stale: last loaded"), "{text}");
+    assert!(text.contains("more than error_after (1 day)"), "{text}");
+    engine.run(&dir, &["seed", "--skip-freshness"], 0);
+}

@@ -72,6 +72,18 @@ pub fn run(
         return Ok(ExitStatus::Error);
     };
     let specs = selected_specs(&c, &picked, scope);
+    for &i in &picked {
+        let n = &c.nodes[i];
+        if let Some(s) = n.source.as_deref()
+            && s.freshness.is_some()
+            && s.loaded_at_field.is_none()
+        {
+            out.note(&format!(
+                "source {}.{} has `freshness:` but no `loaded_at_field:`: it is not checked",
+                s.source_name, n.name
+            ));
+        }
+    }
     if let Some(path) = rules {
         let yaml = crate::freshness::rules::rules_yaml(&c.project.name, &specs);
         crate::artifacts::replace_atomically(path, yaml.as_bytes())?;

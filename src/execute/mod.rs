@@ -239,7 +239,11 @@ pub fn execute_node_once(
                 None => return Err(AdapterError::permanent("seed data missing")),
             };
             let out = seed::load(conn, node, data, caps)?;
-            Ok(Executed::built(out))
+            let built = Executed::built(out);
+            match crate::freshness::spec_of(node).filter(|_| mode.freshness) {
+                Some(spec) => fresh::after_build(conn, &spec, built, mode),
+                None => Ok(built),
+            }
         }
         ResourceType::Model => {
             let out = materialize::build_model(
