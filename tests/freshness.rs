@@ -688,6 +688,14 @@ fn the_example_build_checks_its_slo_against_load_times_set_at_load() {
             .contains("freshness: fresh: last loaded"),
         "{mart}"
     );
+    let sales = result("model.ofitec.mart_fact_sales");
+    assert!(
+        sales["message"]
+            .as_str()
+            .unwrap()
+            .contains("freshness: fresh: last loaded"),
+        "{sales}"
+    );
     // The SLO is real: data two hours old fails it.
     let conn = duckdb::Connection::open(dir.join("warehouse/ofitec.duckdb")).unwrap();
     conn.execute_batch(
