@@ -172,6 +172,10 @@ pub struct FreshnessArgs {
     /// Where to write the results (default: sources.json in the artifacts directory).
     #[arg(short = 'o', long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Also write the results as a JUnit XML report: one testcase per check, a stale one a
+    /// failure, a check that could not run an error.
+    #[arg(long, value_name = "PATH")]
+    pub junit_xml: Option<PathBuf>,
     /// Where the metrics go.
     #[command(flatten)]
     pub metrics: MetricsArgs,

@@ -181,6 +181,23 @@ fn every_status(dir: &Path, engine: &Engine) {
         "{}",
         line("stale_tz")
     );
+    // The JUnit report of the checks: a stale one fails, one that could not run errs.
+    let junit = dir.join("fresh-junit.xml");
+    engine.run(
+        dir,
+        &[
+            "source",
+            "freshness",
+            "--junit-xml",
+            junit.to_str().unwrap(),
+        ],
+        1,
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"fresh.source\" tests=\"8\" failures=\"2\" errors=\"2\""),
+        "{xml}"
+    );
     // Pass and warn exit 0.
     engine.run(
         dir,

@@ -105,7 +105,7 @@ pub fn run(
         );
         return Ok(ExitStatus::Success);
     }
-    if !check_output_paths(&c, None, &out) {
+    if !check_output_paths(&c, args.junit_xml.as_deref(), &out) {
         return Ok(ExitStatus::Error);
     }
     let adapter = match super::run::open_adapter(&c, true, &out) {
@@ -158,6 +158,14 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| crate::artifacts::artifacts_dir(&c).join("sources.json"));
     crate::artifacts::replace_atomically(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    if let Some(path) = &args.junit_xml {
+        let results: Vec<crate::execute::NodeResult> = finished
+            .iter()
+            .map(|(r, t)| as_node_result(r, *t))
+            .collect();
+        let xml = crate::artifacts::junit::report(&c, &results, scope.command(), elapsed);
+        crate::artifacts::replace_atomically(path, xml.as_bytes())?;
+    }
     let failed = finished.iter().any(|(r, _)| r.is_failure());
     let metrics = Metrics::new(&c.project.name);
     for s in &specs {
@@ -355,5 +363,36 @@ pub fn expand_source_status(
             out.diagnostics(&diags, &c.project.root);
             None
         }
+    }
+}
+
+/// A check as a node's result (for the JUnit report): pass and warn as a test's, a stale
+/// node a failure, a check that could not say an error.
+fn as_node_result(r: &FreshnessResult, thread: usize) -> crate::execute::NodeResult {
+    use crate::execute::Status;
+    let status = match r.status {
+        FreshnessStatus::Pass => Status::Pass,
+        FreshnessStatus::Warn => Status::Warn,
+        FreshnessStatus::Error => Status::Fail,
+        FreshnessStatus::RuntimeError => Status::Error,
+    };
+    crate::execute::NodeResult {
+        unique_id: r.unique_id.clone(),
+        status,
+        thread: Some(thread),
+        started_at: Some(r.started_at.clone()),
+        completed_at: Some(r.completed_at.clone()),
+        execution_time: r.execution_time,
+        rows_affected: None,
+        failures: None,
+        details: Vec::new(),
+        message: r.message.clone(),
+        attempts: 1,
+        relation_name: None,
+        compiled_code: None,
+        line: None,
+        freshness: Some(std::sync::Arc::new(r.clone())),
+        start_instant: None,
+        end_instant: None,
     }
 }
