@@ -144,37 +144,75 @@ pub fn run(
     let results = run_checks(adapter.as_ref(), &specs, threads, None, &on_done);
     let finished: Vec<(FreshnessResult, usize)> = results.into_iter().flatten().collect();
     let elapsed = started.elapsed().as_secs_f64();
+    let run = Finished {
+        c: &c,
+        specs: &specs,
+        finished: &finished,
+        scope,
+        elapsed,
+        started_at: &started_at,
+    };
+    write_outputs(&run, args, &out)?;
+    let failed = finished.iter().any(|(r, _)| r.is_failure());
+    summary(&out, &finished, elapsed);
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// What a freshness command checked, for the files it writes.
+struct Finished<'a> {
+    c: &'a Compiled,
+    specs: &'a [Spec<'a>],
+    finished: &'a [(FreshnessResult, usize)],
+    scope: Scope,
+    elapsed: f64,
+    started_at: &'a str,
+}
+
+/// Writes sources.json, the JUnit report and the metrics, as asked.
+fn write_outputs(run: &Finished, args: &FreshnessArgs, out: &Output) -> Result<()> {
+    let Finished {
+        c,
+        specs,
+        finished,
+        scope,
+        elapsed,
+        started_at,
+    } = *run;
     let invocation_id = uuid::Uuid::new_v4().to_string();
     let doc = sources_json::document(
-        &finished,
+        finished,
         &sources_json::Invocation {
             invocation_id: &invocation_id,
-            started_at: &started_at,
+            started_at,
             elapsed,
         },
     );
     let path = args
         .output
         .clone()
-        .unwrap_or_else(|| crate::artifacts::artifacts_dir(&c).join("sources.json"));
+        .unwrap_or_else(|| crate::artifacts::artifacts_dir(c).join("sources.json"));
     crate::artifacts::replace_atomically(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     if let Some(path) = &args.junit_xml {
         let results: Vec<crate::execute::NodeResult> = finished
             .iter()
             .map(|(r, t)| as_node_result(r, *t))
             .collect();
-        let xml = crate::artifacts::junit::report(&c, &results, scope.command(), elapsed);
+        let xml = crate::artifacts::junit::report(c, &results, scope.command(), elapsed);
         crate::artifacts::replace_atomically(path, xml.as_bytes())?;
     }
     let failed = finished.iter().any(|(r, _)| r.is_failure());
     let metrics = Metrics::new(&c.project.name);
-    for s in &specs {
+    for s in specs {
         metrics.add_thresholds(s);
     }
-    for (r, _) in &finished {
+    for (r, _) in finished {
         metrics.add_freshness(r);
     }
-    let dir = crate::artifacts::artifacts_dir(&c);
+    let dir = crate::artifacts::artifacts_dir(c);
     let last_success = last_success(&dir, scope.command(), !failed);
     metrics.add_run(&RunFacts {
         command: scope.command(),
@@ -183,13 +221,7 @@ pub fn run(
         finished_at: unix_now(),
         last_success,
     });
-    publish(&metrics, &args.metrics, &c.project.name, &out)?;
-    summary(&out, &finished, elapsed);
-    Ok(if failed {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    publish(&metrics, &args.metrics, &c.project.name, out)
 }
 
 fn word(s: FreshnessStatus) -> &'static str {
