@@ -147,6 +147,59 @@ pub struct RunArgs {
     /// and be writable: that is checked before anything runs (exit 2 otherwise).
     #[arg(long, value_name = "PATH")]
     pub junit_xml: Option<std::path::PathBuf>,
+    /// Do not check freshness in this run: sources with `freshness:` are not checked before
+    /// the models that read them, models are not checked after they build.
+    #[arg(long)]
+    pub skip_freshness: bool,
+    /// Where the run's metrics go.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Where a command's Prometheus metrics go.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Write the metrics in Prometheus's text format to PATH (atomically: a temporary file,
+    /// then a rename), for node exporter's textfile collector (name it `*.prom`).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the metrics to a Prometheus pushgateway at URL (grouped by job `strata` and the
+    /// project's name), e.g. http://127.0.0.1:9091.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
+}
+
+/// Options of `strata source freshness` and `strata freshness`.
+#[derive(Debug, Args, Clone)]
+pub struct FreshnessArgs {
+    /// Which project to compile.
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// Which nodes to check (`-s source:odoo`, `-s mart_fact_sales`).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Worker threads, each with its own connection (default: the target's `threads`).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+    /// Where to write the results (default: sources.json in the artifacts directory).
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Also write the results as a JUnit XML report: one testcase per check, a stale one a
+    /// failure, a check that could not run an error.
+    #[arg(long, value_name = "PATH")]
+    pub junit_xml: Option<PathBuf>,
+    /// Where the metrics go.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `strata source ...`.
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Check the freshness of the selected sources (dbt's `source freshness`): max of each
+    /// table's `loaded_at_field` against its `warn_after`/`error_after`. Writes sources.json
+    /// (dbt's v3 shape). Exit 0 on pass and warn, 1 on error or runtime error.
+    Freshness(FreshnessArgs),
 }
 
 /// `--threads`: a whole number of at least 1.
@@ -308,6 +361,35 @@ pub enum Command {
     },
     /// Rerun only the nodes that failed or were skipped in the last seed/run/build.
     Retry,
+    /// Commands on sources: `strata source freshness`.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// Check the freshness of sources, models and seeds together (those with `freshness:`
+    /// and `loaded_at_field:`); writes sources.json. Exit 0 on pass and warn, 1 otherwise.
+    Freshness {
+        #[command(flatten)]
+        args: FreshnessArgs,
+        /// Also write Prometheus alerting rules (one per freshness SLO, like
+        /// `FreshnessAbove20m`) to FILE, from the project's freshness config.
+        #[arg(long, value_name = "FILE")]
+        prometheus_rules: Option<PathBuf>,
+    },
+    /// Serve Prometheus metrics: each scrape of /metrics checks freshness live.
+    ServeMetrics {
+        #[command(flatten)]
+        compile: CompileArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+        listen: String,
+        /// Seconds a scrape may spend on its checks; a check still running then is reported
+        /// as failed (`strata_freshness_check_success 0`).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        scrape_timeout: f64,
+    },
     /// Remove strata's artifacts directory (never cargo's target/ nor the warehouse).
     Clean,
     /// Check the project and the target connection, and say what is wrong.

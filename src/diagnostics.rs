@@ -73,6 +73,8 @@ pub enum Code {
     LineageUnknown,
     /// A generic test is declared on a column the model or seed does not have.
     TestUnknownColumn,
+    /// A model's or seed's `loaded_at_field` names a column it does not have.
+    FreshnessUnknownColumn,
     /// A selector expression is malformed.
     InvalidSelector,
     /// A selector matches no node.
@@ -117,6 +119,7 @@ impl Code {
             Code::Cycle => "S303",
             Code::UnknownTest => "S304",
             Code::TestUnknownColumn => "S305",
+            Code::FreshnessUnknownColumn => "S306",
             Code::SqlSyntax => "S401",
             Code::HardCodedRelation => "S402",
             Code::DialectFunction => "S403",

@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod digest;
 pub mod execute;
 pub mod files;
+pub mod freshness;
 pub mod graph;
 pub mod ir;
 pub mod jinja;

@@ -95,6 +95,24 @@ fn main() {
             *empty,
         ),
         Command::Retry => commands::run::retry(&cli.global),
+        Command::Source {
+            command: strata::cli::SourceCommand::Freshness(args),
+        } => commands::freshness::run(&cli.global, args, commands::freshness::Scope::Sources, None),
+        Command::Freshness {
+            args,
+            prometheus_rules,
+        } => commands::freshness::run(
+            &cli.global,
+            args,
+            commands::freshness::Scope::All,
+            prometheus_rules.as_deref(),
+        ),
+        Command::ServeMetrics {
+            compile,
+            select,
+            listen,
+            scrape_timeout,
+        } => commands::serve_metrics::run(&cli.global, compile, select, listen, *scrape_timeout),
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),

@@ -24,7 +24,8 @@ invoice_details as (
         invoice_date,
         amount_untaxed,
         amount_tax,
-        amount_total
+        amount_total,
+        load_ts
     from {{ ref('sat_invoice_details') }}
 ),
 
@@ -42,7 +43,8 @@ select
     cast(p.project_name as varchar) as project,
     cast(sum(d.amount_untaxed) as decimal(18, 2)) as amount_untaxed,
     cast(sum(d.amount_tax) as decimal(18, 2)) as amount_tax,
-    cast(sum(d.amount_total) as decimal(18, 2)) as amount_total
+    cast(sum(d.amount_total) as decimal(18, 2)) as amount_total,
+    max(d.load_ts) as load_ts
 from project_invoices as l
 inner join invoice_keys as k
     on l.hk_invoice = k.hk_invoice

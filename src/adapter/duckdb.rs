@@ -73,6 +73,9 @@ pub const ENGINE: Engine = Engine {
     ],
     // A DuckDB target names a file, which holds no secret.
     redact: str::to_string,
+    // `epoch_us` needs no ICU (not bundled), for timestamps with and without time zone alike.
+    epoch_seconds: |e| format!("epoch_us({e}) / 1000000.0"),
+    type_name_of: |e| format!("typeof({e})"),
 };
 
 /// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.

@@ -51,6 +51,12 @@ pub struct Engine {
     pub types: &'static [(&'static str, TypeFamily)],
     /// The target's connection string with its secrets replaced, for messages.
     pub redact: fn(&str) -> String,
+    /// SQL for the seconds since the Unix epoch of a timestamp expression, as a number: a
+    /// `timestamp without time zone` read as UTC, a `timestamp with time zone` as the instant
+    /// it is (freshness checks).
+    pub epoch_seconds: fn(&str) -> String,
+    /// SQL for the name of an expression's type, as text (`timestamp with time zone`, ...).
+    pub type_name_of: fn(&str) -> String,
 }
 
 impl Engine {

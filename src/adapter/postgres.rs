@@ -81,6 +81,9 @@ pub const ENGINE: Engine = Engine {
         ("jsonb", TypeFamily::Json),
     ],
     redact: redact_dsn,
+    // A `timestamp` gives its nominal seconds (read as UTC), a `timestamptz` its instant's.
+    epoch_seconds: |e| format!("extract(epoch from {e})"),
+    type_name_of: |e| format!("pg_typeof({e})::text"),
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.

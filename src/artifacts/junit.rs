@@ -101,7 +101,12 @@ pub fn report(c: &Compiled, results: &[NodeResult], command: &str, elapsed: f64)
             Status::Warn => {
                 body.push_str(&format!("<system-out>WARN: {}</system-out>", detail()));
             }
-            Status::Success | Status::Pass => {}
+            // A freshness check that passed still says how old the data is.
+            Status::Success | Status::Pass => {
+                if let Some(f) = &r.freshness {
+                    body.push_str(&format!("<system-out>{}</system-out>", esc(&f.message)));
+                }
+            }
         }
         let open = format!(
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",

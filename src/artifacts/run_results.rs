@@ -68,6 +68,9 @@ pub struct Invocation {
     /// `--warn-error`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub warn_error: bool,
+    /// `--skip-freshness`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_freshness: bool,
 }
 
 /// Where a run is: `running` until it ends, then `finished`, or `interrupted` when it was
@@ -523,6 +526,7 @@ mod tests {
             line: None,
             start_instant: None,
             end_instant: None,
+            freshness: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod debug;
 pub mod deps;
 pub mod empty;
 pub mod failures;
+pub mod freshness;
 pub mod init;
 pub mod lineage;
 pub mod ls;
@@ -14,6 +15,7 @@ pub mod operation;
 pub mod parse;
 pub mod run;
 pub mod run_query;
+pub mod serve_metrics;
 pub mod show;
 
 use std::collections::BTreeMap;

@@ -168,6 +168,14 @@ fn describe(n: &CompiledNode) -> String {
             format!("unit test {}", n.name)
         }
         ResourceType::Test => format!("test {}", n.name),
+        ResourceType::Source => format!(
+            "freshness of source {}.{}",
+            n.source
+                .as_ref()
+                .map(|s| s.source_name.as_str())
+                .unwrap_or(""),
+            n.name
+        ),
         _ => n.name.clone(),
     }
 }
@@ -190,6 +198,7 @@ impl Reporter for LineReporter {
                 "attempts": r.attempts,
                 "message": r.message,
                 "details": r.details,
+                "freshness": r.freshness.as_deref().map(crate::freshness::sources_json::log_fields),
                 "index": done,
                 "total": total,
             });
@@ -203,6 +212,11 @@ impl Reporter for LineReporter {
                 count(rows as usize, "row"),
                 r.execution_time
             ),
+            (Status::Pass, _) if r.freshness.is_some() => {
+                let age = r.freshness.as_deref().and_then(|f| f.age_seconds);
+                let age = age.map(crate::freshness::time::age).unwrap_or_default();
+                format!("loaded {age} ago, in {:.2}s", r.execution_time)
+            }
             (Status::Success | Status::Pass, _) => format!("in {:.2}s", r.execution_time),
             (Status::Skipped, _) => "skipped".to_string(),
             _ => format!("{:.2}s", r.execution_time),
@@ -372,8 +386,15 @@ pub fn run(
         profile: args.profile.clone(),
         empty,
         warn_error: global.warn_error,
+        skip_freshness: run_args.skip_freshness,
     };
-    execute_invocation(global, &invocation, run_args.dry_run, None)
+    execute_invocation(
+        global,
+        &invocation,
+        run_args.dry_run,
+        None,
+        &run_args.metrics,
+    )
 }
 
 /// Runs `strata retry`: the last invocation again, on the nodes that did not succeed: failed,
@@ -411,7 +432,7 @@ pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
     // `--warn-error` given to `retry` applies as well as the one the run was given.
     let mut invocation = prev.invocation.clone();
     invocation.warn_error |= global.warn_error;
-    execute_invocation(global, &invocation, false, Some(ids))
+    execute_invocation(global, &invocation, false, Some(ids), &Default::default())
 }
 
 fn execute_invocation(
@@ -419,6 +440,7 @@ fn execute_invocation(
     inv: &Invocation,
     dry_run: bool,
     only: Option<BTreeSet<String>>,
+    metrics: &crate::cli::MetricsArgs,
 ) -> Result<ExitStatus> {
     let out = Output::new(global);
     let Some(kind) = RunKind::parse(&inv.command) else {
@@ -477,6 +499,7 @@ fn execute_invocation(
         fail_fast: inv.fail_fast,
         full_refresh: inv.full_refresh,
         warn_error: inv.warn_error,
+        freshness: !inv.skip_freshness,
     };
     if !out.is_json() && !out.is_quiet() {
         reporter.print(&format!(
@@ -517,6 +540,7 @@ fn execute_invocation(
     }
 
     let status = report_run(&out, &results, elapsed, end_error.as_ref(), &cancel);
+    super::freshness::publish_run(&c, kind.name(), &results, elapsed, status, metrics, &out)?;
     // The failures again, as the last thing printed.
     super::failures::print(&out, &c, &results, end_error.as_ref());
     Ok(status)
@@ -540,18 +564,31 @@ fn compile_and_select(
     let Some(c) = compile_project(global, &compile_args, true, out)? else {
         return Ok(None);
     };
-    let sel = SelectArgs {
+    let mut sel = SelectArgs {
         select: inv.select.clone(),
         exclude: inv.exclude.clone(),
         indirect_selection: inv.indirect_selection,
     };
+    match super::freshness::expand_source_status(&c, &sel.select, inv.state.as_deref(), out) {
+        None => return Ok(None),
+        Some(Some(expanded)) if expanded.is_empty() => return Ok(Some((c, Vec::new()))),
+        Some(Some(expanded)) => sel.select = expanded,
+        Some(None) => {}
+    }
     let Some(picked) = select_nodes(&c, &sel, out) else {
         return Ok(None);
+    };
+    // `build` checks the freshness of the sources it reads before the models that read them.
+    let checks_source = |i: usize| {
+        kind == RunKind::Build
+            && !inv.skip_freshness
+            && c.nodes[i].resource_type == ResourceType::Source
+            && crate::freshness::spec_of(&c.nodes[i]).is_some()
     };
     let selected: Vec<usize> = picked
         .iter()
         .copied()
-        .filter(|i| kind.runs(&c.nodes[*i]))
+        .filter(|i| kind.runs(&c.nodes[*i]) || checks_source(*i))
         .collect();
     // A `--select` that leaves nothing to run is an error; an `--exclude` alone only when it
     // removed what would have run.
@@ -605,6 +642,10 @@ fn prepare_target(
         .iter()
         .filter_map(|i| {
             let n = &c.nodes[*i];
+            // A source's schema is its loader's, not the run's to create.
+            if n.resource_type == ResourceType::Source {
+                return None;
+            }
             n.relation
                 .as_ref()
                 .or_else(|| n.test.as_ref().and_then(|t| t.audit_relation.as_ref()))
@@ -721,6 +762,9 @@ fn dry_run_plan(
             full_refresh: inv.full_refresh,
             plan_tests: true,
             warn_error: inv.warn_error,
+            // A dry run reads nothing: freshness needs the data.
+            freshness: false,
+            engine: c.target.info.kind,
         };
         let r = execute::execute_node_once(&mut conn, n, seed.as_ref(), mode, caps).map(|_| ());
         let plan = conn.statements.join(";\n");

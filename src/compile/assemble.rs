@@ -170,6 +170,7 @@ fn node_of(
     node.pre_hooks = sql.pre_hooks;
     node.post_hooks = sql.post_hooks;
     node.contract = contract.map(Box::new);
+    node.freshness = p.props.and_then(|pp| pp.freshness.clone()).map(Box::new);
     node.logs = rendered.map(|r| r.recorded.logs).unwrap_or_default();
     node
 }

@@ -216,6 +216,44 @@ pub fn check(inputs: &Inputs, diags: &mut Diagnostics) {
         }
     }
     tested_columns(inputs, &mut columns, diags);
+    freshness_columns(inputs, &mut columns, diags);
+}
+
+/// `loaded_at_field` of a model or seed naming a column it certainly does not have.
+fn freshness_columns(inputs: &Inputs, columns: &mut Columns, diags: &mut Diagnostics) {
+    let props = &inputs.ctx.project.properties;
+    for entry in props.models.iter().chain(&props.seeds) {
+        let Some(f) = &entry.freshness else { continue };
+        let column = f.loaded_at_field.as_str();
+        if !column.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let Some(node) = inputs.scope.refable.get(entry.name.as_str()) else {
+            continue;
+        };
+        let Known::Certain(names) = columns.get(node.index) else {
+            continue;
+        };
+        if has_column(names, column) {
+            continue;
+        }
+        let what = inputs.pending[node.index].resource_type.as_str();
+        diags.push(
+            Diagnostic::error(
+                Code::FreshnessUnknownColumn,
+                format!(
+                    "`loaded_at_field: {column}` of {what} `{}` names a column it does not have",
+                    entry.name
+                ),
+            )
+            .at(entry
+                .freshness_span
+                .clone()
+                .unwrap_or_else(|| entry.span.clone()))
+            .with_label(format!("`{}` has no column `{column}`", entry.name))
+            .with_help(columns_help(column, names)),
+        );
+    }
 }
 
 /// Whether `name` is one of `names`, case aside (the same spelling is the common case).

@@ -215,6 +215,7 @@ fn source_nodes(
             node.description = t.description.clone().or_else(|| s.description.clone());
             node.columns = t.columns.iter().map(column_info).collect();
             node.relation = Some(relation);
+            node.line = t.span.line;
             node.checksum = crate::digest::sha256_fmt(format_args!("{}.{}", s.name, t.name));
             node.source = Some(Box::new(SourceInfo {
                 source_name: s.name.clone(),
@@ -222,7 +223,10 @@ fn source_nodes(
                     .loaded_at_field
                     .clone()
                     .or_else(|| s.loaded_at_field.clone()),
-                freshness: t.freshness.clone().or_else(|| s.freshness.clone()),
+                freshness: match &t.freshness {
+                    Some(table_own) => table_own.clone(),
+                    None => s.freshness.clone(),
+                },
             }));
             nodes.push(node);
         }

@@ -23,6 +23,7 @@ use crate::ir::CompiledNode;
 use crate::ir::{Materialized, Relation, ResourceType};
 use crate::materialize::{self, BuildOptions, Outcome, seed};
 
+mod fresh;
 pub mod located;
 
 /// How a node ended.
@@ -93,6 +94,8 @@ pub struct NodeResult {
     /// The line of the node's file a database error points at, when it points into the
     /// node's own SQL.
     pub line: Option<usize>,
+    /// The freshness check of a source, or of a model checked after it was built.
+    pub freshness: Option<Arc<crate::freshness::FreshnessResult>>,
     /// Start and end as instants, for ordering checks in tests.
     pub start_instant: Option<Instant>,
     /// See `start_instant`.
@@ -110,6 +113,9 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// `--warn-error`: a test that warns fails instead.
     pub warn_error: bool,
+    /// Check freshness: sources in the run, models right after they build (off with
+    /// `--skip-freshness`).
+    pub freshness: bool,
 }
 
 /// Receives progress as nodes finish.
@@ -186,6 +192,7 @@ pub struct Executed {
     outcome: Outcome,
     failures: Option<u64>,
     details: Vec<String>,
+    freshness: Option<Arc<crate::freshness::FreshnessResult>>,
 }
 
 impl Executed {
@@ -195,6 +202,7 @@ impl Executed {
             outcome,
             failures: None,
             details: Vec::new(),
+            freshness: None,
         }
     }
 }
@@ -208,6 +216,10 @@ pub struct NodeMode {
     pub plan_tests: bool,
     /// `--warn-error`: a test that warns fails instead.
     pub warn_error: bool,
+    /// Check freshness (sources, and models after they build).
+    pub freshness: bool,
+    /// The target's engine (the freshness query's SQL is its own).
+    pub engine: crate::ir::AdapterKind,
 }
 
 /// Runs one node once: the one dispatch by resource type, for runs and dry runs alike. A
@@ -227,7 +239,11 @@ pub fn execute_node_once(
                 None => return Err(AdapterError::permanent("seed data missing")),
             };
             let out = seed::load(conn, node, data, caps)?;
-            Ok(Executed::built(out))
+            let built = Executed::built(out);
+            match crate::freshness::spec_of(node).filter(|_| mode.freshness) {
+                Some(spec) => fresh::after_build(conn, &spec, built, mode),
+                None => Ok(built),
+            }
         }
         ResourceType::Model => {
             let out = materialize::build_model(
@@ -238,7 +254,11 @@ pub fn execute_node_once(
                     full_refresh: mode.full_refresh,
                 },
             )?;
-            Ok(Executed::built(out))
+            let built = Executed::built(out);
+            match crate::freshness::spec_of(node).filter(|_| mode.freshness) {
+                Some(spec) => fresh::after_build(conn, &spec, built, mode),
+                None => Ok(built),
+            }
         }
         ResourceType::Test if mode.plan_tests => {
             conn.query(&format!(
@@ -273,9 +293,14 @@ pub fn execute_node_once(
                 },
                 failures: Some(t.failures),
                 details: t.sample,
+                freshness: None,
             })
         }
-        ResourceType::Source | ResourceType::Exposure => Ok(Executed::built(Outcome::default())),
+        ResourceType::Source => match crate::freshness::spec_of(node).filter(|_| mode.freshness) {
+            Some(spec) => fresh::source(conn, &spec, mode),
+            None => Ok(Executed::built(Outcome::default())),
+        },
+        ResourceType::Exposure => Ok(Executed::built(Outcome::default())),
     }
 }
 
@@ -352,6 +377,8 @@ fn execute_node(
                 full_refresh: opts.full_refresh,
                 plan_tests: false,
                 warn_error: opts.warn_error,
+                freshness: opts.freshness,
+                engine: c.target.info.kind,
             };
             execute_node_once(conn.as_mut(), node, seeds.get(&index), mode, caps)
         });
@@ -548,6 +575,7 @@ impl Worker<'_> {
                     rows_affected: x.outcome.rows,
                     failures: x.failures,
                     details: x.details,
+                    freshness: x.freshness,
                     ..ran(node, x.status, &x.outcome.message, t, started, t0, attempts)
                 },
                 Err(e) => {
@@ -688,19 +716,15 @@ impl<'a> Schedule<'a> {
                 .map(Vec::as_slice)
                 .unwrap_or(&[])
             {
-                if n_failed {
-                    self.upstream_failed
-                        .entry(child)
-                        .or_insert_with(|| c.nodes[n].name.clone());
+                if n_failed && !self.upstream_failed.contains_key(&child) {
+                    let why = skip_reason(&c.nodes[n], self.progress.done.get(&n));
+                    self.upstream_failed.insert(child, why);
                 }
                 let w = self.plan.waiting.get_mut(&child).unwrap();
                 *w -= 1;
                 if *w == 0 {
-                    if let Some(cause) = self.upstream_failed.get(&child).cloned() {
-                        let r = skipped(
-                            &c.nodes[child],
-                            &format!("skipped: upstream `{cause}` failed"),
-                        );
+                    if let Some(why) = self.upstream_failed.get(&child).cloned() {
+                        let r = skipped(&c.nodes[child], &why);
                         self.progress.finish(child, r);
                         stack.push((child, true));
                     } else {
@@ -718,6 +742,21 @@ impl<'a> Schedule<'a> {
             .iter()
             .filter_map(|i| self.progress.done.remove(i))
             .collect()
+    }
+}
+
+/// Why the children of a failed node are skipped: a stale source says which and how old
+/// (from its check), anything else names the node that failed.
+fn skip_reason(failed: &CompiledNode, result: Option<&NodeResult>) -> String {
+    if let Some(r) = result.filter(|r| r.status == Status::Skipped) {
+        // Skipped in turn: the same reason goes down the line.
+        return r.message.clone();
+    }
+    match result.and_then(|r| r.freshness.as_deref()) {
+        Some(f) if failed.resource_type == ResourceType::Source => {
+            format!("skipped: source `{}` is {}", f.display, f.message)
+        }
+        _ => format!("skipped: upstream `{}` failed", failed.name),
     }
 }
 
@@ -837,6 +876,7 @@ fn base_result(node: &CompiledNode, status: Status, message: &str) -> NodeResult
         relation_name: relation_of(node).map(Relation::quoted),
         compiled_code: node.compiled_code.as_deref().map(Arc::from),
         line: None,
+        freshness: None,
         start_instant: None,
         end_instant: None,
     }

@@ -16,8 +16,8 @@ pub mod unit;
 
 pub use config::{Materialized, NodeConfig};
 pub use node::{
-    ColumnInfo, CompiledNode, ExposureInfo, Freshness, FreshnessThreshold, ResourceType,
-    SourceInfo, TestInfo,
+    ColumnInfo, CompiledNode, ExposureInfo, Freshness, FreshnessThreshold, ModelFreshness,
+    ResourceType, SourceInfo, TestInfo,
 };
 pub use relation::{ColumnMeta, Relation, push_quoted_ident, quote_ident, quote_literal};
 pub use target::{AdapterKind, Target, TargetInfo};

@@ -74,6 +74,34 @@ pub struct FreshnessThreshold {
     pub period: String,
 }
 
+impl FreshnessThreshold {
+    /// The threshold in seconds (`period` is minute, hour or day, checked when read).
+    pub fn seconds(&self) -> u64 {
+        let unit = match self.period.as_str() {
+            "minute" => 60,
+            "hour" => 3_600,
+            _ => 86_400,
+        };
+        self.count.saturating_mul(unit)
+    }
+
+    /// `20 minutes`, `1 hour`.
+    pub fn describe(&self) -> String {
+        let s = if self.count == 1 { "" } else { "s" };
+        format!("{} {}{s}", self.count, self.period)
+    }
+}
+
+/// What a model's or seed's freshness is checked on: its `loaded_at_field` and `freshness`
+/// block (a source carries the same facts in [`SourceInfo`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelFreshness {
+    /// Column (or expression) holding the load time.
+    pub loaded_at_field: String,
+    /// Thresholds.
+    pub freshness: Freshness,
+}
+
 /// A documented or discovered column.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ColumnInfo {
@@ -200,6 +228,9 @@ pub struct CompiledNode {
     pub contract: Option<Box<ContractInfo>>,
     /// Column-level lineage (models, snapshots, seeds' own columns); `None` when not computed.
     pub lineage: Option<Box<crate::ir::lineage::NodeLineage>>,
+    /// A model's or seed's freshness check (`freshness:` with `loaded_at_field:` in its
+    /// properties); sources keep theirs in `source`.
+    pub freshness: Option<Box<ModelFreshness>>,
     /// `log()` output of the render.
     pub logs: Vec<String>,
     /// The line of `original_file_path` where the node is declared: 1 for a node that is a
@@ -241,6 +272,7 @@ impl CompiledNode {
             exposure: None,
             contract: None,
             lineage: None,
+            freshness: None,
             logs: Vec::new(),
             line: 1,
         }

@@ -10,7 +10,7 @@ use serde_json::Value as J;
 use super::yaml::{self, Kind, MapReader, Node};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::config::{ConfigScope, NodeConfig, is_test_top_level_config};
-use crate::ir::{Freshness, FreshnessThreshold};
+use crate::ir::{Freshness, FreshnessThreshold, ModelFreshness};
 
 /// Everything read from the properties files of a project, in file order.
 #[derive(Clone, Debug, Default)]
@@ -87,6 +87,11 @@ pub struct ModelProps {
     pub columns: Vec<ColumnProps>,
     /// Model-level tests.
     pub tests: Vec<TestDef>,
+    /// `loaded_at_field:` with `freshness:`: checked after the model builds and by
+    /// `strata freshness`.
+    pub freshness: Option<ModelFreshness>,
+    /// Where `loaded_at_field:` is written (for a column it names that does not exist).
+    pub freshness_span: Option<Span>,
 }
 
 /// Seeds take the same properties as models.
@@ -171,8 +176,9 @@ pub struct SourceTableProps {
     pub description: Option<String>,
     /// Overrides the source's `loaded_at_field`.
     pub loaded_at_field: Option<String>,
-    /// Overrides the source's freshness.
-    pub freshness: Option<Freshness>,
+    /// Overrides the source's freshness: `Some(None)` is `freshness: null`, which turns it
+    /// off for this table.
+    pub freshness: Option<Option<Freshness>>,
     /// Metadata.
     pub meta: BTreeMap<String, J>,
     /// Tags.
@@ -400,6 +406,7 @@ fn read_model(
         Some(t) => read_tests(t, file, None, diags),
         None => Vec::new(),
     };
+    let (freshness, freshness_span) = read_model_freshness(&mut r, node, file, diags);
     r.take(&["access", "group"]);
     // dbt's model versions are not implemented: saying so beats building something else.
     for key in ["versions", "latest_version", "version"] {
@@ -424,7 +431,44 @@ fn read_model(
         config,
         columns,
         tests,
+        freshness,
+        freshness_span,
     })
+}
+
+/// A model's or seed's `loaded_at_field:` and `freshness:` (both or neither).
+fn read_model_freshness(
+    r: &mut MapReader,
+    entry: &Node,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> (Option<ModelFreshness>, Option<Span>) {
+    let field_node = r.take(&["loaded_at_field"]);
+    let field = field_node.and_then(|n| yaml::expect_string(n, file, "loaded_at_field", diags));
+    let fresh_node = r.take(&["freshness"]);
+    let freshness = fresh_node.and_then(|f| read_freshness(f, file, diags));
+    let span = field_node.map(|n| n.span(file));
+    match (field, freshness) {
+        (Some(loaded_at_field), Some(freshness)) => (
+            Some(ModelFreshness {
+                loaded_at_field,
+                freshness,
+            }),
+            span,
+        ),
+        (None, Some(_)) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    "`freshness:` needs `loaded_at_field:`: the column holding the load time",
+                )
+                .at(fresh_node.unwrap_or(entry).span(file))
+                .with_help("add `loaded_at_field: load_ts` (your column) beside `freshness:`"),
+            );
+            (None, None)
+        }
+        _ => (None, None),
+    }
 }
 
 fn read_columns(
@@ -858,9 +902,11 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
             let identifier = tr.string(&["identifier"], diags);
             let tdescription = tr.string(&["description"], diags);
             let tloaded = tr.string(&["loaded_at_field"], diags);
-            let tfresh = tr
-                .take(&["freshness"])
-                .and_then(|f| read_freshness(f, file, diags));
+            let tfresh = match tr.take_raw("freshness") {
+                Some(f) if f.is_null() => Some(None),
+                Some(f) => read_freshness(f, file, diags).map(Some),
+                None => None,
+            };
             let tmeta = read_meta(tr.take(&["meta"]), file, diags);
             let ttags = tr.string_list(&["tags"], diags);
             let columns = match tr.take(&["columns"]) {

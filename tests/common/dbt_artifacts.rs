@@ -131,3 +131,19 @@ pub fn assert_valid_dbt_artifacts(dir: &Path) -> bool {
     }
     ran
 }
+
+/// Panics with every error of the `sources.json` at `path` against dbt's sources v3.
+pub fn assert_valid_sources(path: &Path) {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        jsonschema::validator_for(&schema_file("sources-v3.json")).expect("sources v3 compiles")
+    });
+    let doc = read_json(path);
+    let found = errors(schema, &doc, "");
+    assert!(
+        found.is_empty(),
+        "{} is not a valid dbt sources v3:\n{}",
+        path.display(),
+        found.join("\n")
+    );
+}
