@@ -282,9 +282,28 @@ pub enum Command {
     /// packages are linked there; hub and git packages are not downloaded (no network access):
     /// they must be installed already, by `dbt deps` or by hand.
     Deps,
+    /// OpenLineage events: `send` delivers the ones kept while the backend was down.
+    Lineage(LineageArgs),
     /// Create a new project in directory NAME that compiles and builds as it is.
     Init {
         /// Project name (an identifier); also the directory created.
         name: String,
     },
+}
+
+/// Arguments of `strata lineage`.
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: LineageAction,
+}
+
+/// The verbs of `strata lineage`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum LineageAction {
+    /// Deliver the OpenLineage events kept in the artifacts directory
+    /// (`lineage-spool.jsonl`) while the backend was down, in order; those delivered are
+    /// removed, the rest stays for the next try.
+    Send,
 }

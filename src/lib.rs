@@ -19,6 +19,7 @@ pub mod files;
 pub mod graph;
 pub mod ir;
 pub mod jinja;
+pub mod lineage;
 pub mod materialize;
 pub mod pages;
 pub mod project;

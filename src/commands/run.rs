@@ -492,7 +492,14 @@ fn execute_invocation(
             }
         ));
     }
-    let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
+    let lineage = super::lineage::start(&c, kind.name(), &out);
+    let with_lineage = lineage.as_ref().map(|e| e.reporter(&reporter));
+    let progress: &dyn Reporter = match &with_lineage {
+        Some(r) => r,
+        None => &reporter,
+    };
+    let results = execute::run(&c, &selected, adapter.clone(), &opts, progress, &cancel);
+    drop(with_lineage);
     reporter.finish();
     let mut end_error = None;
     if !c.on_run_end.is_empty() && !cancel.is_cancelled() {
@@ -516,6 +523,7 @@ fn execute_invocation(
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
 
+    super::lineage::finish(lineage, &results, cancel.is_cancelled(), &out);
     let status = report_run(&out, &results, elapsed, end_error.as_ref(), &cancel);
     // The failures again, as the last thing printed.
     super::failures::print(&out, &c, &results, end_error.as_ref());
