@@ -63,14 +63,23 @@ fn assert_build_story(events: &[Value]) {
     assert_eq!(first["job"]["name"], "shop.build");
     assert_eq!(first["eventType"], "START");
     assert_eq!(last["job"]["name"], "shop.build");
-    assert_eq!(last["eventType"], "FAIL", "a model failed: the invocation fails");
+    assert_eq!(
+        last["eventType"], "FAIL",
+        "a model failed: the invocation fails"
+    );
     let parent_id = first["run"]["runId"].as_str().unwrap();
     assert_eq!(last["run"]["runId"], parent_id);
     for (id, evs) in by_run(events) {
-        let kinds: Vec<&str> = evs.iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = evs
+            .iter()
+            .map(|e| e["eventType"].as_str().unwrap())
+            .collect();
         assert_eq!(kinds.len(), 2, "run {id}: {kinds:?}");
         assert_eq!(kinds[0], "START", "run {id}: {kinds:?}");
-        assert!(["COMPLETE", "FAIL", "ABORT"].contains(&kinds[1]), "{kinds:?}");
+        assert!(
+            ["COMPLETE", "FAIL", "ABORT"].contains(&kinds[1]),
+            "{kinds:?}"
+        );
         if id != parent_id {
             for e in evs {
                 let p = &e["run"]["facets"]["parent"];
@@ -80,10 +89,19 @@ fn assert_build_story(events: &[Value]) {
             }
         }
     }
-    assert_eq!(kinds_of(events, "seed.shop.raw_orders"), ["START", "COMPLETE"]);
-    assert_eq!(kinds_of(events, "model.shop.stg_orders"), ["START", "COMPLETE"]);
+    assert_eq!(
+        kinds_of(events, "seed.shop.raw_orders"),
+        ["START", "COMPLETE"]
+    );
+    assert_eq!(
+        kinds_of(events, "model.shop.stg_orders"),
+        ["START", "COMPLETE"]
+    );
     assert_eq!(kinds_of(events, "model.shop.broken"), ["START", "FAIL"]);
-    assert_eq!(kinds_of(events, "model.shop.child_of_broken"), ["START", "ABORT"]);
+    assert_eq!(
+        kinds_of(events, "model.shop.child_of_broken"),
+        ["START", "ABORT"]
+    );
     // A warning test completed (the run goes on) and says it found rows.
     let warn = "test.shop.accepted_values_customer_totals_total";
     assert_eq!(kinds_of(events, warn), ["START", "COMPLETE"]);
@@ -117,7 +135,10 @@ fn every_event_validates_against_the_openlineage_schemas() {
 
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains(TOKEN), "an env_var() value reached an event");
-    assert!(text.contains("'****' as token"), "the compiled SQL is sent, masked");
+    assert!(
+        text.contains("'****' as token"),
+        "the compiled SQL is sent, masked"
+    );
 
     let find = |name: &str, kind: &str| -> &Value {
         events
@@ -133,9 +154,18 @@ fn every_event_validates_against_the_openlineage_schemas() {
     assert_eq!(out["namespace"], namespace.as_str());
     assert_eq!(out["name"], "shop.main.stg_orders");
     assert_eq!(view["inputs"][0]["name"], "shop.main.raw_orders");
-    assert_eq!(out["facets"]["lifecycleStateChange"]["lifecycleStateChange"], "OVERWRITE");
-    assert_eq!(out["facets"]["documentation"]["description"], "Paid orders, one row per order.");
-    assert_eq!(out["facets"]["ownership"]["owners"][0]["name"], "team:finance");
+    assert_eq!(
+        out["facets"]["lifecycleStateChange"]["lifecycleStateChange"],
+        "OVERWRITE"
+    );
+    assert_eq!(
+        out["facets"]["documentation"]["description"],
+        "Paid orders, one row per order."
+    );
+    assert_eq!(
+        out["facets"]["ownership"]["owners"][0]["name"],
+        "team:finance"
+    );
     assert_eq!(out["facets"]["dataSource"]["uri"], namespace.as_str());
     let fields = out["facets"]["schema"]["fields"].as_array().unwrap();
     assert_eq!(fields[0]["name"], "id");
@@ -150,13 +180,20 @@ fn every_event_validates_against_the_openlineage_schemas() {
 
     let seed = find("seed.shop.raw_orders", "COMPLETE");
     assert_eq!(seed["job"]["facets"]["jobType"]["jobType"], "SEED");
-    assert_eq!(seed["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"], 3);
+    assert_eq!(
+        seed["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"],
+        3
+    );
 
     let failed = find("model.shop.broken", "FAIL");
-    let msg = failed["run"]["facets"]["errorMessage"]["message"].as_str().unwrap();
+    let msg = failed["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .unwrap();
     assert!(msg.contains("Conversion Error"), "{msg}");
     let aborted = find("model.shop.child_of_broken", "ABORT");
-    let msg = aborted["run"]["facets"]["errorMessage"]["message"].as_str().unwrap();
+    let msg = aborted["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .unwrap();
     assert!(msg.contains("upstream `broken` failed"), "{msg}");
 
     // Test results are assertions on the tested dataset.
@@ -168,15 +205,27 @@ fn every_event_validates_against_the_openlineage_schemas() {
     assert_eq!(a["assertion"], "not_null");
     assert_eq!(a["success"], true);
     assert_eq!(a["column"], "id");
-    let w = find("test.shop.accepted_values_customer_totals_total", "COMPLETE");
+    let w = find(
+        "test.shop.accepted_values_customer_totals_total",
+        "COMPLETE",
+    );
     let a = &w["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"][0];
-    assert_eq!((a["success"].clone(), a["severity"].clone()), (false.into(), "warn".into()));
+    assert_eq!(
+        (a["success"].clone(), a["severity"].clone()),
+        (false.into(), "warn".into())
+    );
     assert_eq!(a["actual"], "1");
 
     let parent = &events[0];
-    assert_eq!(parent["run"]["facets"]["processing_engine"]["name"], "strata");
+    assert_eq!(
+        parent["run"]["facets"]["processing_engine"]["name"],
+        "strata"
+    );
     assert!(parent["run"]["facets"]["nominalTime"]["nominalStartTime"].is_string());
-    assert_eq!(parent["job"]["namespace"], "shop", "the project name by default");
+    assert_eq!(
+        parent["job"]["namespace"], "shop",
+        "the project name by default"
+    );
 
     // The file transport appends: a second build adds its events after the first's.
     build_to_file(&dir, &file);
@@ -232,8 +281,16 @@ fn project_yml_lineage_section_sends_gzip_and_ranks_above_openlineage_url() {
     );
     let received = receiver.received.lock().unwrap().clone();
     assert_eq!(received.len(), 4, "{received:?}");
-    assert!(received.iter().all(|r| r.encoding.as_deref() == Some("gzip")));
-    assert!(received.iter().all(|r| r.authorization.as_deref() == Some("Bearer k-9")));
+    assert!(
+        received
+            .iter()
+            .all(|r| r.encoding.as_deref() == Some("gzip"))
+    );
+    assert!(
+        received
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some("Bearer k-9"))
+    );
     assert_eq!(received[0].event["job"]["namespace"], "shop-ns");
     assert_eq!(received[3].event["eventType"], "COMPLETE");
     assert_valid_events(&receiver.events());
@@ -242,7 +299,10 @@ fn project_yml_lineage_section_sends_gzip_and_ranks_above_openlineage_url() {
     strata_env_ok(
         &dir,
         &["seed"],
-        &env(&[("OPENLINEAGE_DISABLED", "true"), ("LINEAGE_TEST_KEY", "k-9")]),
+        &env(&[
+            ("OPENLINEAGE_DISABLED", "true"),
+            ("LINEAGE_TEST_KEY", "k-9"),
+        ]),
         0,
     );
     assert_eq!(receiver.received.lock().unwrap().len(), 4);
@@ -254,14 +314,19 @@ fn unknown_lineage_keys_are_errors_with_a_suggestion() {
     let project = std::fs::read_to_string(dir.join("project.yml")).unwrap();
     std::fs::write(
         dir.join("project.yml"),
-        format!("{project}lineage:\n  namespce: x\n  transport:\n    type: htp\n    url: http://x\n"),
+        format!(
+            "{project}lineage:\n  namespce: x\n  transport:\n    type: htp\n    url: http://x\n"
+        ),
     )
     .unwrap();
     let out = strata_env_ok(&dir, &["parse"], &env(&[]), 2);
     let err = stderr(&out);
     assert!(err.contains("unknown key `namespce`"), "{err}");
     assert!(err.contains("did you mean `namespace`?"), "{err}");
-    assert!(err.contains("unknown lineage transport type `htp`"), "{err}");
+    assert!(
+        err.contains("unknown lineage transport type `htp`"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `http`?"), "{err}");
 }
 
@@ -348,7 +413,15 @@ fn postgres_datasets_are_named_by_host_port_and_database() {
     .unwrap();
     strata_env_ok(
         &dir,
-        &["build", "-t", "pg", "-s", "raw_orders+", "--exclude", "broken+"],
+        &[
+            "build",
+            "-t",
+            "pg",
+            "-s",
+            "raw_orders+",
+            "--exclude",
+            "broken+",
+        ],
         &env(&[("LINEAGE_PG_DSN", &dsn)]),
         0,
     );
@@ -386,23 +459,40 @@ fn the_column_lineage_facet_validates_against_its_schema() {
         columns: vec![
             ColumnLineage {
                 name: "customer".into(),
-                inputs: vec![input("seed.shop.raw_orders", "customer", TransformSubtype::Identity)],
+                inputs: vec![input(
+                    "seed.shop.raw_orders",
+                    "customer",
+                    TransformSubtype::Identity,
+                )],
                 unknown: None,
             },
             ColumnLineage {
                 name: "total".into(),
-                inputs: vec![input("seed.shop.raw_orders", "amount", TransformSubtype::Aggregation)],
+                inputs: vec![input(
+                    "seed.shop.raw_orders",
+                    "amount",
+                    TransformSubtype::Aggregation,
+                )],
                 unknown: None,
             },
         ],
         dataset: vec![
-            input("seed.shop.raw_orders", "customer", TransformSubtype::GroupBy),
+            input(
+                "seed.shop.raw_orders",
+                "customer",
+                TransformSubtype::GroupBy,
+            ),
             input("seed.shop.raw_orders", "status", TransformSubtype::Filter),
         ],
         unknown: None,
     };
     let facet = strata::lineage::facets::column_lineage(&lineage, |id| {
-        (id == "seed.shop.raw_orders").then(|| ("duckdb:///w/shop.duckdb", "shop.main.raw_orders".to_string()))
+        (id == "seed.shop.raw_orders").then(|| {
+            (
+                "duckdb:///w/shop.duckdb",
+                "shop.main.raw_orders".to_string(),
+            )
+        })
     });
     let v = serde_json::to_value(&facet).unwrap();
     // The facet inside a minimal event: the core schema and the facet's own schema.
@@ -417,7 +507,10 @@ fn the_column_lineage_facet_validates_against_its_schema() {
             "facets": {"columnLineage": v}}],
     });
     assert_valid_events(&[event]);
-    assert_eq!(v["fields"]["total"]["inputFields"][0]["transformations"][0]["subtype"], "AGGREGATION");
+    assert_eq!(
+        v["fields"]["total"]["inputFields"][0]["transformations"][0]["subtype"],
+        "AGGREGATION"
+    );
     assert_eq!(v["dataset"][0]["transformations"][0]["type"], "INDIRECT");
     assert_eq!(v["dataset"][0]["transformations"][0]["subtype"], "GROUP_BY");
 }
@@ -447,7 +540,10 @@ fn the_validator_rejects_what_the_spec_rejects() {
         "run.facets.parent",
         "is not the newest",
     ] {
-        assert!(errors.contains(expected), "missing `{expected}` in:\n{errors}");
+        assert!(
+            errors.contains(expected),
+            "missing `{expected}` in:\n{errors}"
+        );
     }
     assert!(errors.contains("\"nope\" is not a \"uuid\""), "{errors}");
 }

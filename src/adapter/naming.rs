@@ -31,7 +31,10 @@ pub fn target_secrets(target: &Target) -> Vec<String> {
     };
     let config: Option<tokio_postgres::Config> = dsn.parse().ok();
     config
-        .and_then(|c| c.get_password().map(|p| String::from_utf8_lossy(p).into_owned()))
+        .and_then(|c| {
+            c.get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        })
         .into_iter()
         .filter(|p| !p.is_empty())
         .collect()
@@ -118,14 +121,18 @@ mod tests {
 
     #[test]
     fn postgres_namespace_keeps_no_secret() {
-        let l = postgres_location("postgres://ana:s3cret@db.example:6543/warehouse?sslmode=disable");
+        let l =
+            postgres_location("postgres://ana:s3cret@db.example:6543/warehouse?sslmode=disable");
         assert_eq!(l.namespace, "postgres://db.example:6543");
         assert_eq!(l.database, "warehouse");
         let l = postgres_location("host=127.0.0.1 port=5433 user=ana password=s3cret dbname=dw");
         assert_eq!(l.namespace, "postgres://127.0.0.1:5433");
         assert_eq!(l.database, "dw");
         let l = postgres_location("host=127.0.0.1 user=ana");
-        assert_eq!((l.namespace.as_str(), l.database.as_str()), ("postgres://127.0.0.1:5432", "ana"));
+        assert_eq!(
+            (l.namespace.as_str(), l.database.as_str()),
+            ("postgres://127.0.0.1:5432", "ana")
+        );
     }
 
     #[test]

@@ -499,7 +499,6 @@ fn execute_invocation(
         None => &reporter,
     };
     let results = execute::run(&c, &selected, adapter.clone(), &opts, progress, &cancel);
-    drop(with_lineage);
     reporter.finish();
     let mut end_error = None;
     if !c.on_run_end.is_empty() && !cancel.is_cancelled() {

@@ -179,8 +179,8 @@ fn find_config_file(root: &Path, env: &Env) -> Option<PathBuf> {
 fn read_config_file(path: &Path) -> Result<Option<Transport>, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let node = crate::project::yaml::parse(&text, path)
-        .map_err(|d| format!("{shown}: {}", d.message))?;
+    let node =
+        crate::project::yaml::parse(&text, path).map_err(|d| format!("{shown}: {}", d.message))?;
     let json = node.to_json();
     let Some(t) = json.get("transport").filter(|t| t.is_object()) else {
         return Ok(None);
@@ -289,7 +289,10 @@ mod tests {
     #[test]
     fn nothing_configured_means_no_events() {
         let env = Env::with_vars([]);
-        assert_eq!(resolve("p", Path::new("/nonexistent"), None, &env), Ok(None));
+        assert_eq!(
+            resolve("p", Path::new("/nonexistent"), None, &env),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -298,8 +301,14 @@ mod tests {
             transport: Some(http("http://a")),
             ..Default::default()
         };
-        let env = Env::with_vars([("OPENLINEAGE_DISABLED", "TRUE"), ("OPENLINEAGE_URL", "http://b")]);
-        assert_eq!(resolve("p", Path::new("/x"), Some(&section), &env), Ok(None));
+        let env = Env::with_vars([
+            ("OPENLINEAGE_DISABLED", "TRUE"),
+            ("OPENLINEAGE_URL", "http://b"),
+        ]);
+        assert_eq!(
+            resolve("p", Path::new("/x"), Some(&section), &env),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -308,8 +317,13 @@ mod tests {
             transport: Some(http("http://a/")),
             ..Default::default()
         };
-        let env = Env::with_vars([("OPENLINEAGE_URL", "http://b"), ("OPENLINEAGE_NAMESPACE", "ns")]);
-        let s = resolve("p", Path::new("/x"), Some(&section), &env).unwrap().unwrap();
+        let env = Env::with_vars([
+            ("OPENLINEAGE_URL", "http://b"),
+            ("OPENLINEAGE_NAMESPACE", "ns"),
+        ]);
+        let s = resolve("p", Path::new("/x"), Some(&section), &env)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.namespace, "ns");
         match s.transport {
             Transport::Http(h) => assert_eq!(h.url, "http://a/api/v1/lineage"),
@@ -324,10 +338,17 @@ mod tests {
             ("OPENLINEAGE_API_KEY", "k"),
             ("OPENLINEAGE_ENDPOINT", "/custom"),
         ]);
-        let s = resolve("proj", Path::new("/nonexistent"), None, &env).unwrap().unwrap();
+        let s = resolve("proj", Path::new("/nonexistent"), None, &env)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.namespace, "proj");
-        let Transport::Http(h) = s.transport else { panic!() };
-        assert_eq!((h.url.as_str(), h.api_key.as_deref()), ("http://m:5000/custom", Some("k")));
+        let Transport::Http(h) = s.transport else {
+            panic!()
+        };
+        assert_eq!(
+            (h.url.as_str(), h.api_key.as_deref()),
+            ("http://m:5000/custom", Some("k"))
+        );
         assert!(!format!("{h:?}").contains("\"k\""));
     }
 
@@ -340,9 +361,14 @@ mod tests {
             "transport:\n  type: http\n  url: http://m:5000\n  compression: gzip\n  auth:\n    type: api_key\n    apiKey: abc\n",
         )
         .unwrap();
-        let env = Env::with_vars([("OPENLINEAGE_CONFIG", f.to_str().unwrap()), ("OPENLINEAGE_URL", "http://other")]);
+        let env = Env::with_vars([
+            ("OPENLINEAGE_CONFIG", f.to_str().unwrap()),
+            ("OPENLINEAGE_URL", "http://other"),
+        ]);
         let s = resolve("p", dir.path(), None, &env).unwrap().unwrap();
-        let Transport::Http(h) = s.transport else { panic!() };
+        let Transport::Http(h) = s.transport else {
+            panic!()
+        };
         assert_eq!(h.url, "http://m:5000/api/v1/lineage");
         assert_eq!(h.api_key.as_deref(), Some("abc"));
         assert!(h.gzip);
@@ -352,8 +378,13 @@ mod tests {
             "transport:\n  type: file\n  log_file_path: events.jsonl\n  append: true\n",
         )
         .unwrap();
-        let s = resolve("p", dir.path(), None, &Env::with_vars([])).unwrap().unwrap();
-        assert_eq!(s.transport, Transport::File(dir.path().join("events.jsonl")));
+        let s = resolve("p", dir.path(), None, &Env::with_vars([]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.transport,
+            Transport::File(dir.path().join("events.jsonl"))
+        );
     }
 
     #[test]

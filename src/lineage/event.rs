@@ -166,10 +166,7 @@ pub struct RunFacets {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<Facet<ParentRunFacet>>,
     /// strata and its version.
-    #[serde(
-        rename = "processing_engine",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "processing_engine", skip_serializing_if = "Option::is_none")]
     pub processing_engine: Option<Facet<ProcessingEngineRunFacet>>,
     /// Why the run failed.
     #[serde(skip_serializing_if = "Option::is_none")]

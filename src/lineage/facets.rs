@@ -297,6 +297,9 @@ mod tests {
             v["dataset"][0]["transformations"][0],
             serde_json::json!({"type": "INDIRECT", "subtype": "FILTER"})
         );
-        assert_eq!(v["fields"]["customer_id"]["inputFields"][0]["field"], "customer");
+        assert_eq!(
+            v["fields"]["customer_id"]["inputFields"][0]["field"],
+            "customer"
+        );
     }
 }

@@ -114,11 +114,17 @@ impl<'c> Emitter<'c> {
     pub fn finish(self, results: &[NodeResult], interrupted: bool) -> Delivery {
         let failed = results.iter().filter(|r| r.status.is_failure()).count();
         let (kind, message) = if interrupted {
-            (EventType::Abort, Some("the run was interrupted".to_string()))
+            (
+                EventType::Abort,
+                Some("the run was interrupted".to_string()),
+            )
         } else if failed > 0 {
             (
                 EventType::Fail,
-                Some(format!("{failed} of {} nodes did not succeed", results.len())),
+                Some(format!(
+                    "{failed} of {} nodes did not succeed",
+                    results.len()
+                )),
             )
         } else {
             (EventType::Complete, None)
@@ -295,7 +301,9 @@ impl<'c> Emitter<'c> {
                     }));
                 if let Some(rows) = r.rows_affected {
                     o.output_facets.output_statistics =
-                        Some(Facet::new(OutputStatisticsOutputDatasetFacet { row_count: rows }));
+                        Some(Facet::new(OutputStatisticsOutputDatasetFacet {
+                            row_count: rows,
+                        }));
                 }
             }
         }

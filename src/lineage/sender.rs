@@ -186,7 +186,12 @@ pub fn send_spool(sink: &mut Sink, spool: &Path) -> Result<usize, SpoolError> {
     let file = match std::fs::File::open(spool) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(SpoolError::Io(format!("cannot read {}: {e}", spool.display()))),
+        Err(e) => {
+            return Err(SpoolError::Io(format!(
+                "cannot read {}: {e}",
+                spool.display()
+            )));
+        }
     };
     let lines: Vec<String> = std::io::BufReader::new(file)
         .lines()

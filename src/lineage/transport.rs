@@ -83,8 +83,7 @@ impl Sink {
 impl HttpSink {
     fn send(&self, event: &str, retry: bool) -> Result<(), String> {
         let body = if self.target.gzip {
-            let mut enc =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
             enc.write_all(event.as_bytes())
                 .and_then(|_| enc.finish())
                 .map_err(|e| format!("cannot compress an event: {e}"))?

@@ -102,9 +102,10 @@ fn read_transport(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<T
                 format!("unknown lineage transport type `{kind}`"),
             )
             .at(at)
-            .with_help_opt(crate::diagnostics::suggest(&kind, TRANSPORT_TYPES).or_else(|| {
-                Some(format!("expected one of: {}", TRANSPORT_TYPES.join(", ")))
-            })),
+            .with_help_opt(
+                crate::diagnostics::suggest(&kind, TRANSPORT_TYPES)
+                    .or_else(|| Some(format!("expected one of: {}", TRANSPORT_TYPES.join(", ")))),
+            ),
         );
         return None;
     }
@@ -156,7 +157,10 @@ mod tests {
         assert!(d.items().is_empty(), "{:?}", d.items());
         assert_eq!(c.namespace.as_deref(), Some("ofitec"));
         let t = c.transport.unwrap();
-        assert_eq!((t.kind.as_str(), t.url.as_deref()), ("http", Some("http://x:5000")));
+        assert_eq!(
+            (t.kind.as_str(), t.url.as_deref()),
+            ("http", Some("http://x:5000"))
+        );
         assert_eq!(t.timeout, Some(2.5));
     }
 
@@ -168,7 +172,15 @@ mod tests {
             .iter()
             .map(|i| format!("{} {:?}", i.message, i.help))
             .collect();
-        assert!(msgs.iter().any(|m| m.contains("unknown key `namespce`") && m.contains("namespace")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("`htp`") && m.contains("http")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("unknown key `namespce`") && m.contains("namespace")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("`htp`") && m.contains("http")),
+            "{msgs:?}"
+        );
     }
 }

@@ -444,9 +444,7 @@ fn read_project_file(
     match flavor {
         Flavor::Strata => {
             r.take(&["config-version", "require-strata-version"]);
-            lineage_config = r
-                .take(&["lineage"])
-                .map(|n| lineage::read(n, file, diags));
+            lineage_config = r.take(&["lineage"]).map(|n| lineage::read(n, file, diags));
         }
         Flavor::Dbt => {
             for (key, why) in DBT_NOTED_KEYS {

@@ -31,8 +31,8 @@ impl jsonschema::Retrieve for SpecRetriever {
             .strip_prefix(SPEC_URL)
             .ok_or_else(|| format!("not an OpenLineage spec URL: {s}"))?;
         let rel = rel.split('#').next().unwrap_or(rel);
-        let text = std::fs::read_to_string(spec_dir().join(rel))
-            .map_err(|e| format!("{s}: {e}"))?;
+        let text =
+            std::fs::read_to_string(spec_dir().join(rel)).map_err(|e| format!("{s}: {e}"))?;
         Ok(serde_json::from_str(&text)?)
     }
 }
@@ -146,7 +146,8 @@ pub fn event_errors(ev: &Value) -> Vec<String> {
     let core = schema("2-0-2/OpenLineage.json");
     let mut out = errors(&core.0, ev, "event");
     let url = ev["schemaURL"].as_str().unwrap_or("");
-    if !url.ends_with("#/$defs/RunEvent") || !url.starts_with("https://openlineage.io/spec/2-0-2/") {
+    if !url.ends_with("#/$defs/RunEvent") || !url.starts_with("https://openlineage.io/spec/2-0-2/")
+    {
         out.push(format!("schemaURL `{url}`"));
     }
     let id = ev["run"]["runId"].as_str().unwrap_or("");
@@ -164,8 +165,14 @@ pub fn event_errors(ev: &Value) -> Vec<String> {
         for (k, d) in ev[side].as_array().into_iter().flatten().enumerate() {
             let at = format!("{side}[{k}]");
             out.extend(facets_errors(d.get("facets"), &format!("{at}.facets")));
-            out.extend(facets_errors(d.get("inputFacets"), &format!("{at}.inputFacets")));
-            out.extend(facets_errors(d.get("outputFacets"), &format!("{at}.outputFacets")));
+            out.extend(facets_errors(
+                d.get("inputFacets"),
+                &format!("{at}.inputFacets"),
+            ));
+            out.extend(facets_errors(
+                d.get("outputFacets"),
+                &format!("{at}.outputFacets"),
+            ));
         }
     }
     out
