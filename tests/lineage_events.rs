@@ -547,3 +547,23 @@ fn the_validator_rejects_what_the_spec_rejects() {
     }
     assert!(errors.contains("\"nope\" is not a \"uuid\""), "{errors}");
 }
+
+#[test]
+fn the_console_transport_prints_one_event_per_line_on_stderr() {
+    let (_tmp, dir) = fixture_copy("lineage");
+    let project = std::fs::read_to_string(dir.join("project.yml")).unwrap();
+    std::fs::write(
+        dir.join("project.yml"),
+        format!("{project}lineage:\n  transport:\n    type: console\n"),
+    )
+    .unwrap();
+    let out = strata_env_ok(&dir, &["seed"], &env(&[]), 0);
+    let events: Vec<Value> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("{\"eventType\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 4, "{}", stderr(&out));
+    assert_valid_events(&events);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("eventType"));
+}

@@ -373,6 +373,7 @@ fn error_facet(message: String) -> Facet<ErrorMessageRunFacet> {
 /// can reach compiled SQL, never an event.
 fn env_var_values(c: &Compiled) -> Vec<String> {
     let p = &c.project;
+    let project_file = std::fs::read_to_string(p.root.join(&p.file)).unwrap_or_default();
     let texts = p
         .models
         .iter()
@@ -383,7 +384,8 @@ fn env_var_values(c: &Compiled) -> Vec<String> {
             p.targets
                 .values()
                 .flat_map(|t| t.fields.values().map(|(v, _)| v.as_str())),
-        );
+        )
+        .chain(std::iter::once(project_file.as_str()));
     let mut names = std::collections::BTreeSet::new();
     for text in texts {
         let mut rest = text;

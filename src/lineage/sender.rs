@@ -181,52 +181,121 @@ pub enum SpoolError {
 }
 
 /// Sends the spooled events in order and removes those delivered; stops at the first failure
-/// (the rest stays, in order). Returns how many were delivered.
+/// (the rest stays, in order). Returns how many were delivered. The file is read as it is sent,
+/// never held whole in memory.
 pub fn send_spool(sink: &mut Sink, spool: &Path) -> Result<usize, SpoolError> {
+    let io = |e: std::io::Error| SpoolError::Io(format!("cannot read {}: {e}", spool.display()));
     let file = match std::fs::File::open(spool) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => {
-            return Err(SpoolError::Io(format!(
-                "cannot read {}: {e}",
-                spool.display()
-            )));
-        }
+        Err(e) => return Err(io(e)),
     };
-    let lines: Vec<String> = std::io::BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|e| SpoolError::Io(format!("cannot read {}: {e}", spool.display())))?;
-    let lines: Vec<String> = lines.into_iter().filter(|l| !l.trim().is_empty()).collect();
+    let mut lines = std::io::BufReader::new(file).lines();
     let mut sent = 0;
-    let mut failure = None;
-    for line in &lines {
-        match sink.send(line) {
-            Ok(()) => sent += 1,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+    let mut failed = None;
+    for line in lines.by_ref() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
         }
+        if let Err(e) = sink.send(&line) {
+            failed = Some((line, e));
+            break;
+        }
+        sent += 1;
     }
-    let rest = &lines[sent..];
-    let rewrite = if rest.is_empty() {
+    let Some((first, error)) = failed else {
         std::fs::remove_file(spool)
-    } else if sent > 0 {
-        let tmp = spool.with_extension("jsonl.tmp");
-        let mut text = rest.join("\n");
-        text.push('\n');
-        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, spool))
-    } else {
-        Ok(())
+            .map_err(|e| SpoolError::Io(format!("cannot remove {}: {e}", spool.display())))?;
+        return Ok(sent);
     };
-    rewrite.map_err(|e| SpoolError::Io(format!("cannot rewrite {}: {e}", spool.display())))?;
-    match failure {
-        None => Ok(sent),
-        Some(error) => Err(SpoolError::Delivery {
-            sent,
-            left: rest.len(),
-            error,
-        }),
+    let rest = lines.filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
+    let left = if sent == 0 {
+        // Nothing delivered: the file stays as it is.
+        1 + rest.count()
+    } else {
+        let tmp = spool.with_extension("jsonl.tmp");
+        let rewrite = || -> std::io::Result<usize> {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            writeln!(w, "{first}")?;
+            let mut left = 1;
+            for l in rest {
+                writeln!(w, "{}", l?)?;
+                left += 1;
+            }
+            w.flush()?;
+            std::fs::rename(&tmp, spool)?;
+            Ok(left)
+        };
+        rewrite().map_err(|e| SpoolError::Io(format!("cannot rewrite {}: {e}", spool.display())))?
+    };
+    Err(SpoolError::Delivery { sent, left, error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lineage::config::{HttpTarget, Transport};
+
+    /// A backend that accepts `ok` events, then refuses every other one (HTTP 400).
+    fn backend(ok: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let t = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for mut req in server.incoming_requests() {
+                let mut body = String::new();
+                std::io::Read::read_to_string(req.as_reader(), &mut body).unwrap();
+                let code = if got.len() < ok { 201 } else { 400 };
+                if code == 201 {
+                    got.push(body);
+                }
+                let _ = req.respond(tiny_http::Response::empty(code));
+                if code == 400 {
+                    break;
+                }
+            }
+            got
+        });
+        (url, t)
+    }
+
+    fn sink(url: &str) -> Sink {
+        Sink::open(&Transport::Http(HttpTarget {
+            url: url.to_string(),
+            api_key: None,
+            timeout: std::time::Duration::from_secs(5),
+            retries: 0,
+            gzip: false,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_partial_delivery_keeps_the_rest_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join(SPOOL_FILE);
+        std::fs::write(
+            &spool,
+            "{\"n\":1}\n{\"n\":2}\n\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n",
+        )
+        .unwrap();
+        let (url, t) = backend(3);
+        let r = send_spool(&mut sink(&url), &spool);
+        let got = t.join().unwrap();
+        match r {
+            Err(SpoolError::Delivery { sent, left, .. }) => assert_eq!((sent, left), (3, 2)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(got, ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]);
+        assert_eq!(
+            std::fs::read_to_string(&spool).unwrap(),
+            "{\"n\":4}\n{\"n\":5}\n"
+        );
+        // All delivered: the spool is gone.
+        let (url, t) = backend(10);
+        assert_eq!(send_spool(&mut sink(&url), &spool).unwrap(), 2);
+        drop(t);
+        assert!(!spool.exists());
     }
 }

@@ -19,7 +19,21 @@ pub enum Sink {
 /// An HTTP backend and the agent that calls it.
 pub struct HttpSink {
     target: HttpTarget,
+    /// The URL as messages show it: without user or password.
+    shown: String,
     agent: ureq::Agent,
+}
+
+/// `url` without the `user:password@` part.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 impl Sink {
@@ -47,6 +61,7 @@ impl Sink {
                     .into();
                 Ok(Sink::Http(Box::new(HttpSink {
                     target: h.clone(),
+                    shown: without_userinfo(&h.url),
                     agent,
                 })))
             }
@@ -130,13 +145,28 @@ impl HttpSink {
                     Ok(())
                 } else {
                     let retryable = status == 429 || status >= 500;
-                    Err((
-                        format!("{} answered HTTP {status}", self.target.url),
-                        retryable,
-                    ))
+                    Err((format!("{} answered HTTP {status}", self.shown), retryable))
                 }
             }
-            Err(e) => Err((format!("cannot reach {}: {e}", self.target.url), true)),
+            Err(e) => Err((
+                format!("cannot reach {}: {e}", self.shown).replace(&self.target.url, &self.shown),
+                true,
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_show_no_credentials() {
+        assert_eq!(
+            super::without_userinfo("http://ana:pw@m:5000/api/v1/lineage"),
+            "http://m:5000/api/v1/lineage"
+        );
+        assert_eq!(
+            super::without_userinfo("http://m:5000/x@y"),
+            "http://m:5000/x@y"
+        );
     }
 }
