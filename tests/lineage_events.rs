@@ -369,6 +369,15 @@ fn a_backend_that_is_down_costs_the_run_nothing_and_send_delivers_later() {
     let kept = read_jsonl(&spool);
     assert_eq!(kept.len(), 22);
 
+    // Still down: `lineage send` fails (exit 1) and keeps everything.
+    let out = strata_env_ok(&dir, &["lineage", "send"], &with_url, 1);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("delivered 0 lineage events; 22 still kept: cannot reach"),
+        "{said}"
+    );
+    assert_eq!(read_jsonl(&spool), kept);
+
     // Backend up: `lineage send` delivers each kept event once, in order, and empties the spool.
     let receiver = Receiver::start(port);
     let out = strata_env_ok(&dir, &["lineage", "send"], &with_url, 0);

@@ -78,6 +78,7 @@ fn send(global: &GlobalArgs) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         Err(lineage::sender::SpoolError::Delivery { sent, left, error }) => {
+            let left = left.unwrap_or_else(|| kept_events(&spool));
             out.always(
                 &format!(
                     "delivered {}; {} still kept: {error}",
@@ -93,6 +94,19 @@ fn send(global: &GlobalArgs) -> Result<ExitStatus> {
             Ok(ExitStatus::Failure)
         }
     }
+}
+
+/// How many events the spool holds.
+fn kept_events(spool: &std::path::Path) -> usize {
+    use std::io::BufRead;
+    std::fs::File::open(spool)
+        .map(|f| {
+            std::io::BufReader::new(f)
+                .split(b'\n')
+                .filter(|l| l.as_ref().is_ok_and(|l| !l.trim_ascii().is_empty()))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Starts the events of an invocation of `command` when lineage is configured; a problem with

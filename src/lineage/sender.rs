@@ -173,8 +173,8 @@ pub enum SpoolError {
     Delivery {
         /// Events delivered before the failure.
         sent: usize,
-        /// Events still kept.
-        left: usize,
+        /// Events still kept, when counted (not when none was delivered).
+        left: Option<usize>,
         /// What went wrong.
         error: String,
     },
@@ -211,8 +211,8 @@ pub fn send_spool(sink: &mut Sink, spool: &Path) -> Result<usize, SpoolError> {
     };
     let rest = lines.filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
     let left = if sent == 0 {
-        // Nothing delivered: the file stays as it is.
-        1 + rest.count()
+        // Nothing delivered: the file stays as it is, unread past its first event.
+        None
     } else {
         let tmp = spool.with_extension("jsonl.tmp");
         let rewrite = || -> std::io::Result<usize> {
@@ -227,7 +227,9 @@ pub fn send_spool(sink: &mut Sink, spool: &Path) -> Result<usize, SpoolError> {
             std::fs::rename(&tmp, spool)?;
             Ok(left)
         };
-        rewrite().map_err(|e| SpoolError::Io(format!("cannot rewrite {}: {e}", spool.display())))?
+        let left = rewrite()
+            .map_err(|e| SpoolError::Io(format!("cannot rewrite {}: {e}", spool.display())))?;
+        Some(left)
     };
     Err(SpoolError::Delivery { sent, left, error })
 }
@@ -284,7 +286,7 @@ mod tests {
         let r = send_spool(&mut sink(&url), &spool);
         let got = t.join().unwrap();
         match r {
-            Err(SpoolError::Delivery { sent, left, .. }) => assert_eq!((sent, left), (3, 2)),
+            Err(SpoolError::Delivery { sent, left, .. }) => assert_eq!((sent, left), (3, Some(2))),
             other => panic!("{other:?}"),
         }
         assert_eq!(got, ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]);
