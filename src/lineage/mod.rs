@@ -183,9 +183,15 @@ impl<'c> Emitter<'c> {
         })
     }
 
-    /// The dataset of node `id` (for column lineage): namespace and name.
+    /// The dataset of node `id` (for column lineage): namespace and name; none for nodes that
+    /// are no relation (ephemeral models, tests).
     fn dataset_of(&self, id: &str) -> Option<(&str, String)> {
         let n = &self.c.nodes[*self.ids.get(id)?];
+        if matches!(n.resource_type, ResourceType::Test | ResourceType::Exposure)
+            || n.materialized() == crate::ir::Materialized::Ephemeral
+        {
+            return None;
+        }
         let r = n.relation.as_ref()?;
         Some((self.naming.namespace.as_str(), self.naming.dataset_name(r)))
     }
