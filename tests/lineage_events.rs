@@ -180,6 +180,11 @@ fn every_event_validates_against_the_openlineage_schemas() {
 
     let seed = find("seed.shop.raw_orders", "COMPLETE");
     assert_eq!(seed["job"]["facets"]["jobType"]["jobType"], "SEED");
+    let amount = &seed["outputs"][0]["facets"]["schema"]["fields"][2];
+    assert_eq!(
+        (amount["name"].as_str(), amount["type"].as_str()),
+        (Some("amount"), Some("integer"))
+    );
     assert_eq!(
         seed["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"],
         3

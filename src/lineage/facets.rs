@@ -63,7 +63,11 @@ pub fn dataset(n: &CompiledNode, naming: &Naming) -> Option<Dataset> {
             .enumerate()
             .map(|(k, c)| SchemaField {
                 name: c.name.clone(),
-                data_type: c.data_type.clone(),
+                // A seed's `column_types` name the types its table gets.
+                data_type: c
+                    .data_type
+                    .clone()
+                    .or_else(|| n.config.column_types.get(&c.name).cloned()),
                 description: c.description.clone().filter(|s| !s.is_empty()),
                 ordinal_position: k as u64 + 1,
             })
