@@ -80,7 +80,7 @@ fn main() {
         Command::Retry => commands::run::retry(&cli.global),
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
-        Command::Lineage(args) => commands::lineage::run(&cli.global, args),
+        Command::Lineage(args) => commands::openlineage::run(&cli.global, args),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
         Command::RunOperation {
             compile,

@@ -125,7 +125,7 @@ fn build_to_file(dir: &Path, file: &Path) -> std::process::Output {
 
 #[test]
 fn every_event_validates_against_the_openlineage_schemas() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let file = dir.join("events.jsonl");
     build_to_file(&dir, &file);
     let events = read_jsonl(&file);
@@ -239,7 +239,7 @@ fn every_event_validates_against_the_openlineage_schemas() {
 
 #[test]
 fn an_http_backend_receives_every_event_in_a_valid_order() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let receiver = Receiver::start(0);
     let out = strata_env_ok(
         &dir,
@@ -266,7 +266,7 @@ fn an_http_backend_receives_every_event_in_a_valid_order() {
 
 #[test]
 fn project_yml_lineage_section_sends_gzip_and_ranks_above_openlineage_url() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let receiver = Receiver::start(0);
     let project = std::fs::read_to_string(dir.join("project.yml")).unwrap();
     std::fs::write(
@@ -315,7 +315,7 @@ fn project_yml_lineage_section_sends_gzip_and_ranks_above_openlineage_url() {
 
 #[test]
 fn unknown_lineage_keys_are_errors_with_a_suggestion() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let project = std::fs::read_to_string(dir.join("project.yml")).unwrap();
     std::fs::write(
         dir.join("project.yml"),
@@ -337,7 +337,7 @@ fn unknown_lineage_keys_are_errors_with_a_suggestion() {
 
 #[test]
 fn a_backend_that_is_down_costs_the_run_nothing_and_send_delivers_later() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     // Warm up (the database file, the caches), then a run without lineage as the baseline.
     strata_env_ok(&dir, &["build"], &env(&[]), 1);
     let t0 = Instant::now();
@@ -404,7 +404,7 @@ fn a_backend_that_is_down_costs_the_run_nothing_and_send_delivers_later() {
 
 #[test]
 fn lineage_send_without_a_transport_says_so() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let out = strata_env_ok(&dir, &["lineage", "send"], &env(&[]), 2);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("no OpenLineage transport is configured"),
@@ -414,7 +414,7 @@ fn lineage_send_without_a_transport_says_so() {
 
 #[test]
 fn postgres_datasets_are_named_by_host_port_and_database() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     // The test server's DSN holds its password.
     let dsn = common::pg::fresh_database("lineage");
     let (_, rest) = dsn.split_once('@').unwrap();
@@ -564,7 +564,7 @@ fn the_validator_rejects_what_the_spec_rejects() {
 
 #[test]
 fn the_console_transport_prints_one_event_per_line_on_stderr() {
-    let (_tmp, dir) = fixture_copy("lineage");
+    let (_tmp, dir) = fixture_copy("lineage_events");
     let project = std::fs::read_to_string(dir.join("project.yml")).unwrap();
     std::fs::write(
         dir.join("project.yml"),

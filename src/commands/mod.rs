@@ -8,7 +8,7 @@ pub mod deps;
 pub mod empty;
 pub mod failures;
 pub mod init;
-pub mod lineage;
+pub mod openlineage;
 pub mod ls;
 pub mod operation;
 pub mod parse;

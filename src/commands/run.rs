@@ -492,7 +492,7 @@ fn execute_invocation(
             }
         ));
     }
-    let lineage = super::lineage::start(&c, kind.name(), &out);
+    let lineage = super::openlineage::start(&c, kind.name(), &out);
     let with_lineage = lineage.as_ref().map(|e| e.reporter(&reporter));
     let progress: &dyn Reporter = match &with_lineage {
         Some(r) => r,
@@ -522,7 +522,7 @@ fn execute_invocation(
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
 
-    super::lineage::finish(lineage, &results, cancel.is_cancelled(), &out);
+    super::openlineage::finish(lineage, &results, cancel.is_cancelled(), &out);
     let status = report_run(&out, &results, elapsed, end_error.as_ref(), &cancel);
     // The failures again, as the last thing printed.
     super::failures::print(&out, &c, &results, end_error.as_ref());
