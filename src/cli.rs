@@ -246,31 +246,6 @@ pub enum Command {
         #[arg(long, num_args = 1.., value_name = "TYPE")]
         resource_type: Vec<String>,
     },
-    /// Show column-level lineage: what a model's columns come from, down to seeds and
-    /// sources, or (with --downstream) what reads them. Needs no database.
-    ///
-    /// NODE is a model, seed or source (`stg_orders`, `odoo.invoices`, or a unique
-    /// id), optionally followed by `.COLUMN`; without a column, every column of the node and
-    /// what affects all its rows (joins, filters, grouping).
-    Lineage {
-        #[command(flatten)]
-        compile: CompileArgs,
-        /// The node, or `node.column`.
-        #[arg(value_name = "NODE[.COLUMN]")]
-        node: String,
-        /// Follow what the node reads (the default).
-        #[arg(long, conflicts_with = "downstream")]
-        upstream: bool,
-        /// Follow what reads the node instead.
-        #[arg(long)]
-        downstream: bool,
-        /// Follow at most N steps.
-        #[arg(long, value_name = "N")]
-        depth: Option<usize>,
-        /// How to print.
-        #[arg(short = 'o', long, value_enum, default_value_t = LineageOutput::Text)]
-        output: LineageOutput,
-    },
     /// Load CSV seeds into tables (each replaced atomically).
     Seed {
         #[command(flatten)]
@@ -401,9 +376,52 @@ pub enum Command {
     /// packages are linked there; hub and git packages are not downloaded (no network access):
     /// they must be installed already, by `dbt deps` or by hand.
     Deps,
+    /// Show column-level lineage: what a model's columns come from, down to seeds and
+    /// sources, or (with --downstream) what reads them. Needs no database.
+    ///
+    /// NODE is a model, seed or source (`stg_orders`, `odoo.invoices`, or a unique
+    /// id), optionally followed by `.COLUMN`; without a column, every column of the node and
+    /// what affects all its rows (joins, filters, grouping). `strata lineage send` delivers
+    /// the OpenLineage events kept while the backend was down.
+    Lineage(LineageArgs),
     /// Create a new project in directory NAME that compiles and builds as it is.
     Init {
         /// Project name (an identifier); also the directory created.
         name: String,
     },
+}
+
+/// Arguments of `strata lineage`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LineageArgs {
+    /// `send`: deliver the kept OpenLineage events (instead of showing lineage).
+    #[command(subcommand)]
+    pub action: Option<LineageAction>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// The node, or `node.column`.
+    #[arg(value_name = "NODE[.COLUMN]", required = true)]
+    pub node: Option<String>,
+    /// Follow what the node reads (the default).
+    #[arg(long, conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// Follow what reads the node instead.
+    #[arg(long)]
+    pub downstream: bool,
+    /// Follow at most N steps.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+    /// How to print.
+    #[arg(short = 'o', long, value_enum, default_value_t = LineageOutput::Text)]
+    pub output: LineageOutput,
+}
+
+/// The verbs of `strata lineage`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum LineageAction {
+    /// Deliver the OpenLineage events kept in the artifacts directory
+    /// (`lineage-spool.jsonl`) while the backend was down, in order; those delivered are
+    /// removed, the rest stays for the next try.
+    Send,
 }

@@ -20,6 +20,7 @@ pub mod freshness;
 pub mod graph;
 pub mod ir;
 pub mod jinja;
+pub mod lineage;
 pub mod materialize;
 pub mod pages;
 pub mod project;

@@ -26,23 +26,6 @@ fn main() {
             output,
             resource_type,
         } => commands::ls::run(&cli.global, compile, select, *output, resource_type),
-        Command::Lineage {
-            compile,
-            node,
-            upstream: _,
-            downstream,
-            depth,
-            output,
-        } => commands::lineage::run(
-            &cli.global,
-            compile,
-            &commands::lineage::Query {
-                target: node,
-                downstream: *downstream,
-                depth: *depth,
-                output: *output,
-            },
-        ),
         Command::Init { name } => commands::init::run(&cli.global, name),
         Command::Seed {
             compile,
@@ -115,6 +98,19 @@ fn main() {
         } => commands::serve_metrics::run(&cli.global, compile, select, listen, *scrape_timeout),
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
+        Command::Lineage(args) => match (&args.action, &args.node) {
+            (Some(_), _) => commands::openlineage::run(&cli.global, args),
+            (None, node) => commands::lineage::run(
+                &cli.global,
+                &args.compile,
+                &commands::lineage::Query {
+                    target: node.as_deref().unwrap_or_default(),
+                    downstream: args.downstream,
+                    depth: args.depth,
+                    output: args.output,
+                },
+            ),
+        },
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
         Command::RunOperation {
             compile,

@@ -7,6 +7,7 @@
 
 pub mod duckdb;
 pub mod engine;
+pub mod naming;
 pub mod postgres;
 pub mod retry;
 

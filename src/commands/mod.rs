@@ -11,6 +11,7 @@ pub mod freshness;
 pub mod init;
 pub mod lineage;
 pub mod ls;
+pub mod openlineage;
 pub mod operation;
 pub mod parse;
 pub mod run;

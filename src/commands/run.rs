@@ -515,7 +515,13 @@ fn execute_invocation(
             }
         ));
     }
-    let results = execute::run(&c, &selected, adapter.clone(), &opts, &reporter, &cancel);
+    let lineage = super::openlineage::start(&c, kind.name(), &out);
+    let with_lineage = lineage.as_ref().map(|e| e.reporter(&reporter));
+    let progress: &dyn Reporter = match &with_lineage {
+        Some(r) => r,
+        None => &reporter,
+    };
+    let results = execute::run(&c, &selected, adapter.clone(), &opts, progress, &cancel);
     reporter.finish();
     let mut end_error = None;
     if !c.on_run_end.is_empty() && !cancel.is_cancelled() {
@@ -539,6 +545,7 @@ fn execute_invocation(
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
 
+    super::openlineage::finish(lineage, &results, cancel.is_cancelled(), &out);
     let status = report_run(&out, &results, elapsed, end_error.as_ref(), &cancel);
     super::freshness::publish_run(&c, kind.name(), &results, elapsed, status, metrics, &out)?;
     // The failures again, as the last thing printed.

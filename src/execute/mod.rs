@@ -120,6 +120,11 @@ pub struct RunOptions {
 
 /// Receives progress as nodes finish.
 pub trait Reporter: Sync {
+    /// A node is handed to a worker (called on the scheduler's thread, before its `finished`).
+    fn started(&self, node: &CompiledNode) {
+        let _ = node;
+    }
+
     /// A node finished; `done` of `total` finished so far.
     fn finished(&self, node: &CompiledNode, result: &NodeResult, done: usize, total: usize);
 }
@@ -667,6 +672,7 @@ impl<'a> Schedule<'a> {
                     break;
                 };
                 running += 1;
+                self.progress.reporter.started(&self.c.nodes[i]);
                 if job_tx.send(Job { index: i }).is_err() {
                     break;
                 }

@@ -4,6 +4,7 @@
 //!
 //! May import: `ir`, `adapter::engine` (target types and fields), `diagnostics`, utilities.
 
+pub mod lineage;
 pub mod packages;
 pub mod properties;
 pub mod targets;
@@ -244,6 +245,8 @@ pub struct Project {
     pub docs: BTreeMap<String, DocBlock>,
     /// Contract files (JSON Schema) by path relative to the project.
     pub contracts: BTreeMap<String, Arc<str>>,
+    /// `lineage:` (OpenLineage events), when project.yml has it.
+    pub lineage: Option<lineage::LineageConfig>,
 }
 
 impl Project {
@@ -437,9 +440,11 @@ fn read_project_file(
     let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
     let dispatch = read_dispatch(&mut r, file, diags);
     let mut notes = Vec::new();
+    let mut lineage_config = None;
     match flavor {
         Flavor::Strata => {
             r.take(&["config-version", "require-strata-version"]);
+            lineage_config = r.take(&["lineage"]).map(|n| lineage::read(n, file, diags));
         }
         Flavor::Dbt => {
             for (key, why) in DBT_NOTED_KEYS {
@@ -492,6 +497,7 @@ fn read_project_file(
         properties: Properties::default(),
         docs: BTreeMap::new(),
         contracts: BTreeMap::new(),
+        lineage: lineage_config,
     })
 }
 

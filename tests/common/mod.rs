@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dbt_artifacts;
+pub mod openlineage;
 pub mod pg;
 
 // Not every test binary validates artifacts.
