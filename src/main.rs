@@ -98,19 +98,7 @@ fn main() {
         } => commands::serve_metrics::run(&cli.global, compile, select, listen, *scrape_timeout),
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
-        Command::Lineage(args) => match (&args.action, &args.node) {
-            (Some(_), _) => commands::openlineage::run(&cli.global, args),
-            (None, node) => commands::lineage::run(
-                &cli.global,
-                &args.compile,
-                &commands::lineage::Query {
-                    target: node.as_deref().unwrap_or_default(),
-                    downstream: args.downstream,
-                    depth: args.depth,
-                    output: args.output,
-                },
-            ),
-        },
+        Command::Lineage(args) => commands::lineage::dispatch(&cli.global, args),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
         Command::RunOperation {
             compile,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{ExitStatus, Output, compile_project};
-use crate::cli::{CompileArgs, GlobalArgs, LineageOutput};
+use crate::cli::{CompileArgs, GlobalArgs, LineageArgs, LineageOutput};
 use crate::compile::Compiled;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
 use crate::ir::lineage::{InputField, TransformSubtype};
@@ -54,7 +54,21 @@ struct Unknown {
     code: &'static str,
 }
 
-/// Runs `strata lineage`.
+/// Runs `strata lineage NODE[.COLUMN]`, or `strata lineage send` (OpenLineage events).
+pub fn dispatch(global: &GlobalArgs, args: &LineageArgs) -> Result<ExitStatus> {
+    if args.action.is_some() {
+        return super::openlineage::run(global, args);
+    }
+    let q = Query {
+        target: args.node.as_deref().unwrap_or_default(),
+        downstream: args.downstream,
+        depth: args.depth,
+        output: args.output,
+    };
+    run(global, &args.compile, &q)
+}
+
+/// Runs `strata lineage NODE[.COLUMN]`.
 pub fn run(global: &GlobalArgs, args: &CompileArgs, q: &Query) -> Result<ExitStatus> {
     let out = Output::new(global);
     let Some(c) = compile_project(global, args, false, &out)? else {

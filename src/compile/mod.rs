@@ -160,21 +160,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let compiled_index = caches::check_compiled(opts, &project, &target);
     let dag = dag::dag(&mut nodes, &edges).map_err(|cycles| with_errors(&mut diags, cycles))?;
     mark("dag");
-    columns::complete(
-        &project,
-        &mut nodes,
-        &dag,
-        analyzed.output_columns,
-        &mut diags,
-    );
-    mark("wildcards");
-    lineage::lineage(&mut nodes, &dag, queries);
-    mark("lineage");
-    ephemeral::inline(&mut nodes, &dag);
-    mark("ephemeral");
-    unit_tests::finish(&mut nodes, &dag, &units, &mut diags);
-    assemble::checksums(&mut nodes);
-    mark("checksums");
+    let columns = (analyzed.output_columns, queries);
+    on_the_dag(&project, &mut nodes, &dag, columns, &units, &mut diags);
     let hooks = hooks::run_hooks(&ctx, &mut diags);
     stop_on_errors(&mut diags)?;
     drop(ctx);
@@ -191,6 +178,27 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         caches,
         compiled_index,
     })
+}
+
+/// The stages that need the DAG: columns completed (`*` expanded), column lineage, ephemeral
+/// models inlined, unit tests finished, checksums.
+fn on_the_dag(
+    project: &Project,
+    nodes: &mut [CompiledNode],
+    dag: &Dag,
+    (output_columns, queries): (Vec<Vec<String>>, Vec<Option<lineage::Query>>),
+    units: &[unit_tests::UnitPending],
+    diags: &mut Diagnostics,
+) {
+    columns::complete(project, nodes, dag, output_columns, diags);
+    mark("wildcards");
+    lineage::lineage(nodes, dag, queries);
+    mark("lineage");
+    ephemeral::inline(nodes, dag);
+    mark("ephemeral");
+    unit_tests::finish(nodes, dag, units, diags);
+    assemble::checksums(nodes);
+    mark("checksums");
 }
 
 /// Ends the compile with every diagnostic found when one of them is an error.

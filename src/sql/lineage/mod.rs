@@ -255,57 +255,8 @@ impl Lineage<'_> {
                 self.join_constraint(&j.join_operator, &mut scope, &mut dataset);
             }
         }
+        let (outputs, aliases) = self.projection(s, &scope);
         let windows = &s.named_window;
-        let mut outputs: Vec<Output> = Vec::with_capacity(s.projection.len());
-        let mut aliases: Vec<(String, Vec<Origin>, Option<String>)> = Vec::new();
-        let from_only = s.projection.is_empty() && s.flavor == SelectFlavor::FromFirstNoSelect;
-        if from_only {
-            outputs.extend(self.wildcard(&scope, None, None));
-        }
-        for item in &s.projection {
-            match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    let name = match item {
-                        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-                        _ => super::expr_name(e),
-                    };
-                    let mut w = Walker::new(self, &scope, &aliases, AliasMode::ScopeFirst);
-                    w.windows = windows;
-                    w.expr(e, Sub::Identity);
-                    let (inputs, unknown) = w.finish();
-                    aliases.push((name.to_lowercase(), inputs.clone(), unknown.clone()));
-                    outputs.push(Output::Column {
-                        name,
-                        inputs,
-                        unknown,
-                    });
-                }
-                SelectItem::ExprWithAliases { aliases: names, .. } => {
-                    outputs.push(Output::Column {
-                        name: names
-                            .iter()
-                            .map(|a| a.value.clone())
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        inputs: Vec::new(),
-                        unknown: Some("an expression with several aliases is not followed".into()),
-                    });
-                }
-                SelectItem::Wildcard(opts) => {
-                    outputs.extend(self.wildcard(&scope, None, Some(opts)));
-                }
-                SelectItem::QualifiedWildcard(kind, opts) => match kind {
-                    SelectItemQualifiedWildcardKind::ObjectName(n) => {
-                        let q = n.0.last().map(|p| p.to_string()).unwrap_or_default();
-                        let q = q.trim_matches('"').trim_matches('`').to_lowercase();
-                        outputs.extend(self.wildcard(&scope, Some(&q), Some(opts)));
-                    }
-                    SelectItemQualifiedWildcardKind::Expr(e) => {
-                        outputs.push(unknown_star(&format!("`{e}`")));
-                    }
-                },
-            }
-        }
         let mut filters = Walker::new(self, &scope, &aliases, AliasMode::ScopeFirst);
         filters.windows = windows;
         if let Some(e) = &s.selection {
@@ -361,6 +312,68 @@ impl Lineage<'_> {
             outputs,
             dataset,
         }
+    }
+
+    /// The select list: its outputs, and each named item's alias with its inputs (for
+    /// `GROUP BY`, `ORDER BY`... and DuckDB's reuse of an alias further on).
+    #[allow(clippy::type_complexity)]
+    fn projection(
+        &mut self,
+        s: &Select,
+        scope: &Scope,
+    ) -> (Vec<Output>, Vec<(String, Vec<Origin>, Option<String>)>) {
+        let windows = &s.named_window;
+        let mut outputs: Vec<Output> = Vec::with_capacity(s.projection.len());
+        let mut aliases: Vec<(String, Vec<Origin>, Option<String>)> = Vec::new();
+        let from_only = s.projection.is_empty() && s.flavor == SelectFlavor::FromFirstNoSelect;
+        if from_only {
+            outputs.extend(self.wildcard(scope, None, None));
+        }
+        for item in &s.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let name = match item {
+                        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                        _ => super::expr_name(e),
+                    };
+                    let mut w = Walker::new(self, scope, &aliases, AliasMode::ScopeFirst);
+                    w.windows = windows;
+                    w.expr(e, Sub::Identity);
+                    let (inputs, unknown) = w.finish();
+                    aliases.push((name.to_lowercase(), inputs.clone(), unknown.clone()));
+                    outputs.push(Output::Column {
+                        name,
+                        inputs,
+                        unknown,
+                    });
+                }
+                SelectItem::ExprWithAliases { aliases: names, .. } => {
+                    outputs.push(Output::Column {
+                        name: names
+                            .iter()
+                            .map(|a| a.value.clone())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        inputs: Vec::new(),
+                        unknown: Some("an expression with several aliases is not followed".into()),
+                    });
+                }
+                SelectItem::Wildcard(opts) => {
+                    outputs.extend(self.wildcard(scope, None, Some(opts)));
+                }
+                SelectItem::QualifiedWildcard(kind, opts) => match kind {
+                    SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        let q = n.0.last().map(|p| p.to_string()).unwrap_or_default();
+                        let q = q.trim_matches('"').trim_matches('`').to_lowercase();
+                        outputs.extend(self.wildcard(scope, Some(&q), Some(opts)));
+                    }
+                    SelectItemQualifiedWildcardKind::Expr(e) => {
+                        outputs.push(unknown_star(&format!("`{e}`")));
+                    }
+                },
+            }
+        }
+        (outputs, aliases)
     }
 
     /// Adds what a FROM entry gives to `scope`; what it filters by to `dataset`.
