@@ -14,11 +14,11 @@ use crate::graph::Dag;
 use crate::ir::config::Materialized;
 use crate::ir::lineage::{ColumnLineage, InputField, NodeLineage};
 use crate::ir::{CompiledNode, ResourceType};
-use crate::sql::lineage::{Origin, Output, QueryLineage};
+use crate::sql::lineage::{CachedLineage, Origin, Output, QueryLineage};
 
 /// The lineage of a node's query and which parent each relation it reads is.
 pub struct Query {
-    lineage: std::sync::Arc<QueryLineage>,
+    lineage: CachedLineage,
     /// By relation of the analysis: the parent (node index) it is, and how it is written.
     parents: Vec<(Option<usize>, String)>,
 }
@@ -67,7 +67,13 @@ pub fn lineage(nodes: &mut [CompiledNode], dag: &Dag, mut queries: Vec<Option<Qu
             at.par_iter()
                 .filter_map(|&i| {
                     let q = queries[i].as_ref()?;
-                    Some((i, Resolver { nodes, q }.node()))
+                    let lineage = q.lineage.read()?;
+                    let r = Resolver {
+                        nodes,
+                        lineage: &lineage,
+                        parents: &q.parents,
+                    };
+                    Some((i, r.node()))
                 })
                 .collect()
         };
@@ -123,7 +129,9 @@ fn is_ephemeral(n: &CompiledNode) -> bool {
 /// Resolves one node's query against its parents.
 struct Resolver<'a> {
     nodes: &'a [CompiledNode],
-    q: &'a Query,
+    lineage: &'a QueryLineage,
+    /// By relation of the analysis: the parent it is, and how it is written.
+    parents: &'a [(Option<usize>, String)],
 }
 
 /// What an origin resolves to.
@@ -139,7 +147,7 @@ impl Resolver<'_> {
         let mut out = NodeLineage::default();
         let mut rows: BTreeSet<InputField> = BTreeSet::new();
         let mut merged: Vec<ColumnLineage> = Vec::new();
-        for (b, branch) in self.q.lineage.branches.iter().enumerate() {
+        for (b, branch) in self.lineage.branches.iter().enumerate() {
             let mut cols = Vec::new();
             for o in branch {
                 match self.output(o, &mut cols, &mut rows) {
@@ -165,7 +173,7 @@ impl Resolver<'_> {
             c.inputs.dedup();
         }
         out.columns = merged;
-        for d in &self.q.lineage.dataset {
+        for d in &self.lineage.dataset {
             let r = self.origin(d);
             rows.extend(r.inputs);
             rows.extend(r.rows);
@@ -215,7 +223,7 @@ impl Resolver<'_> {
                 let Some(r) = *rel else {
                     return Err("`*` over something whose columns are not known".into());
                 };
-                let (parent, text) = &self.q.parents[r];
+                let (parent, text) = &self.parents[r];
                 let Some(j) = *parent else {
                     return Err(format!(
                         "`*` over `{text}`, which is not a ref() or source()"
@@ -264,7 +272,7 @@ impl Resolver<'_> {
     fn origin(&self, o: &Origin) -> Resolved {
         let mut candidates: Vec<(usize, Option<String>)> = Vec::new();
         for &r in &o.rels {
-            let (parent, text) = &self.q.parents[r];
+            let (parent, text) = &self.parents[r];
             let Some(j) = *parent else {
                 if o.rels.len() == 1 {
                     return unknown(format!("`{text}` is read without ref() or source()"));

@@ -23,7 +23,7 @@ pub const FILE: &str = "analysis-cache.json";
 
 /// What a cache file must say to be used: the crate version and this format's number.
 fn stamp() -> String {
-    format!("strata {} analysis 3", env!("CARGO_PKG_VERSION"))
+    format!("strata {} analysis 4", env!("CARGO_PKG_VERSION"))
 }
 
 #[derive(serde::Deserialize)]

@@ -66,7 +66,7 @@ pub struct Analysis {
     pub column_reads: Vec<RelationColumns>,
     /// Column-level lineage of the final query (None when it is not a query).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lineage: Option<std::sync::Arc<lineage::QueryLineage>>,
+    pub lineage: Option<lineage::CachedLineage>,
 }
 
 /// A call of a built-in function that only the other engine has.
@@ -241,7 +241,8 @@ pub fn analyze(sql: &str, kind: AdapterKind) -> Result<Analysis, SyntaxError> {
         let _ = st.visit(&mut calls);
     }
     out.foreign_functions = calls.out;
-    out.lineage = lineage::lineage(&statements, &out.relations).map(std::sync::Arc::new);
+    out.lineage =
+        lineage::lineage(&statements, &out.relations).map(|l| lineage::CachedLineage::new(&l));
     match statements.last() {
         Some(Statement::Query(q)) => {
             let mut o = Outputs {

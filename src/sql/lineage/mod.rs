@@ -99,6 +99,56 @@ pub struct QueryLineage {
     pub dataset: Vec<Origin>,
 }
 
+/// A query's lineage as the analysis cache keeps it: its JSON text, read when the compiler's
+/// lineage stage resolves it (node by node, in parallel), so that a warm compile does not hold
+/// every query's lineage in memory at once. Shared, not copied, between the cache and the stage.
+#[derive(Clone, Debug)]
+pub struct CachedLineage(std::sync::Arc<serde_json::value::RawValue>);
+
+impl CachedLineage {
+    /// The cached form of `l`.
+    pub fn new(l: &QueryLineage) -> Self {
+        // Strings, numbers and enums only: serializing cannot fail.
+        let raw = serde_json::value::to_raw_value(l).expect("query lineage serializes");
+        CachedLineage(std::sync::Arc::from(raw))
+    }
+
+    /// The lineage, read back (None if the text is not a lineage: a cache of another shape).
+    pub fn read(&self) -> Option<QueryLineage> {
+        serde_json::from_str(self.0.get()).ok()
+    }
+}
+
+impl PartialEq for CachedLineage {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for CachedLineage {}
+
+impl Serialize for CachedLineage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written compact, as the rest of the cache: a cache file reformatted by hand was read
+        // with its layout (a newline outside a JSON string is layout).
+        let raw = self.0.get();
+        match raw.contains('\n') {
+            true => match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(v) => v.serialize(s),
+                Err(_) => self.0.serialize(s),
+            },
+            false => self.0.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CachedLineage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Ok(CachedLineage(std::sync::Arc::from(raw)))
+    }
+}
+
 /// The lineage of the last statement of `statements`, when it is a query.
 pub fn lineage(statements: &[Statement], relations: &[RelationRead]) -> Option<QueryLineage> {
     let Some(Statement::Query(q)) = statements.last() else {

@@ -23,7 +23,7 @@ fn origin(a: &Analysis, o: &Origin) -> String {
 
 fn table(sql: &str, kind: AdapterKind) -> String {
     let a = analyze(sql, kind).unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
-    let l = a.lineage.clone().expect("a query");
+    let l = a.lineage.as_ref().and_then(|c| c.read()).expect("a query");
     let mut lines = Vec::new();
     for (b, branch) in l.branches.iter().enumerate() {
         if b > 0 {
