@@ -216,3 +216,21 @@ fn a_second_compile_reuses_the_analyses_and_a_changed_model_misses_them() {
     common::strata_ok(&dir, &["compile"], 0);
     assert_eq!(manifest(&dir), cold);
 }
+
+#[test]
+fn column_descriptions_render_doc_blocks() {
+    let c = compile_for(None);
+    let kpi = c
+        .nodes
+        .iter()
+        .find(|n| n.unique_id == "model.ofitec.mart_kpi_ceo")
+        .expect("mart_kpi_ceo");
+    let cash_days = kpi
+        .columns
+        .iter()
+        .find(|col| col.name == "cash_days")
+        .and_then(|col| col.description.as_deref())
+        .expect("a description");
+    assert!(cash_days.starts_with("Cash days:"), "{cash_days}");
+    assert!(!cash_days.contains("{{"), "{cash_days}");
+}

@@ -74,7 +74,35 @@ pub fn assemble(
     // [tests, exposures, models and seeds, sources] -> [models and seeds, sources, tests, exposures]
     let first = nodes.len() - count_later;
     nodes.rotate_right(first);
+    column_descriptions(ctx, &mut nodes, diags);
     nodes
+}
+
+/// Column descriptions that call doc() (or any Jinja), rendered like the nodes' own.
+fn column_descriptions(ctx: &Context, nodes: &mut [CompiledNode], diags: &mut Diagnostics) {
+    let found: Vec<Diagnostic> = nodes
+        .par_iter_mut()
+        .flat_map_iter(|n| {
+            let mut errors = Vec::new();
+            let file = display_path(&n.original_file_path);
+            for c in &mut n.columns {
+                let Some(d) = c.description.as_deref().filter(|d| d.contains("{{")) else {
+                    continue;
+                };
+                match ctx.renderer.render_str(&file, d) {
+                    Ok(text) => c.description = Some(text),
+                    Err(e) => errors.push(jinja::jinja_diagnostic(
+                        &e,
+                        &n.original_file_path,
+                        None,
+                        ctx.sources(),
+                    )),
+                }
+            }
+            errors
+        })
+        .collect();
+    diags.extend(found);
 }
 
 /// Descriptions, which may call doc(): rendered in parallel.
