@@ -120,7 +120,7 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     ));
     assert_eq!(
         run_results_in(&dir)["results"].as_array().unwrap().len(),
-        20
+        26
     );
     let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
     let got = pg::normalized(common::rows(&conn, &CUSTOMERS.replace("{schema}", "main")));

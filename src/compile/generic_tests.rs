@@ -489,7 +489,8 @@ fn test_node(
         }
     };
     let audit = super::assemble::audit_relation(shared.ctx.target, &config, &name);
-    let pname = shared.ctx.project_name();
+    // A test declared in a package's properties belongs to that package, as in dbt.
+    let pname = shared.ctx.project.package_name_of(&def.span.file);
     let mut node = CompiledNode::new(
         format!("test.{pname}.{name}"),
         ResourceType::Test,

@@ -3,7 +3,7 @@
 //! need only names: properties without a file, duplicate names.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -23,6 +23,9 @@ pub struct Pending<'a> {
     pub resource_type: ResourceType,
     /// Name.
     pub name: String,
+    /// The package it belongs to: the project's name, or a package's (`ref()` looks there
+    /// first).
+    pub package: &'a str,
     /// Defining file, relative to the project.
     pub path: PathBuf,
     /// Project, folders, name.
@@ -113,15 +116,16 @@ fn index_props<'a>(
     out
 }
 
-/// A model's config before its template's `config()` calls: project.yml's, then its
-/// properties'.
+/// A model's config before its template's `config()` calls: the project file's (and its
+/// package's), then its properties'.
 pub fn base_config(
     project: &Project,
+    path: &Path,
     folders: &[String],
     name: &str,
     props: Option<&ModelProps>,
 ) -> NodeConfig {
-    let mut config = project.model_configs.resolve(folders, name);
+    let mut config = project.folder_config(false, path, folders, name);
     if let Some(p) = props {
         config.merge(&p.config);
     }
@@ -129,7 +133,7 @@ pub fn base_config(
 }
 
 fn pending_of<'p>(
-    project_name: &str,
+    project_name: &'p str,
     kind: ResourceType,
     file: &project::SqlFile,
     config: NodeConfig,
@@ -139,6 +143,7 @@ fn pending_of<'p>(
         id: format!("{}.{project_name}.{}", kind.as_str(), file.name),
         resource_type: kind,
         name: file.name.clone(),
+        package: project_name,
         path: file.path.clone(),
         fqn: fqn(project_name, &file.folders, &file.name),
         config,
@@ -155,12 +160,13 @@ fn pending_of<'p>(
 /// The pending nodes of the project: seeds, then models, then singular tests.
 pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending<'p>> {
     let pname = project.name.as_str();
+    let package = |path: &std::path::Path| project.package_name_of(path);
     // Properties by name, with duplicate and unknown entries reported.
     let model_props = index_props(&project.properties.models, "model", diags);
     let seed_props = index_props(&project.properties.seeds, "seed", diags);
     let mut pending: Vec<Pending> = Vec::new();
     for s in &project.seeds {
-        let mut config = project.seed_configs.resolve(&s.folders, &s.name);
+        let mut config = project.folder_config(true, &s.path, &s.folders, &s.name);
         let props = seed_props.get(s.name.as_str()).copied();
         if let Some(p) = props {
             config.merge(&p.config);
@@ -175,14 +181,14 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
         pending.push(Pending {
             template: None,
             seed_columns: s.columns.clone(),
-            ..pending_of(pname, ResourceType::Seed, &file, config, props)
+            ..pending_of(package(&s.path), ResourceType::Seed, &file, config, props)
         });
     }
     pending.reserve(project.models.len() + project.singular_tests.len());
     pending.par_extend(project.models.par_iter().map(|m| {
         let props = model_props.get(m.name.as_str()).copied();
-        let config = base_config(project, &m.folders, &m.name, props);
-        pending_of(pname, ResourceType::Model, m, config, props)
+        let config = base_config(project, &m.path, &m.folders, &m.name, props);
+        pending_of(package(&m.path), ResourceType::Model, m, config, props)
     }));
     for t in &project.singular_tests {
         pending.push(pending_of(
@@ -216,10 +222,15 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
 
 /// Duplicate names among ref()-able nodes and among singular tests.
 fn report_duplicates(pending: &[Pending], diags: &mut Diagnostics) {
-    let mut first_by_name: FastMap<(bool, &str), &Pending> =
+    let mut first_by_name: FastMap<(bool, &str, &str), &Pending> =
         FastMap::with_capacity_and_hasher(pending.len(), Default::default());
     for p in pending {
-        let key = (p.resource_type == ResourceType::Test, p.name.as_str());
+        // Names are unique within a package; two packages may share one (`ref('pkg', 'name')`).
+        let key = (
+            p.resource_type == ResourceType::Test,
+            p.package,
+            p.name.as_str(),
+        );
         if let Some(first) = first_by_name.get(&key) {
             let what = |r: ResourceType| r.as_str();
             diags.push(
