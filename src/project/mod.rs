@@ -1341,4 +1341,43 @@ mod tests {
         let c = t.resolve(&["staging".into()], "x");
         assert_eq!(c.materialized, Some(crate::ir::config::Materialized::View));
     }
+
+    #[test]
+    fn package_nodes_get_their_own_config_below_the_root_projects() {
+        use crate::ir::config::Materialized;
+        let tree = |y: &str, project: &str| {
+            let node = yaml::parse(y, Path::new("p.yml")).unwrap();
+            let mut d = Diagnostics::new();
+            let t = read_config_root(
+                &node.as_map().unwrap()[0].1,
+                Path::new("p.yml"),
+                project,
+                ConfigScope::Model,
+                &mut d,
+            );
+            assert!(d.is_empty(), "{d:?}");
+            t
+        };
+        let root = tree(
+            "models:\n  +tags: [all]\n  p:\n    +materialized: view\n  utils:\n    +materialized: table\n",
+            "p",
+        );
+        let own = tree(
+            "models:\n  utils:\n    +materialized: ephemeral\n    +enabled: false\n    +tags: [u]\n    inner:\n      +tags: [i]\n",
+            "utils",
+        );
+        // The root's tree under the package's name wins; the package's own keys it does not
+        // set stay; the root project's own (`p:`) settings do not reach the package.
+        let c = root.resolve_in_package(&own, "utils", &["inner".into()], "m");
+        assert_eq!(c.materialized, Some(Materialized::Table));
+        assert_eq!(c.enabled, Some(false));
+        assert!(c.tags.contains(&"all".to_string()), "{:?}", c.tags);
+        assert!(c.tags.contains(&"i".to_string()), "{:?}", c.tags);
+        let c = root.resolve_in_package(&ConfigTree::default(), "other", &[], "m");
+        assert_eq!(c.materialized, None);
+        assert_eq!(
+            root.resolve(&[], "m").materialized,
+            Some(Materialized::View)
+        );
+    }
 }
