@@ -353,6 +353,20 @@ fn package_nodes_are_selected_by_package() {
         &["ls", "-s", "package:jaffle_utilz"],
         &[],
     ));
+    // Configuring a package that is not there: an error at its line, with a did-you-mean.
+    let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        dir.join("dbt_project.yml"),
+        text.replace("  jaffle_utils:", "  jaffle_utilz:"),
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("`jaffle_utilz` is neither a config key nor this project's name (`jaffle`) nor a package's"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dbt_project.yml:31:3"), "{stderr}");
+    assert!(stderr.contains("did you mean `jaffle_utils`?"), "{stderr}");
 }
 
 #[test]

@@ -93,14 +93,17 @@ fn report_undescribed(
     }
 }
 
+/// Properties entries by (package of the file that declares them, name).
 fn index_props<'a>(
+    project: &'a Project,
     props: &'a [ModelProps],
     what: &str,
     diags: &mut Diagnostics,
-) -> HashMap<&'a str, &'a ModelProps> {
-    let mut out: HashMap<&str, &ModelProps> = HashMap::new();
+) -> HashMap<(&'a str, &'a str), &'a ModelProps> {
+    let mut out: HashMap<(&str, &str), &ModelProps> = HashMap::new();
     for p in props {
-        if let Some(first) = out.get(p.name.as_str()) {
+        let key = (project.package_name_of(&p.span.file), p.name.as_str());
+        if let Some(first) = out.get(&key) {
             diags.push(
                 Diagnostic::error(
                     Code::DuplicateName,
@@ -110,7 +113,7 @@ fn index_props<'a>(
                 .with_related(first.span.clone(), "first described here"),
             );
         } else {
-            out.insert(&p.name, p);
+            out.insert(key, p);
         }
     }
     out
@@ -162,12 +165,14 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
     let pname = project.name.as_str();
     let package = |path: &std::path::Path| project.package_name_of(path);
     // Properties by name, with duplicate and unknown entries reported.
-    let model_props = index_props(&project.properties.models, "model", diags);
-    let seed_props = index_props(&project.properties.seeds, "seed", diags);
+    let model_props = index_props(project, &project.properties.models, "model", diags);
+    let seed_props = index_props(project, &project.properties.seeds, "seed", diags);
     let mut pending: Vec<Pending> = Vec::new();
     for s in &project.seeds {
         let mut config = project.folder_config(true, &s.path, &s.folders, &s.name);
-        let props = seed_props.get(s.name.as_str()).copied();
+        let props = seed_props
+            .get(&(package(&s.path), s.name.as_str()))
+            .copied();
         if let Some(p) = props {
             config.merge(&p.config);
         }
@@ -186,7 +191,9 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
     }
     pending.reserve(project.models.len() + project.singular_tests.len());
     pending.par_extend(project.models.par_iter().map(|m| {
-        let props = model_props.get(m.name.as_str()).copied();
+        let props = model_props
+            .get(&(package(&m.path), m.name.as_str()))
+            .copied();
         let config = base_config(project, &m.path, &m.folders, &m.name, props);
         pending_of(package(&m.path), ResourceType::Model, m, config, props)
     }));
