@@ -28,7 +28,7 @@ pub struct Pending<'a> {
     pub package: &'a str,
     /// Defining file, relative to the project.
     pub path: PathBuf,
-    /// Project, folders, name.
+    /// Package (the project's name for its own nodes), folders, name.
     pub fqn: Vec<String>,
     /// Config: project, properties, then (once rendered) the template's `config()` calls.
     pub config: NodeConfig,

@@ -2,7 +2,9 @@
 //! on disk. A `local:` package is read where it is; any other package is read from the packages
 //! folder (`dbt_packages/`, or `packages-install-path`), where `dbt deps` or `strata deps` put
 //! it. strata does not download packages: a hub or git package that is not there is an error
-//! that says how to get it. Each package's macros load under its name (`dbt_utils.star(...)`).
+//! that says how to get it. Each package's macros load under its name (`dbt_utils.star(...)`);
+//! its models and seeds load from its own `model-paths`/`seed-paths`, with its own folder
+//! configs (the root project's win over them).
 
 use std::path::{Path, PathBuf};
 
