@@ -78,6 +78,77 @@ fn order_keys() -> Vec<Vec<String>> {
     ]]
 }
 
+/// The root model over two packages' models: one row per status of the package's seed, the
+/// orders that have it, the other package's currency.
+const STATUS_SUMMARY: &str =
+    "select status, label, is_final, orders, currency from {schema}.status_summary order by status";
+
+fn status_summary() -> Vec<Vec<String>> {
+    pg::normalized(
+        [
+            ["completed", "COMPLETED", "true", "3", "USD"],
+            ["placed", "PLACED", "false", "1", "USD"],
+            ["returned", "RETURNED", "true", "2", "USD"],
+            ["shipped", "SHIPPED", "false", "0", "USD"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|v| v.to_string()).collect())
+        .collect(),
+    )
+}
+
+/// How the package models are built: jaffle_utils' as tables (the root project's config wins
+/// over the package's own `+materialized: view`), money_utils' as views (the default); its
+/// `cents` macro dispatched to the project's `default__cents`.
+const PACKAGE_RELATIONS: &str = "select table_name, table_type from information_schema.tables where table_name in ('status_labels', 'currencies') order by table_name";
+
+fn package_relations() -> Vec<Vec<String>> {
+    vec![
+        vec!["currencies".to_string(), "VIEW".to_string()],
+        vec!["status_labels".to_string(), "BASE TABLE".to_string()],
+    ]
+}
+
+const CURRENCIES: &str = "select currency, cents_per_unit_and_a_half from {schema}.currencies";
+
+fn currencies() -> Vec<Vec<String>> {
+    vec![vec!["USD".to_string(), "150".to_string()]]
+}
+
+/// The packages' nodes in the manifest: ids, `package_name` and fqn of their package, the
+/// root project's config on jaffle_utils' model, the package's own tags kept.
+fn assert_package_nodes(manifest: &serde_json::Value) {
+    let nodes = &manifest["nodes"];
+    for (id, package) in [
+        ("model.jaffle_utils.status_labels", "jaffle_utils"),
+        ("seed.jaffle_utils.order_statuses", "jaffle_utils"),
+        ("model.money_utils.currencies", "money_utils"),
+        (
+            "test.jaffle_utils.unique_status_labels_status",
+            "jaffle_utils",
+        ),
+    ] {
+        assert_eq!(nodes[id]["package_name"], package, "{id}");
+        assert_eq!(nodes[id]["fqn"][0], package, "{id}");
+    }
+    let labels = &nodes["model.jaffle_utils.status_labels"];
+    assert_eq!(labels["config"]["materialized"], "table");
+    assert_eq!(labels["config"]["tags"], serde_json::json!(["utils"]));
+    assert_eq!(labels["path"], "status_labels.sql");
+    assert_eq!(
+        labels["description"],
+        "One row per order status, with its label."
+    );
+    assert_eq!(
+        nodes["model.jaffle.status_summary"]["depends_on"]["nodes"],
+        serde_json::json!([
+            "model.jaffle.orders",
+            "model.jaffle_utils.status_labels",
+            "model.money_utils.currencies"
+        ])
+    );
+}
+
 const CUSTOMERS: &str = "select customer_id, first_name, number_of_orders, lifetime_value, returned_orders from {schema}.customers order by customer_id";
 
 #[test]
@@ -120,7 +191,7 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     ));
     assert_eq!(
         run_results_in(&dir)["results"].as_array().unwrap().len(),
-        20
+        26
     );
     let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
     let got = pg::normalized(common::rows(&conn, &CUSTOMERS.replace("{schema}", "main")));
@@ -138,6 +209,19 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
         common::rows(&conn, CALENDAR.replace("{schema}", "main").as_str()),
         calendar()
     );
+    // The packages' models and seed, built as configured, read by the project's model.
+    assert_eq!(
+        pg::normalized(common::rows(
+            &conn,
+            &STATUS_SUMMARY.replace("{schema}", "main")
+        )),
+        status_summary()
+    );
+    assert_eq!(common::rows(&conn, PACKAGE_RELATIONS), package_relations());
+    assert_eq!(
+        common::rows(&conn, &CURRENCIES.replace("{schema}", "main")),
+        currencies()
+    );
     drop(conn);
     // The project's `default__cents` replaces the package's: `dispatch:` searches it first.
     let compiled =
@@ -154,6 +238,7 @@ fn a_dbt_project_builds_on_duckdb_as_it_is() {
     let severity = |id: &str| manifest["nodes"][id]["config"]["severity"].clone();
     assert_eq!(severity("test.jaffle.unique_customers_customer_id"), "warn");
     assert_eq!(severity("test.jaffle.unique_stg_orders_order_id"), "error");
+    assert_package_nodes(&manifest);
     // `strata clean` removes the clean-targets.
     ok(strata(&dir, tmp.path(), &["clean"], &[]));
     assert!(!dir.join("target").exists());
@@ -210,6 +295,125 @@ fn a_dbt_project_builds_on_postgres_from_profile_fields() {
         pg::rows(&url, &CALENDAR.replace("{schema}", "analytics")),
         calendar()
     );
+    assert_eq!(
+        pg::normalized(pg::rows(
+            &url,
+            &STATUS_SUMMARY.replace("{schema}", "analytics")
+        )),
+        status_summary()
+    );
+    assert_eq!(
+        pg::rows(
+            &url,
+            &PACKAGE_RELATIONS.replace("where", "where table_schema = 'analytics' and")
+        ),
+        package_relations()
+    );
+    assert_eq!(
+        pg::rows(&url, &CURRENCIES.replace("{schema}", "analytics")),
+        currencies()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    assert_package_nodes(&manifest);
+}
+
+#[test]
+fn package_nodes_are_selected_by_package() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["ls", "-s", "package:jaffle_utils"],
+        &[],
+    ));
+    let listed: Vec<&str> = stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        listed,
+        [
+            "jaffle_utils.order_statuses",
+            "jaffle_utils.status_labels",
+            "jaffle_utils.status_labels.not_null",
+            "jaffle_utils.status_labels.unique",
+        ],
+        "{stdout}"
+    );
+    // fqn selectors reach them too; a package that is not there is an error.
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["ls", "-s", "fqn:money_utils.currencies"],
+        &[],
+    ));
+    assert_eq!(stdout.trim(), "money_utils.currencies", "{stdout}");
+    failed(strata(
+        &dir,
+        tmp.path(),
+        &["ls", "-s", "package:jaffle_utilz"],
+        &[],
+    ));
+    // Configuring a package that is not there: an error at its line, with a did-you-mean.
+    let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        dir.join("dbt_project.yml"),
+        text.replace("  jaffle_utils:", "  jaffle_utilz:"),
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("`jaffle_utilz` is neither a config key nor this project's name (`jaffle`) nor a package's"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dbt_project.yml:31:3"), "{stderr}");
+    assert!(stderr.contains("did you mean `jaffle_utils`?"), "{stderr}");
+}
+
+#[test]
+fn a_ref_to_a_name_of_two_packages_or_to_no_package_says_what_to_write() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    // The same name in both packages, and a root model that names neither.
+    std::fs::write(
+        dir.join("dbt_packages/money_utils/models/status_labels.sql"),
+        "select 'x' as status\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/marts/status_summary.sql"),
+        "select status\nfrom {{ ref('status_labels') }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/marts/by_package.sql"),
+        "select 1 as one\nfrom {{ ref('jaffle_util', 'status_labels') }}\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("ref('status_labels') is ambiguous: packages `jaffle_utils` and `money_utils` each have a node named `status_labels`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("models/marts/status_summary.sql:2:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "write ref('jaffle_utils', 'status_labels') or ref('money_utils', 'status_labels')"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ref('jaffle_util', 'status_labels') names package `jaffle_util`, which is neither this project nor one of its packages"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("models/marts/by_package.sql:2:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `jaffle_utils`?"), "{stderr}");
+    // Inside a package, its own node wins: jaffle_utils' models are not ambiguous.
+    assert!(!stderr.contains("packages/jaffle_utils/models"), "{stderr}");
 }
 
 #[test]

@@ -107,7 +107,13 @@ impl<'a> NodeOut<'a> {
         let n = self.n;
         m.serialize_entry("name", &n.name)?;
         m.serialize_entry("resource_type", shape.resource_type())?;
-        m.serialize_entry("package_name", &self.m.c.project.name)?;
+        // The package is the id's second part (`model.<package>.<name>`), as in dbt.
+        let package = n
+            .unique_id
+            .split('.')
+            .nth(1)
+            .unwrap_or(&self.m.c.project.name);
+        m.serialize_entry("package_name", package)?;
         m.serialize_entry("path", &self.path(shape))?;
         m.serialize_entry(
             "original_file_path",

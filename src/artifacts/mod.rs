@@ -99,6 +99,11 @@ impl<'a> Manifest<'a> {
         .map(|p| display_path(p))
         .filter(|p| !p.is_empty() && p != ".")
         .collect();
+        // A package's node's `path` is relative to the package's own resource folder.
+        for pkg in &c.project.packages {
+            let folders = pkg.model_paths.iter().chain(&pkg.seed_paths);
+            roots.extend(folders.map(|f| display_path(&pkg.dir.join(f))));
+        }
         roots.sort_by_key(|p| std::cmp::Reverse(p.len()));
         let sources = c
             .project

@@ -19,7 +19,6 @@ use crate::ir::ResourceType;
 use crate::ir::config::{ConfigScope, Materialized, NodeConfig};
 use crate::jinja::{self, RelationCall, Renderer, SourceTexts, THIS_TOKEN};
 use crate::project::Project;
-use crate::sorted::FastMap;
 
 /// What an ad hoc render gives.
 #[derive(Debug)]
@@ -71,11 +70,8 @@ pub fn render(
         )
         .map_err(|e| one(jinja::jinja_diagnostic(&e, file, None, &sources)))?;
     let relations = relations_of(c);
-    let scope = Scope {
-        project: &c.project.name,
-        refable: refable_of(c),
-        relations: &relations,
-    };
+    let packages = c.project.packages.iter().map(|p| p.name.as_str()).collect();
+    let scope = Scope::of_nodes(&c.project.name, packages, refable_of(c), &relations);
     let mut diags = Diagnostics::new();
     let mut reads = Vec::new();
     let mut texts = Vec::new();
@@ -154,7 +150,11 @@ impl RelationTexts {
     /// The relations of `c`'s models, seeds and source tables.
     pub fn of(c: &Compiled) -> RelationTexts {
         let mut refs = BTreeMap::new();
-        for (name, r) in refable_of(c) {
+        for (package, name, r) in refable_of(c) {
+            // By name alone, the root project's node wins over a package's.
+            if refs.contains_key(name) && package != c.project.name {
+                continue;
+            }
             let text = match (&r.relation, r.ephemeral) {
                 (Some(rel), false) => Ok(rel.quoted()),
                 _ => Err(format!(
@@ -238,18 +238,24 @@ fn where_called(sources: &SourceTexts, file: &Path, call: &RelationCall) -> Span
 }
 
 /// What `ref()` reaches: the models and seeds of the compile, by name (the first of each).
-fn refable_of(c: &Compiled) -> FastMap<&str, Refable> {
-    let mut refable: FastMap<&str, Refable> = FastMap::default();
-    for (i, n) in c.nodes.iter().enumerate() {
-        if matches!(n.resource_type, ResourceType::Model | ResourceType::Seed) {
-            refable.entry(n.name.as_str()).or_insert(Refable {
+/// The compiled models and seeds as (package, name, what ref() reaches).
+fn refable_of(c: &Compiled) -> impl Iterator<Item = (&str, &str, Refable)> {
+    c.nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+        .map(|(i, n)| {
+            let package = n
+                .fqn
+                .first()
+                .map_or(c.project.name.as_str(), String::as_str);
+            let r = Refable {
                 index: i,
                 relation: n.relation.clone(),
                 ephemeral: n.materialized() == Materialized::Ephemeral,
-            });
-        }
-    }
-    refable
+            };
+            (package, n.name.as_str(), r)
+        })
 }
 
 /// What `source()` reaches: the source tables of the compile.

@@ -169,7 +169,13 @@ fn declarations<'a>(
         .iter()
         .chain(&project.properties.seeds);
     for (p, tests) in props.zip(declared.models.iter().chain(&declared.seeds)) {
-        let Some(index) = scope.refable.get(p.name.as_str()).map(|r| r.index) else {
+        // The node of the package whose properties file declares it.
+        let package = project.package_name_of(&p.span.file);
+        let Some(index) = scope
+            .by_package
+            .get(&(package, p.name.as_str()))
+            .map(|r| r.index)
+        else {
             continue;
         };
         let Some(relation) = &scope.relations.of_node[index] else {
@@ -489,7 +495,8 @@ fn test_node(
         }
     };
     let audit = super::assemble::audit_relation(shared.ctx.target, &config, &name);
-    let pname = shared.ctx.project_name();
+    // A test declared in a package's properties belongs to that package, as in dbt.
+    let pname = shared.ctx.project.package_name_of(&def.span.file);
     let mut node = CompiledNode::new(
         format!("test.{pname}.{name}"),
         ResourceType::Test,

@@ -93,7 +93,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let (relations, schema_names) =
         relations::relations(&ctx, &render_cache, &pending, disabled, &mut diags);
     mark("relations_sources");
-    let scope = Scope::new(&project.name, &pending, &relations);
+    let package_names = project.packages.iter().map(|p| p.name.as_str()).collect();
+    let scope = Scope::new(&project.name, package_names, &pending, &relations);
     let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
     mark("resolve");
     let analyses_read = inputs.analysis_read.wait();

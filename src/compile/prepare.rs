@@ -3,7 +3,7 @@
 //! need only names: properties without a file, duplicate names.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -23,9 +23,12 @@ pub struct Pending<'a> {
     pub resource_type: ResourceType,
     /// Name.
     pub name: String,
+    /// The package it belongs to: the project's name, or a package's (`ref()` looks there
+    /// first).
+    pub package: &'a str,
     /// Defining file, relative to the project.
     pub path: PathBuf,
-    /// Project, folders, name.
+    /// Package (the project's name for its own nodes), folders, name.
     pub fqn: Vec<String>,
     /// Config: project, properties, then (once rendered) the template's `config()` calls.
     pub config: NodeConfig,
@@ -90,14 +93,17 @@ fn report_undescribed(
     }
 }
 
+/// Properties entries by (package of the file that declares them, name).
 fn index_props<'a>(
+    project: &'a Project,
     props: &'a [ModelProps],
     what: &str,
     diags: &mut Diagnostics,
-) -> HashMap<&'a str, &'a ModelProps> {
-    let mut out: HashMap<&str, &ModelProps> = HashMap::new();
+) -> HashMap<(&'a str, &'a str), &'a ModelProps> {
+    let mut out: HashMap<(&str, &str), &ModelProps> = HashMap::new();
     for p in props {
-        if let Some(first) = out.get(p.name.as_str()) {
+        let key = (project.package_name_of(&p.span.file), p.name.as_str());
+        if let Some(first) = out.get(&key) {
             diags.push(
                 Diagnostic::error(
                     Code::DuplicateName,
@@ -107,21 +113,22 @@ fn index_props<'a>(
                 .with_related(first.span.clone(), "first described here"),
             );
         } else {
-            out.insert(&p.name, p);
+            out.insert(key, p);
         }
     }
     out
 }
 
-/// A model's config before its template's `config()` calls: project.yml's, then its
-/// properties'.
+/// A model's config before its template's `config()` calls: the project file's (and its
+/// package's), then its properties'.
 pub fn base_config(
     project: &Project,
+    path: &Path,
     folders: &[String],
     name: &str,
     props: Option<&ModelProps>,
 ) -> NodeConfig {
-    let mut config = project.model_configs.resolve(folders, name);
+    let mut config = project.folder_config(false, path, folders, name);
     if let Some(p) = props {
         config.merge(&p.config);
     }
@@ -129,7 +136,7 @@ pub fn base_config(
 }
 
 fn pending_of<'p>(
-    project_name: &str,
+    project_name: &'p str,
     kind: ResourceType,
     file: &project::SqlFile,
     config: NodeConfig,
@@ -139,6 +146,7 @@ fn pending_of<'p>(
         id: format!("{}.{project_name}.{}", kind.as_str(), file.name),
         resource_type: kind,
         name: file.name.clone(),
+        package: project_name,
         path: file.path.clone(),
         fqn: fqn(project_name, &file.folders, &file.name),
         config,
@@ -155,13 +163,16 @@ fn pending_of<'p>(
 /// The pending nodes of the project: seeds, then models, then singular tests.
 pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending<'p>> {
     let pname = project.name.as_str();
+    let package = |path: &std::path::Path| project.package_name_of(path);
     // Properties by name, with duplicate and unknown entries reported.
-    let model_props = index_props(&project.properties.models, "model", diags);
-    let seed_props = index_props(&project.properties.seeds, "seed", diags);
+    let model_props = index_props(project, &project.properties.models, "model", diags);
+    let seed_props = index_props(project, &project.properties.seeds, "seed", diags);
     let mut pending: Vec<Pending> = Vec::new();
     for s in &project.seeds {
-        let mut config = project.seed_configs.resolve(&s.folders, &s.name);
-        let props = seed_props.get(s.name.as_str()).copied();
+        let mut config = project.folder_config(true, &s.path, &s.folders, &s.name);
+        let props = seed_props
+            .get(&(package(&s.path), s.name.as_str()))
+            .copied();
         if let Some(p) = props {
             config.merge(&p.config);
         }
@@ -175,14 +186,16 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
         pending.push(Pending {
             template: None,
             seed_columns: s.columns.clone(),
-            ..pending_of(pname, ResourceType::Seed, &file, config, props)
+            ..pending_of(package(&s.path), ResourceType::Seed, &file, config, props)
         });
     }
     pending.reserve(project.models.len() + project.singular_tests.len());
     pending.par_extend(project.models.par_iter().map(|m| {
-        let props = model_props.get(m.name.as_str()).copied();
-        let config = base_config(project, &m.folders, &m.name, props);
-        pending_of(pname, ResourceType::Model, m, config, props)
+        let props = model_props
+            .get(&(package(&m.path), m.name.as_str()))
+            .copied();
+        let config = base_config(project, &m.path, &m.folders, &m.name, props);
+        pending_of(package(&m.path), ResourceType::Model, m, config, props)
     }));
     for t in &project.singular_tests {
         pending.push(pending_of(
@@ -216,10 +229,15 @@ pub fn prepare<'p>(project: &'p Project, diags: &mut Diagnostics) -> Vec<Pending
 
 /// Duplicate names among ref()-able nodes and among singular tests.
 fn report_duplicates(pending: &[Pending], diags: &mut Diagnostics) {
-    let mut first_by_name: FastMap<(bool, &str), &Pending> =
+    let mut first_by_name: FastMap<(bool, &str, &str), &Pending> =
         FastMap::with_capacity_and_hasher(pending.len(), Default::default());
     for p in pending {
-        let key = (p.resource_type == ResourceType::Test, p.name.as_str());
+        // Names are unique within a package; two packages may share one (`ref('pkg', 'name')`).
+        let key = (
+            p.resource_type == ResourceType::Test,
+            p.package,
+            p.name.as_str(),
+        );
         if let Some(first) = first_by_name.get(&key) {
             let what = |r: ResourceType| r.as_str();
             diags.push(

@@ -181,7 +181,7 @@ pub fn spans_of(
             ResourceType::Model => {
                 // A model's fqn is the project, its folders, its name.
                 let folders = &p.fqn[1..p.fqn.len() - 1];
-                base_config(ctx.project, folders, &p.name, p.props)
+                base_config(ctx.project, &p.path, folders, &p.name, p.props)
             }
             _ => NodeConfig::default(),
         };

@@ -28,35 +28,98 @@ pub struct Refable {
     pub ephemeral: bool,
 }
 
-/// What `ref()` and `source()` can reach: models and seeds by name (the first of each name),
-/// and source tables.
+/// What `ref()` and `source()` can reach: models and seeds by name (the first of each name,
+/// the root project's before the packages'), by package and name, and source tables.
 pub struct Scope<'a> {
     /// This project's name.
     pub project: &'a str,
+    /// The names `ref('pkg', 'name')` accepts: the project's and its packages'.
+    pub packages: Vec<&'a str>,
     /// Models and seeds by name.
     pub refable: FastMap<&'a str, Refable>,
+    /// Models and seeds by package and name.
+    pub by_package: FastMap<(&'a str, &'a str), Refable>,
+    /// The packages that define each name, in node order.
+    pub defined_in: FastMap<&'a str, Vec<&'a str>>,
     /// The nodes' relations and the source tables.
     pub relations: &'a Relations,
 }
 
 impl<'a> Scope<'a> {
-    /// The scope of the pending nodes.
-    pub fn new(project: &'a str, pending: &'a [Pending], relations: &'a Relations) -> Self {
-        let mut refable: FastMap<&str, Refable> =
-            FastMap::with_capacity_and_hasher(pending.len(), Default::default());
-        for (i, p) in pending.iter().enumerate() {
-            if p.resource_type != ResourceType::Test {
-                refable.entry(p.name.as_str()).or_insert(Refable {
+    /// The scope of the pending nodes; `packages` are the project's packages' names.
+    pub fn new(
+        project: &'a str,
+        packages: Vec<&'a str>,
+        pending: &'a [Pending],
+        relations: &'a Relations,
+    ) -> Self {
+        let nodes = pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.resource_type != ResourceType::Test)
+            .map(|(i, p)| {
+                let r = Refable {
                     index: i,
                     relation: relations.of_node[i].clone(),
                     ephemeral: p.config.materialized == Some(Materialized::Ephemeral),
-                });
+                };
+                (p.package, p.name.as_str(), r)
+            });
+        Self::of_nodes(project, packages, nodes, relations)
+    }
+
+    /// The scope of ref()-able nodes given as (package, name, what ref() reaches), in order.
+    pub fn of_nodes(
+        project: &'a str,
+        packages: Vec<&'a str>,
+        nodes: impl Iterator<Item = (&'a str, &'a str, Refable)>,
+        relations: &'a Relations,
+    ) -> Self {
+        let mut refable: FastMap<&str, Refable> = FastMap::default();
+        let mut by_package: FastMap<(&str, &str), Refable> = FastMap::default();
+        let mut defined_in: FastMap<&str, Vec<&str>> = FastMap::default();
+        let mut root_names: std::collections::HashSet<&str> = Default::default();
+        for (package, name, r) in nodes {
+            // By name alone: the root project's node first, whatever the order of the nodes.
+            let is_root = package == project;
+            if is_root && root_names.insert(name) {
+                refable.insert(name, r.clone());
+            } else if !root_names.contains(name) {
+                refable.entry(name).or_insert_with(|| r.clone());
+            }
+            if by_package.insert((package, name), r).is_none() {
+                defined_in.entry(name).or_default().push(package);
             }
         }
+        let mut all = vec![project];
+        all.extend(packages);
         Self {
             project,
+            packages: all,
             refable,
+            by_package,
+            defined_in,
             relations,
+        }
+    }
+
+    /// The node `ref(name)` from a node of package `from` reaches, in dbt's order: `from`'s
+    /// own, the root project's, then the one package that has it. Two packages with it (and
+    /// none of the first two) is an ambiguity: the packages are returned instead.
+    fn find_ref<'s>(
+        &'s self,
+        from: &'s str,
+        name: &'s str,
+    ) -> Result<Option<&'s Refable>, Vec<&'s str>> {
+        for pkg in [from, self.project] {
+            if let Some(r) = self.by_package.get(&(pkg, name)) {
+                return Ok(Some(r));
+            }
+        }
+        match self.defined_in.get(name).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(self.by_package.get(&(*one, name))),
+            Some(many) => Err(many.to_vec()),
         }
     }
 }
@@ -134,7 +197,8 @@ fn resolve_node(i: usize, p: &Pending, renders: &Renders, scope: &Scope) -> Reso
                 .get(n)
                 .cloned()
                 .unwrap_or_else(|| call_span(src, &p.path, call));
-            let (parent, replacement) = scope.resolve_call(call, &span, &mut out.diags)?;
+            let (parent, replacement) =
+                scope.resolve_call_from(p.package, call, &span, &mut out.diags)?;
             out.edges.push(Edge {
                 parent,
                 child: i,
@@ -257,68 +321,124 @@ pub fn call_span(src: &str, file: &Path, call: &RelationCall) -> Span {
 }
 
 impl Scope<'_> {
-    /// Resolves a ref/source call to (parent index, SQL text), reporting what is missing.
+    /// Resolves a ref/source call of the root project to (parent index, SQL text), reporting
+    /// what is missing.
     pub fn resolve_call(
         &self,
         call: &RelationCall,
         span: &Span,
         diags: &mut Diagnostics,
     ) -> Option<(usize, String)> {
-        let (project, refable, sources, disabled) = (
-            self.project,
-            &self.refable,
-            &self.relations.source_index,
-            &self.relations.disabled,
-        );
-        match call {
-            RelationCall::Ref { project: p, name } => {
-                if let Some(p) = p
-                    && p != project
-                {
+        self.resolve_call_from(self.project, call, span, diags)
+    }
+
+    /// `ref(package?, name)` written in a node of package `from`.
+    fn resolve_ref(
+        &self,
+        from: &str,
+        package: Option<&str>,
+        name: &str,
+        span: &Span,
+        diags: &mut Diagnostics,
+    ) -> Option<(usize, String)> {
+        let found = match package {
+            Some(p) if !self.packages.contains(&p) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MissingRef,
+                        format!("ref('{p}', '{name}') names package `{p}`, which is neither this project nor one of its packages"),
+                    )
+                    .at(span.clone())
+                    .with_label("no such package")
+                    .with_help_opt(suggest(p, self.packages.iter().copied()).or_else(|| {
+                        Some(format!("the project and its packages are {}", self.packages.join(", ")))
+                    })),
+                );
+                return None;
+            }
+            Some(p) => self.by_package.get(&(p, name)),
+            None => match self.find_ref(from, name) {
+                Ok(r) => r,
+                Err(packages) => {
+                    let both: Vec<String> = packages
+                        .iter()
+                        .map(|p| format!("ref('{p}', '{name}')"))
+                        .collect();
                     diags.push(
-                        Diagnostic::error(Code::MissingRef, format!("ref('{p}', '{name}') names project `{p}`, but this project is `{project}`"))
-                            .at(span.clone())
-                            .with_help("strata projects have no packages yet: use ref('name')"),
+                        Diagnostic::error(
+                            Code::MissingRef,
+                            format!("ref('{name}') is ambiguous: packages {} each have a node named `{name}`", packages.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and ")),
+                        )
+                        .at(span.clone())
+                        .with_label("which one?")
+                        .with_help(format!("name the package: write {}", both.join(" or "))),
                     );
                     return None;
                 }
-                match refable.get(name.as_str()) {
-                    Some(r) => {
-                        let text = if r.ephemeral {
-                            super::ephemeral::cte_name(name)
-                        } else {
-                            r.relation.as_ref().map(Relation::quoted)?
-                        };
-                        Some((r.index, text))
-                    }
-                    None if disabled.contains(name) => {
-                        diags.push(
-                            Diagnostic::error(
-                                Code::MissingRef,
-                                format!("ref('{name}') points at a disabled node"),
-                            )
-                            .at(span.clone())
-                            .with_label("disabled with `enabled: false`")
-                            .with_help(format!("enable `{name}` or remove this ref")),
-                        );
-                        None
-                    }
-                    None => {
-                        let names: Vec<&str> = refable.keys().copied().collect();
-                        let mut sorted = names.clone();
-                        sorted.sort_unstable();
-                        diags.push(
-                            Diagnostic::error(
-                                Code::MissingRef,
-                                format!("ref('{name}') names a model or seed that does not exist"),
-                            )
-                            .at(span.clone())
-                            .with_label("no such model or seed")
-                            .with_help_opt(suggest(name, sorted.iter().copied())),
-                        );
-                        None
-                    }
-                }
+            },
+        };
+        match found {
+            Some(r) => {
+                let text = if r.ephemeral {
+                    super::ephemeral::cte_name(name)
+                } else {
+                    r.relation.as_ref().map(Relation::quoted)?
+                };
+                Some((r.index, text))
+            }
+            None if self.relations.disabled.contains(name) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MissingRef,
+                        format!("ref('{name}') points at a disabled node"),
+                    )
+                    .at(span.clone())
+                    .with_label("disabled with `enabled: false`")
+                    .with_help(format!("enable `{name}` or remove this ref")),
+                );
+                None
+            }
+            None => {
+                let mut names: Vec<&str> = match package {
+                    Some(p) => self
+                        .by_package
+                        .keys()
+                        .filter(|(k, _)| *k == p)
+                        .map(|(_, n)| *n)
+                        .collect(),
+                    None => self.refable.keys().copied().collect(),
+                };
+                names.sort_unstable();
+                let what = match package {
+                    Some(p) => format!(
+                        "ref('{p}', '{name}') names a model or seed that package `{p}` does not have"
+                    ),
+                    None => format!("ref('{name}') names a model or seed that does not exist"),
+                };
+                diags.push(
+                    Diagnostic::error(Code::MissingRef, what)
+                        .at(span.clone())
+                        .with_label("no such model or seed")
+                        .with_help_opt(suggest(name, names.iter().copied())),
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolves a ref/source call written in a node of package `from` to (parent index, SQL
+    /// text), reporting what is missing.
+    pub fn resolve_call_from(
+        &self,
+        from: &str,
+        call: &RelationCall,
+        span: &Span,
+        diags: &mut Diagnostics,
+    ) -> Option<(usize, String)> {
+        let sources = &self.relations.source_index;
+        match call {
+            RelationCall::Ref { project: p, name } => {
+                self.resolve_ref(from, p.as_deref(), name, span, diags)
             }
             RelationCall::Source { source, table } => {
                 match sources.get(&(source.clone(), table.clone())) {

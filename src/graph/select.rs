@@ -1,6 +1,6 @@
 //! Node selection shared by every command, with dbt's syntax: `name`, `+name`, `name+`,
 //! `2+name`, `name+1`, `@name`, `tag:`, `path:`, `config.<key>:`, `source:`, `resource_type:`,
-//! `fqn:`, globs (`mart_*`), unions (space or repeated `-s`), intersections (comma), `--exclude`.
+//! `fqn:`, `package:`, globs (`mart_*`), unions (space or repeated `-s`), intersections (comma), `--exclude`.
 //!
 //! Unlike dbt, which warns and does nothing, a selector that matches nothing is an error (S502):
 //! each `--select` term must select a node, and each part of a term (and of an `--exclude`)
@@ -19,6 +19,7 @@ const METHODS: &[&str] = &[
     "source",
     "resource_type",
     "fqn",
+    "package",
     "config",
     "exposure",
     "test_type",
@@ -27,7 +28,7 @@ const METHODS: &[&str] = &[
 
 /// The selector methods as a user writes them, for help texts.
 const METHODS_HELP: &str = "the selector methods are tag:, path:, file:, config.<key>:, \
-source:, resource_type:, fqn:, exposure:, test_type:, or none for a name or glob (`mart_*`); \
+source:, resource_type:, fqn:, package:, exposure:, test_type:, or none for a name or glob (`mart_*`); \
 graph operators: `+name`, `name+`, `2+name`, `@name`";
 
 /// How tests attached to selected nodes are added (dbt's indirect selection).
@@ -186,6 +187,8 @@ fn matches(atom: &Atom, node: &impl Node) -> Result<bool, Diagnostic> {
         }
         "test_type" => node.resource_type() == ResourceType::Test && node.test_type() == Some(v),
         "fqn" => fqn_match(v, node),
+        // dbt's `package:`: the project or package a node belongs to, the first part of its fqn.
+        "package" => node.fqn().first().is_some_and(|p| glob(v, p)),
         m => {
             let key = m.strip_prefix("config.").unwrap_or(m);
             match node.config_value(key) {

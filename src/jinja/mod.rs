@@ -168,6 +168,8 @@ pub struct Renderer<'a> {
     env: Environment<'a>,
     macros: BTreeMap<String, PathBuf>,
     env_reads: Arc<Mutex<EnvReads>>,
+    /// Each package's folder and its own macros, seen first by that package's nodes.
+    package_scopes: Vec<(PathBuf, Value)>,
 }
 
 /// Template texts by path relative to the project, for error positions.
@@ -268,6 +270,7 @@ impl<'a> Renderer<'a> {
         Self::add_macro_globals(&mut env, &macros, &builtin_names, adapter_kind);
         packages::add_globals(&mut env, &package_macros, &macros);
         let search = Arc::new(packages::Search::new(project, &package_macros, &macros));
+        let package_scopes = packages::own_scopes(project, &package_macros);
         let names = Arc::new(macros.keys().cloned().collect::<BTreeSet<_>>());
         env.add_global(
             "adapter",
@@ -281,6 +284,7 @@ impl<'a> Renderer<'a> {
             env,
             macros,
             env_reads,
+            package_scopes,
         }
     }
 
@@ -547,10 +551,17 @@ impl<'a> Renderer<'a> {
             base_config: serde_json::to_value(base_config).unwrap_or(J::Null),
             recorded: Mutex::new(Recorded::default()),
         });
+        // A package's node sees its package's macros before the project's.
+        let own = self
+            .package_scopes
+            .iter()
+            .find(|(dir, _)| Path::new(name).starts_with(dir))
+            .map_or(Value::UNDEFINED, |(_, scope)| scope.clone());
         let ctx = minijinja::context! {
             __strata__ => Value::from_dyn_object(state.clone()),
             __incremental__ => incremental,
             this => Value::from_object(RelationToken(THIS_TOKEN.to_string())),
+            ..own
         };
         let (text, spans) = tmpl.render_with_spans(ctx)?;
         let recorded = std::mem::take(&mut *state.recorded.lock().unwrap());

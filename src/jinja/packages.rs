@@ -5,7 +5,7 @@
 //! the package.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minijinja::value::Value;
 use minijinja::{Environment, Error};
@@ -59,6 +59,23 @@ pub fn add_globals(env: &mut Environment, packages: &PackageMacros, root: &Macro
     for (m, t) in unqualified {
         env.add_global(m.to_string(), macro_fn(t, m));
     }
+}
+
+/// Each package's folder with its macros as one map: the names a node of that package sees
+/// before the project's and the built-ins (dbt searches the node's own package first).
+pub fn own_scopes(project: &Project, packages: &PackageMacros) -> Vec<(PathBuf, Value)> {
+    project
+        .packages
+        .iter()
+        .filter_map(|p| {
+            let macros = packages.by_package.get(&p.name)?;
+            let scope: BTreeMap<String, Value> = macros
+                .iter()
+                .map(|(m, t)| (m.clone(), macro_fn(t, m)))
+                .collect();
+            Some((p.dir.clone(), Value::from(scope)))
+        })
+        .collect()
 }
 
 /// What dispatch needs to search packages.

@@ -106,12 +106,36 @@ pub struct ConfigTree {
     pub children: BTreeMap<String, ConfigTree>,
     /// Where this level's key is written.
     pub span: Option<Span>,
+    /// At the top of the root project's tree: the trees written under a package's name
+    /// (`models: {jaffle_utils: {...}}`), which configure that package's nodes.
+    pub packages: BTreeMap<String, ConfigTree>,
+    /// At the top of a project's tree: the config written outside the project's name, which
+    /// reaches every node, packages' included (`config` adds what is under the name).
+    pub top: NodeConfig,
 }
 
 impl ConfigTree {
     /// True when nothing is configured at any level.
     pub fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.config == NodeConfig::default()
+        self.children.is_empty() && self.packages.is_empty() && self.config == NodeConfig::default()
+    }
+
+    /// The merged config of a node of package `package` whose own tree is `own` (dbt's order):
+    /// the package's dbt_project.yml, then this (the root project's) top level, then what the
+    /// root writes under the package's name.
+    pub fn resolve_in_package(
+        &self,
+        own: &ConfigTree,
+        package: &str,
+        folders: &[String],
+        name: &str,
+    ) -> NodeConfig {
+        let mut out = own.resolve(folders, name);
+        out.merge(&self.top);
+        if let Some(tree) = self.packages.get(package) {
+            out.merge(&tree.resolve(folders, name));
+        }
+        out
     }
 
     /// The merged config for a node in `folders` named `name`, from the root down.
@@ -253,6 +277,44 @@ impl Project {
     /// The target definition in use.
     pub fn target_def(&self) -> &TargetDef {
         &self.targets[&self.target_name]
+    }
+
+    /// The package a file (path relative to the root) belongs to; none for the root project's.
+    pub fn package_of(&self, path: &Path) -> Option<&packages::Package> {
+        self.packages.iter().find(|p| path.starts_with(&p.dir))
+    }
+
+    /// The package name a file's nodes belong to: its package's, else the project's.
+    pub fn package_name_of(&self, path: &Path) -> &str {
+        self.package_of(path)
+            .map_or(self.name.as_str(), |p| p.name.as_str())
+    }
+
+    /// The folder config of a model (or, with `seeds`, a seed) in `path`: the project's tree,
+    /// or for a package's node the package's own tree below the root project's.
+    pub fn folder_config(
+        &self,
+        seeds: bool,
+        path: &Path,
+        folders: &[String],
+        name: &str,
+    ) -> NodeConfig {
+        let root = if seeds {
+            &self.seed_configs
+        } else {
+            &self.model_configs
+        };
+        match self.package_of(path) {
+            Some(p) => {
+                let own = if seeds {
+                    &p.seed_configs
+                } else {
+                    &p.model_configs
+                };
+                root.resolve_in_package(own, &p.name, folders, name)
+            }
+            None => root.resolve(folders, name),
+        }
     }
 }
 
@@ -619,35 +681,65 @@ fn read_config_root(
         );
         return tree;
     };
+    // What is written under the project's name, kept apart from the top level: packages'
+    // nodes get the top level but not this.
+    let mut own = ConfigTree::default();
     for (k, v) in entries {
         let key = k.as_str().unwrap_or_default();
         let bare = key.trim_start_matches('+');
         if key.starts_with('+') || (scope.accepts(bare) && v.as_map().is_none()) {
-            properties::apply_config(&mut tree.config, scope, bare, v, k, file, diags);
+            properties::apply_config(&mut tree.top, scope, bare, v, k, file, diags);
         } else if key == project {
-            read_config_level(v, file, scope, &mut tree, diags);
+            read_config_level(v, file, scope, &mut own, diags);
+        } else if is_identifier(key) && (v.as_map().is_some() || v.is_null()) {
+            // Maybe a package's name: checked once the packages are found.
+            let child = tree.packages.entry(key.to_string()).or_default();
+            child.span = Some(k.span(file));
+            read_config_level(v, file, scope, child, diags);
         } else {
-            diags.push(
-                Diagnostic::error(
-                    Code::UnknownKey,
-                    format!(
-                        "`{key}` is neither a config key nor this project's name (`{project}`)"
-                    ),
-                )
-                .at(k.span(file))
-                .with_help_opt(suggest(key, [project]).or_else(|| {
-                    Some(format!(
-                        "folder configs go under the project name: `{}: {{{project}: {{...}}}}`",
-                        match scope {
-                            ConfigScope::Seed => "seeds",
-                            _ => "models",
-                        }
-                    ))
-                })),
-            );
+            diags.push(not_a_project_key(key, project, &[], scope).at(k.span(file)));
         }
     }
+    tree.config = tree.top.clone();
+    tree.config.merge(&own.config);
+    tree.children = own.children;
     tree
+}
+
+/// A key at the top of a `models:`/`seeds:` tree that is neither a config key, the project's
+/// name nor a package's.
+fn not_a_project_key(
+    key: &str,
+    project: &str,
+    packages: &[&str],
+    scope: ConfigScope,
+) -> Diagnostic {
+    let names = std::iter::once(project).chain(packages.iter().copied());
+    let what = if packages.is_empty() {
+        format!("this project's name (`{project}`)")
+    } else {
+        format!(
+            "this project's name (`{project}`) nor a package's ({})",
+            packages
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Diagnostic::error(
+        Code::UnknownKey,
+        format!("`{key}` is neither a config key nor {what}"),
+    )
+    .with_help_opt(suggest(key, names).or_else(|| {
+        Some(format!(
+            "folder configs go under the project name: `{}: {{{project}: {{...}}}}`",
+            match scope {
+                ConfigScope::Seed => "seeds",
+                _ => "models",
+            }
+        ))
+    }))
 }
 
 fn read_config_level(
@@ -832,6 +924,7 @@ fn read_sql_files(
 fn discover(p: &mut Project, diags: &mut Diagnostics) {
     let root = p.root.clone();
     p.packages = packages::found(&root, &p.paths.packages, diags);
+    check_package_keys(p, diags);
     let found = find_files(p);
 
     crate::timing::mark("load:walk");
@@ -860,6 +953,27 @@ fn discover(p: &mut Project, diags: &mut Diagnostics) {
     crate::timing::mark("load:properties");
     read_docs_and_contracts(p, &root, found.docs, found.contracts, diags);
     check_folder_configs(p, diags);
+}
+
+/// Reports the trees under a name in `models:`/`seeds:`/`data_tests:` that is no package's.
+fn check_package_keys(p: &Project, diags: &mut Diagnostics) {
+    let names: Vec<&str> = p.packages.iter().map(|p| p.name.as_str()).collect();
+    let trees = [
+        (&p.model_configs, ConfigScope::Model),
+        (&p.seed_configs, ConfigScope::Seed),
+        (&p.test_configs, ConfigScope::Test),
+    ];
+    for (tree, scope) in trees {
+        for (key, child) in &tree.packages {
+            if !names.contains(&key.as_str()) {
+                let mut d = not_a_project_key(key, &p.name, &names, scope);
+                if let Some(span) = &child.span {
+                    d = d.at(span.clone());
+                }
+                diags.push(d);
+            }
+        }
+    }
 }
 
 /// The files of each kind under the project's folders: path relative to the root, folders.
@@ -897,6 +1011,27 @@ fn find_files(p: &Project) -> FoundFiles {
         let known: std::collections::HashSet<PathBuf> =
             yaml_list.iter().map(|(p, _)| p.clone()).collect();
         yaml_list.extend(yaml.into_iter().filter(|(p, _)| !known.contains(p)));
+    }
+    // Packages' models and seeds after the project's: a name ref() finds first is the root's.
+    for pkg in &p.packages {
+        for dir in &pkg.model_paths {
+            let (yaml, sql): (Vec<_>, Vec<_>) =
+                walk(&root, &pkg.dir.join(dir), &["sql", "yml", "yaml"], &art)
+                    .into_iter()
+                    .partition(is_yaml);
+            model_list.extend(sql);
+            yaml_list.extend(yaml);
+        }
+        for dir in &pkg.seed_paths {
+            let (yaml, csv): (Vec<_>, Vec<_>) =
+                walk(&root, &pkg.dir.join(dir), &["csv", "yml", "yaml"], &art)
+                    .into_iter()
+                    .partition(is_yaml);
+            seed_list.extend(csv);
+            let known: std::collections::HashSet<PathBuf> =
+                yaml_list.iter().map(|(p, _)| p.clone()).collect();
+            yaml_list.extend(yaml.into_iter().filter(|(p, _)| !known.contains(p)));
+        }
     }
     let mut macro_list = Vec::new();
     for dir in &p.paths.macros {
@@ -999,33 +1134,55 @@ fn read_docs_and_contracts(
     }
 }
 
-/// Reports the folder configs that apply to no model or seed.
+/// Reports the folder configs that apply to no model or seed: the project's trees against its
+/// own nodes, each tree under a package's name against that package's nodes.
 fn check_folder_configs(p: &Project, diags: &mut Diagnostics) {
-    let model_paths: Vec<Vec<String>> = p
-        .models
-        .iter()
-        .map(|m| {
-            m.folders
-                .iter()
-                .cloned()
-                .chain(std::iter::once(m.name.clone()))
-                .collect()
-        })
-        .collect();
+    let paths_in = |package: Option<&str>,
+                    files: &mut dyn Iterator<Item = (&Path, &[String], &str)>| {
+        files
+            .filter(|(path, _, _)| p.package_of(path).map(|k| k.name.as_str()) == package)
+            .map(|(_, folders, name)| {
+                folders
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once(name.to_string()))
+                    .collect::<Vec<String>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let models = || {
+        p.models
+            .iter()
+            .map(|m| (m.path.as_path(), m.folders.as_slice(), m.name.as_str()))
+    };
+    let seeds = || {
+        p.seeds
+            .iter()
+            .map(|s| (s.path.as_path(), s.folders.as_slice(), s.name.as_str()))
+    };
+    let root_models = paths_in(None, &mut models());
     p.model_configs
-        .check_paths(&mut vec![], &model_paths, diags);
-    let seed_paths: Vec<Vec<String>> = p
-        .seeds
-        .iter()
-        .map(|s| {
-            s.folders
-                .iter()
-                .cloned()
-                .chain(std::iter::once(s.name.clone()))
+        .check_paths(&mut vec![], &root_models, diags);
+    let root_seeds = paths_in(None, &mut seeds());
+    p.seed_configs.check_paths(&mut vec![], &root_seeds, diags);
+    for pkg in &p.packages {
+        let name = Some(pkg.name.as_str());
+        // Known paths start with the package's name, as the prefix the check walks from.
+        let under = |paths: Vec<Vec<String>>| -> Vec<Vec<String>> {
+            paths
+                .into_iter()
+                .map(|k| std::iter::once(pkg.name.clone()).chain(k).collect())
                 .collect()
-        })
-        .collect();
-    p.seed_configs.check_paths(&mut vec![], &seed_paths, diags);
+        };
+        if let Some(tree) = p.model_configs.packages.get(&pkg.name) {
+            let known = under(paths_in(name, &mut models()));
+            tree.check_paths(&mut vec![pkg.name.clone()], &known, diags);
+        }
+        if let Some(tree) = p.seed_configs.packages.get(&pkg.name) {
+            let known = under(paths_in(name, &mut seeds()));
+            tree.check_paths(&mut vec![pkg.name.clone()], &known, diags);
+        }
+    }
 }
 
 fn read_seed(root: &Path, path: PathBuf, folders: Vec<String>) -> Result<SeedFile, Diagnostic> {
@@ -1183,5 +1340,44 @@ mod tests {
         assert_eq!(c.tags, vec!["m"]);
         let c = t.resolve(&["staging".into()], "x");
         assert_eq!(c.materialized, Some(crate::ir::config::Materialized::View));
+    }
+
+    #[test]
+    fn package_nodes_get_their_own_config_below_the_root_projects() {
+        use crate::ir::config::Materialized;
+        let tree = |y: &str, project: &str| {
+            let node = yaml::parse(y, Path::new("p.yml")).unwrap();
+            let mut d = Diagnostics::new();
+            let t = read_config_root(
+                &node.as_map().unwrap()[0].1,
+                Path::new("p.yml"),
+                project,
+                ConfigScope::Model,
+                &mut d,
+            );
+            assert!(d.is_empty(), "{d:?}");
+            t
+        };
+        let root = tree(
+            "models:\n  +tags: [all]\n  p:\n    +materialized: view\n  utils:\n    +materialized: table\n",
+            "p",
+        );
+        let own = tree(
+            "models:\n  utils:\n    +materialized: ephemeral\n    +enabled: false\n    +tags: [u]\n    inner:\n      +tags: [i]\n",
+            "utils",
+        );
+        // The root's tree under the package's name wins; the package's own keys it does not
+        // set stay; the root project's own (`p:`) settings do not reach the package.
+        let c = root.resolve_in_package(&own, "utils", &["inner".into()], "m");
+        assert_eq!(c.materialized, Some(Materialized::Table));
+        assert_eq!(c.enabled, Some(false));
+        assert!(c.tags.contains(&"all".to_string()), "{:?}", c.tags);
+        assert!(c.tags.contains(&"i".to_string()), "{:?}", c.tags);
+        let c = root.resolve_in_package(&ConfigTree::default(), "other", &[], "m");
+        assert_eq!(c.materialized, None);
+        assert_eq!(
+            root.resolve(&[], "m").materialized,
+            Some(Materialized::View)
+        );
     }
 }

@@ -2,13 +2,17 @@
 //! on disk. A `local:` package is read where it is; any other package is read from the packages
 //! folder (`dbt_packages/`, or `packages-install-path`), where `dbt deps` or `strata deps` put
 //! it. strata does not download packages: a hub or git package that is not there is an error
-//! that says how to get it. Each package's macros load under its name (`dbt_utils.star(...)`).
+//! that says how to get it. Each package's macros load under its name (`dbt_utils.star(...)`);
+//! its models and seeds load from its own `model-paths`/`seed-paths`, with its own folder
+//! configs (the root project's win over them).
 
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
 
+use super::ConfigTree;
 use super::yaml::{self, MapReader, Node};
+use crate::ir::config::ConfigScope;
 
 /// The files that declare packages, in the order dbt reads them.
 pub const PACKAGE_FILES: [&str; 2] = ["packages.yml", "dependencies.yml"];
@@ -24,15 +28,24 @@ pub struct Declared {
     pub span: Span,
 }
 
-/// A package strata reads: its name, its folder relative to the project, its macro folders.
+/// A package strata reads: its name, its folder relative to the project, its resource folders
+/// and its own folder configs.
 #[derive(Clone, Debug)]
 pub struct Package {
-    /// The package's `name` in its dbt_project.yml: its namespace in Jinja.
+    /// The package's `name` in its dbt_project.yml: its namespace in Jinja and in `ref()`.
     pub name: String,
     /// Its folder, relative to the project root.
     pub dir: PathBuf,
     /// Its `macro-paths`, relative to `dir`.
     pub macro_paths: Vec<PathBuf>,
+    /// Its `model-paths`, relative to `dir`.
+    pub model_paths: Vec<PathBuf>,
+    /// Its `seed-paths`, relative to `dir`.
+    pub seed_paths: Vec<PathBuf>,
+    /// The `models:` folder configs of its own dbt_project.yml (below the root project's).
+    pub model_configs: ConfigTree,
+    /// The `seeds:` folder configs of its own dbt_project.yml (below the root project's).
+    pub seed_configs: ConfigTree,
 }
 
 /// The packages declared in packages.yml or dependencies.yml (none when neither exists).
@@ -121,7 +134,7 @@ pub fn found(root: &Path, install_dir: &Path, diags: &mut Diagnostics) -> Vec<Pa
     let declared = declared(root, diags);
     let mut out: Vec<Package> = Vec::new();
     for d in declared.iter().filter(|d| d.kind == "local") {
-        match read_package(root, Path::new(&d.source)) {
+        match read_package(root, Path::new(&d.source), diags) {
             Ok(p) => out.push(p),
             Err(why) => diags.push(
                 Diagnostic::error(
@@ -142,7 +155,7 @@ pub fn found(root: &Path, install_dir: &Path, diags: &mut Diagnostics) -> Vec<Pa
         .unwrap_or_default();
     installed.sort();
     for dir in installed {
-        match read_package(root, &dir) {
+        match read_package(root, &dir, diags) {
             // A local package that `deps` also linked here is read once.
             Ok(p) if out.iter().any(|o| o.name == p.name) => {}
             Ok(p) => out.push(p),
@@ -203,8 +216,9 @@ pub fn not_installed(d: &Declared, install_dir: &Path) -> Diagnostic {
     ))
 }
 
-/// Reads a package's dbt_project.yml: its name and macro paths.
-fn read_package(root: &Path, dir: &Path) -> Result<Package, String> {
+/// Reads a package's dbt_project.yml: its name, resource folders and folder configs. Other keys
+/// are the package's business (its vars are read by the root project's `vars:` scoping).
+fn read_package(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Result<Package, String> {
     let file = dir.join(super::DBT_PROJECT_FILE);
     let text = std::fs::read_to_string(root.join(&file))
         .map_err(|e| format!("cannot read {}: {e}", display_path(&file)))?;
@@ -219,19 +233,29 @@ fn read_package(root: &Path, dir: &Path) -> Result<Package, String> {
         .filter(|n| super::is_identifier(n))
         .ok_or_else(|| format!("{} has no valid `name`", display_path(&file)))?
         .to_string();
-    let macro_paths = match get("macro-paths") {
-        Some(n) => {
-            let mut d = Diagnostics::new();
-            yaml::expect_string_list(n, &file, "macro-paths", &mut d)
-                .into_iter()
-                .map(PathBuf::from)
-                .collect()
-        }
-        None => vec![PathBuf::from("macros")],
+    let paths = |key: &str, default: &str, diags: &mut Diagnostics| match get(key) {
+        Some(n) => yaml::expect_string_list(n, &file, key, diags)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        None => vec![PathBuf::from(default)],
     };
+    let macro_paths = paths("macro-paths", "macros", diags);
+    let model_paths = paths("model-paths", "models", diags);
+    let seed_paths = paths("seed-paths", "seeds", diags);
+    let tree = |key: &str, scope, diags: &mut Diagnostics| match get(key) {
+        Some(n) => super::read_config_root(n, &file, &name, scope, diags),
+        None => ConfigTree::default(),
+    };
+    let model_configs = tree("models", ConfigScope::Model, diags);
+    let seed_configs = tree("seeds", ConfigScope::Seed, diags);
     Ok(Package {
         name,
         dir: dir.to_path_buf(),
         macro_paths,
+        model_paths,
+        seed_paths,
+        model_configs,
+        seed_configs,
     })
 }
