@@ -225,18 +225,12 @@ fn freshness_columns(inputs: &Inputs, columns: &mut Columns, diags: &mut Diagnos
     for entry in props.models.iter().chain(&props.seeds) {
         let Some(f) = &entry.freshness else { continue };
         let column = f.loaded_at_field.as_str();
-        if !column.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            continue;
-        }
         let Some(node) = inputs.scope.refable.get(entry.name.as_str()) else {
             continue;
         };
-        let Known::Certain(names) = columns.get(node.index) else {
+        let Some(names) = certainly_lacks(columns, node.index, column) else {
             continue;
         };
-        if has_column(names, column) {
-            continue;
-        }
         let what = inputs.pending[node.index].resource_type.as_str();
         diags.push(
             Diagnostic::error(
@@ -253,6 +247,22 @@ fn freshness_columns(inputs: &Inputs, columns: &mut Columns, diags: &mut Diagnos
             .with_label(format!("`{}` has no column `{column}`", entry.name))
             .with_help(columns_help(column, names)),
         );
+    }
+}
+
+/// Node `index`'s certain columns when they do not include `column`; None when they do, when
+/// they are not certain, or when `column` is an expression (`lower(email)`: not checked).
+fn certainly_lacks<'c>(
+    columns: &'c mut Columns,
+    index: usize,
+    column: &str,
+) -> Option<&'c [String]> {
+    if !column.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    match columns.get(index) {
+        Known::Certain(names) if !has_column(names, column) => Some(names),
+        _ => None,
     }
 }
 
@@ -350,16 +360,9 @@ fn tested_columns(inputs: &Inputs, columns: &mut Columns, diags: &mut Diagnostic
             let Some(column) = def.column.as_deref() else {
                 continue;
             };
-            // A column written as an expression (`lower(email)`) is not checked.
-            if !column.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let Known::Certain(names) = columns.get(node.index) else {
+            let Some(names) = certainly_lacks(columns, node.index, column) else {
                 continue;
             };
-            if has_column(names, column) {
-                continue;
-            }
             let what = inputs.pending[node.index].resource_type.as_str();
             diags.push(
                 Diagnostic::error(
