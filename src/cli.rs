@@ -384,10 +384,37 @@ pub enum Command {
     /// what affects all its rows (joins, filters, grouping). `strata lineage send` delivers
     /// the OpenLineage events kept while the backend was down.
     Lineage(LineageArgs),
+    /// The docs site: `strata docs generate` writes it, `strata docs serve` serves it.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
     /// Create a new project in directory NAME that compiles and builds as it is.
     Init {
         /// Project name (an identifier); also the directory created.
         name: String,
+    },
+}
+
+/// The verbs of `strata docs`.
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Write the docs site into `<artifacts>/docs/` (`.strata/docs/` by default, `target/docs/`
+    /// in a dbt project), and `catalog.json` with the warehouse's column types when the
+    /// warehouse can be read. The site opens from disk: open `docs/index.html` in a browser.
+    Generate {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// Do not read the warehouse: no catalog.json, declared column types only.
+        #[arg(long)]
+        empty_catalog: bool,
+    },
+    /// Serve the generated site on 127.0.0.1 (only), for browsers or setups that will not
+    /// open files from disk.
+    Serve {
+        /// Port to listen on (0: any free port, printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
     },
 }
 

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod compile;
 pub mod diagnostics;
 pub mod digest;
+pub mod docs;
 pub mod execute;
 pub mod files;
 pub mod freshness;

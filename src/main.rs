@@ -99,6 +99,14 @@ fn main() {
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
         Command::Lineage(args) => commands::lineage::dispatch(&cli.global, args),
+        Command::Docs { command } => match command {
+            strata::cli::DocsCommand::Generate {
+                compile,
+                empty_catalog,
+            } => commands::docs::generate(&cli.global, compile, *empty_catalog),
+            strata::cli::DocsCommand::Serve { port } => commands::docs::serve(&cli.global, *port),
+        },
+
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
         Command::RunOperation {
             compile,

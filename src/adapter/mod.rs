@@ -237,12 +237,59 @@ pub trait Connection: Send {
         let _ = relation;
         Ok(())
     }
+    /// Every column of every table and view outside the system schemas, in order: what
+    /// `catalog.json` and the docs site show as the warehouse's types. One query; the caller
+    /// keeps the relations it knows.
+    fn catalog_columns(&mut self) -> DbResult<Vec<CatalogColumn>> {
+        let rows = self.query(
+            "select c.table_schema, c.table_name, c.column_name, c.data_type, \
+             c.ordinal_position, t.table_type \
+             from information_schema.columns c join information_schema.tables t \
+             on t.table_catalog = c.table_catalog and t.table_schema = c.table_schema \
+             and t.table_name = c.table_name \
+             where c.table_schema not in ('information_schema', 'pg_catalog') \
+             order by c.table_schema, c.table_name, c.ordinal_position",
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter();
+                let mut next = || r.next().flatten();
+                Some(CatalogColumn {
+                    relation: Relation {
+                        schema: next()?,
+                        identifier: next()?,
+                    },
+                    name: next()?,
+                    data_type: next()?,
+                    position: next()?.parse().ok()?,
+                    table_type: next().unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
     /// Privileges granted on `relation` to roles other than its owner: `(privilege, role)`,
     /// privilege in lower case.
     fn grants(&mut self, relation: &Relation) -> DbResult<Vec<(String, String)>> {
         let _ = relation;
         Ok(Vec::new())
     }
+}
+
+/// One column of the warehouse's catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogColumn {
+    /// The table or view.
+    pub relation: Relation,
+    /// Column name.
+    pub name: String,
+    /// Type as the database names it.
+    pub data_type: String,
+    /// 1-based position.
+    pub position: u32,
+    /// `BASE TABLE`, `VIEW`, ...
+    pub table_type: String,
 }
 
 /// Opens the adapter for a resolved target. `read_only` never creates or writes the database

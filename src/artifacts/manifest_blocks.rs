@@ -111,7 +111,7 @@ impl Serialize for DocBlocksOut<'_> {
 
 /// Each `{% macro name(...) %}...{% endmacro %}` of a macro file as (name, the block's text),
 /// and each `{% test name(...) %}...{% endtest %}` as the macro `test_<name>`.
-fn macro_blocks(text: &str) -> Vec<(String, &str)> {
+pub fn macro_blocks(text: &str) -> Vec<(String, &str)> {
     let mut out = Vec::new();
     let mut pos = 0;
     while let Some((start, end, tag)) = next_tag(text, pos) {

@@ -15,7 +15,7 @@
 //! `compile` (its output), `execute` (node results), `graph`, `files` and the utilities.
 
 pub mod junit;
-mod manifest_blocks;
+pub mod manifest_blocks;
 mod manifest_nodes;
 pub mod run_results;
 

@@ -237,6 +237,20 @@ impl Serialize for AdapterResponse<'_> {
             /// strata's status where dbt's says less (`interrupted`).
             #[serde(skip_serializing_if = "Option::is_none")]
             status: Option<Status>,
+            /// The freshness check made with this result (a source's, or a model's right
+            /// after it built): what the docs site shows against the SLO.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            freshness: Option<FreshnessFacts<'a>>,
+        }
+        #[derive(Serialize)]
+        struct FreshnessFacts<'a> {
+            status: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            max_loaded_at: Option<String>,
+            snapshotted_at: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            age_seconds: Option<f64>,
+            criteria: &'a crate::ir::Freshness,
         }
         let r = self.0;
         let mut m = s.serialize_map(None)?;
@@ -250,6 +264,13 @@ impl Serialize for AdapterResponse<'_> {
                 attempts: r.attempts,
                 details: &r.details,
                 status,
+                freshness: r.freshness.as_deref().map(|f| FreshnessFacts {
+                    status: f.status.as_str(),
+                    max_loaded_at: f.max_loaded_at.map(crate::freshness::time::rfc3339),
+                    snapshotted_at: crate::freshness::time::rfc3339(f.snapshotted_at),
+                    age_seconds: f.age_seconds,
+                    criteria: &f.criteria,
+                }),
             },
         )?;
         m.end()

@@ -5,6 +5,7 @@ pub mod clean;
 pub mod compile;
 pub mod debug;
 pub mod deps;
+pub mod docs;
 pub mod empty;
 pub mod failures;
 pub mod freshness;
