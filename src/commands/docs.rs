@@ -79,7 +79,19 @@ fn read_catalog(c: &Compiled, out: &Output) -> Option<Catalog> {
         conn.catalog_columns()
     };
     match read() {
-        Ok(rows) => Some(catalog::collect(c, rows)),
+        Ok(rows) => {
+            let cat = catalog::collect(c, rows);
+            if cat.tables.is_empty() {
+                out.note(&format!(
+                    "no catalog.json: the warehouse of target `{}` holds none of the project's \
+                     relations yet; the site shows declared column types only. Build first \
+                     (`strata build`), then generate the docs again",
+                    c.target.info.name
+                ));
+                return None;
+            }
+            Some(cat)
+        }
         Err(e) => {
             out.note(&format!(
                 "no catalog.json: the warehouse of target `{}` could not be read ({e}); the site \

@@ -2,54 +2,38 @@
 //! raw HTML block or tag shown as text and every link or image address outside a short list of
 //! schemes dropped, so that nothing a description holds can run in the site.
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 /// Schemes a link may use; relative links and `#anchors` are kept too.
 const SAFE_SCHEMES: &[&str] = &["http:", "https:", "mailto:"];
 
 /// `text` as safe HTML.
 pub fn render(text: &str) -> String {
-    let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(
-        |event| match event {
+    // Links and images whose address is unsafe lose their tag (their text stays); a stack
+    // remembers, for each link or image opened, whether its closing tag is dropped too.
+    let mut dropped: Vec<bool> = Vec::new();
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH)
+        .filter_map(|event| match event {
             // Raw HTML is shown, not interpreted.
-            Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => Event::Start(Tag::Link {
-                link_type,
-                dest_url: safe_url(dest_url),
-                title,
-                id,
-            }),
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => Event::Start(Tag::Image {
-                link_type,
-                dest_url: safe_url(dest_url),
-                title,
-                id,
-            }),
-            other => other,
-        },
-    );
+            Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
+            Event::Start(Tag::Link { ref dest_url, .. })
+            | Event::Start(Tag::Image { ref dest_url, .. }) => {
+                let safe = is_safe_url(dest_url);
+                dropped.push(!safe);
+                safe.then_some(event)
+            }
+            Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => {
+                if dropped.pop().unwrap_or(false) {
+                    None
+                } else {
+                    Some(event)
+                }
+            }
+            other => Some(other),
+        });
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     html::push_html(&mut out, parser);
     out
-}
-
-/// The address itself when its scheme is a safe one (or it has none), else nothing.
-fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
-    if is_safe_url(&url) {
-        url
-    } else {
-        CowStr::Borrowed("")
-    }
 }
 
 /// Whether a link to `url` is safe to show: `http:`, `https:`, `mailto:` or no scheme.
@@ -109,6 +93,9 @@ mod tests {
                 assert!(!html.contains(attr), "{link}: {html}");
             }
         }
+        let html = render("![pic](javascript:alert(1)) [x](javascript:alert(1))");
+        assert!(!html.contains("<img") && !html.contains("<a"), "{html}");
+        assert!(html.contains("pic") && html.contains('x'), "{html}");
         let html = render("[docs](https://example.com/a?b=1) [rel](../x.html) [top](#a)");
         assert!(
             html.contains("href=\"https://example.com/a?b=1\""),

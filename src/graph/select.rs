@@ -6,6 +6,10 @@
 //! each `--select` term must select a node, and each part of a term (and of an `--exclude`)
 //! must match a node of the project, so that a typo never silently builds nothing — or, in an
 //! `--exclude`, builds what was meant to be left out.
+//!
+//! The docs site selects in the browser with a port of this module
+//! (`src/docs/assets/select.js`): a change here is made there too. `tests/docs_site.rs`
+//! compares the two on the example project.
 
 use std::collections::BTreeSet;
 

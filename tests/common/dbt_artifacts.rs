@@ -147,3 +147,17 @@ pub fn assert_valid_sources(path: &Path) {
         found.join("\n")
     );
 }
+
+/// Panics with every error of a `catalog.json` document against dbt's catalog v1.
+pub fn assert_valid_catalog(doc: &Value) {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        jsonschema::validator_for(&schema_file("catalog-v1.json")).expect("catalog v1 compiles")
+    });
+    let found = errors(schema, doc, "");
+    assert!(
+        found.is_empty(),
+        "not a valid dbt catalog v1:\n{}",
+        found.join("\n")
+    );
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dbt_artifacts;
 pub mod openlineage;
 pub mod pg;
