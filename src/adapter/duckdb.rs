@@ -72,7 +72,18 @@ pub const ENGINE: Engine = Engine {
         ("json", TypeFamily::Json),
     ],
     // A DuckDB target names a file, which holds no secret.
+    type_for: |family| match family {
+        TypeFamily::Integer => "bigint",
+        TypeFamily::Number => "double precision",
+        TypeFamily::Text => "varchar",
+        TypeFamily::Date => "date",
+        TypeFamily::Timestamp => "timestamp",
+        TypeFamily::Boolean => "boolean",
+        TypeFamily::Json => "json",
+    },
     redact: str::to_string,
+    // A DuckDB target names its file with `path`.
+    connection_string: |_| Ok(None),
     // `epoch_us` needs no ICU (not bundled), for timestamps with and without time zone alike.
     epoch_seconds: |e| format!("epoch_us({e}) / 1000000.0"),
     type_name_of: |e| format!("typeof({e})"),
@@ -375,6 +386,7 @@ impl Adapter for DuckDbAdapter {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            kind: AdapterKind::Duckdb,
             transactional_ddl: true,
             materialized_views: false,
             concurrent_writers: true,

@@ -8,6 +8,18 @@ use sqlparser::dialect::Dialect;
 
 use crate::ir::AdapterKind;
 
+/// A target field that cannot become part of the connection string: the field, what is
+/// wrong, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The target field (`method`, `sslmode`, ...).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
 /// What a type name holds, for checking values against it (seeds, contracts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TypeFamily {
@@ -44,13 +56,22 @@ pub struct Engine {
     pub required_target_fields: &'static [&'static [&'static str]],
     /// The SQL dialect its models are parsed in.
     pub dialect: fn() -> Box<dyn Dialect + Send + Sync>,
-    /// Built-in functions this engine has and the others do not, each with a portable
-    /// spelling when there is one (`tests/dialect.rs` checks them against both catalogs).
+    /// Built-in functions this engine has and another engine does not, each with a portable
+    /// spelling when there is one (`tests/dialect.rs` checks DuckDB's and Postgres' against
+    /// both catalogs). A function another engine lists is foreign to this one unless this
+    /// list names it too.
     pub own_functions: &'static [(&'static str, Option<&'static str>)],
     /// Type names it spells (lowercase, without size or precision), by family.
     pub types: &'static [(&'static str, TypeFamily)],
+    /// The type name strata writes for a family when it chooses the type (seeds' inferred
+    /// columns, their text staging columns).
+    pub type_for: fn(TypeFamily) -> &'static str,
     /// The target's connection string with its secrets replaced, for messages.
     pub redact: fn(&str) -> String,
+    /// The connection string a target's own fields make (the value of each rendered field
+    /// by name), when the target gives no `dsn`; `None` when they make none.
+    pub connection_string:
+        fn(&dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FieldError>,
     /// SQL for the seconds since the Unix epoch of a timestamp expression, as a number: a
     /// `timestamp without time zone` read as UTC, a `timestamp with time zone` as the instant
     /// it is (freshness checks).
@@ -75,13 +96,18 @@ impl Engine {
 }
 
 /// Every engine strata knows.
-pub const ENGINES: [&Engine; 2] = [&super::duckdb::ENGINE, &super::postgres::ENGINE];
+pub const ENGINES: [&Engine; 3] = [
+    &super::duckdb::ENGINE,
+    &super::postgres::ENGINE,
+    &super::spark::ENGINE,
+];
 
 /// The description of an engine.
 pub fn engine(kind: AdapterKind) -> &'static Engine {
     match kind {
         AdapterKind::Duckdb => &super::duckdb::ENGINE,
         AdapterKind::Postgres => &super::postgres::ENGINE,
+        AdapterKind::Spark => &super::spark::ENGINE,
     }
 }
 
@@ -103,6 +129,10 @@ pub fn foreign_function(
     kind: AdapterKind,
     lowercase_name: &str,
 ) -> Option<(AdapterKind, Option<&'static str>)> {
+    let own = engine(kind).own_functions;
+    if own.iter().any(|(n, _)| *n == lowercase_name) {
+        return None;
+    }
     ENGINES.iter().filter(|e| e.kind != kind).find_map(|e| {
         e.own_functions
             .iter()
