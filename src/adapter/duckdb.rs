@@ -396,6 +396,7 @@ impl Adapter for DuckDbAdapter {
             replace_view_any_columns: true,
             replace_table: true,
             merge_statement: false,
+            row_counts: true,
         }
     }
 

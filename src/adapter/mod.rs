@@ -60,6 +60,8 @@ pub struct Capabilities {
     pub replace_table: bool,
     /// Incremental `merge` runs as one SQL `MERGE` (else an update and an insert).
     pub merge_statement: bool,
+    /// A statement reports the rows it wrote (Spark's SQL commands do not).
+    pub row_counts: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the

@@ -352,6 +352,7 @@ impl Adapter for PostgresAdapter {
             replace_table: false,
             // PostgreSQL 15 and later.
             merge_statement: true,
+            row_counts: true,
         }
     }
 

@@ -300,7 +300,7 @@ fn load_in_transaction(
             format!("cast({q} as {t}) as {q}", q = quote_ident(c))
         })
         .collect();
-    let rows = conn.execute(&format!(
+    conn.execute(&format!(
         "create table {} as select {} from {}",
         tmp.quoted(),
         casts.join(", "),
@@ -310,7 +310,7 @@ fn load_in_transaction(
     swap_in(conn, &tmp, relation, crate::adapter::RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
-        rows: Some(rows),
+        rows: Some(data.rows.len() as u64),
         message: format!("loaded seed {}.{}", relation.schema, relation.identifier),
     })
 }

@@ -256,6 +256,7 @@ impl Adapter for SparkAdapter {
             replace_table: false,
             // MERGE INTO works on tables of formats that have it (delta, iceberg).
             merge_statement: true,
+            row_counts: false,
         }
     }
 
