@@ -58,7 +58,11 @@ pub fn spark_home() -> PathBuf {
     let mut lines = out.lines();
     let version = lines.next().unwrap_or("").to_string();
     assert!(
-        version.split('.').next().and_then(|m| m.parse::<u32>().ok()) >= Some(4),
+        version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            >= Some(4),
         "pyspark {version} is installed; the Spark tests need 4.x: pip install -U \"pyspark[connect]\""
     );
     let home = PathBuf::from(lines.next().unwrap_or("").trim());
@@ -80,11 +84,8 @@ fn free_port() -> u16 {
 
 /// True when something accepts connections on 127.0.0.1:`port`.
 pub fn port_answers(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_millis(300),
-    )
-    .is_ok()
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+        .is_ok()
 }
 
 impl SparkCluster {
@@ -97,7 +98,6 @@ impl SparkCluster {
             .env("SPARK_HOME", &self.home)
             .env("SPARK_LOCAL_IP", "127.0.0.1")
             .env("SPARK_LOG_DIR", dir.join("logs"))
-            .env("SPARK_DAEMON_MEMORY", "384m")
             .env_remove("SPARK_REMOTE")
             .env_remove("SPARK_CONNECT_MODE")
             .stdin(Stdio::null())
@@ -111,7 +111,10 @@ impl SparkCluster {
     pub fn start_connect(&self) {
         let dir = self.dir.as_ref().expect("a throwaway cluster");
         let port = self.port.to_string();
-        let warehouse = format!("spark.sql.warehouse.dir={}", dir.join("warehouse").display());
+        let warehouse = format!(
+            "spark.sql.warehouse.dir={}",
+            dir.join("warehouse").display()
+        );
         let child = self.spawn(
             "spark-submit",
             &[
@@ -170,7 +173,9 @@ impl SparkCluster {
                 let log = self
                     .dir
                     .as_ref()
-                    .map(|d| std::fs::read_to_string(d.join("logs/connect.log")).unwrap_or_default())
+                    .map(|d| {
+                        std::fs::read_to_string(d.join("logs/connect.log")).unwrap_or_default()
+                    })
                     .unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 panic!(
@@ -357,7 +362,11 @@ pub fn sorted_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
         .query(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .into_iter()
-        .map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
         .collect();
     rows.sort();
     rows
