@@ -220,3 +220,36 @@ fn a_method_other_than_connect_is_an_error_at_its_line() {
     assert!(err.contains("profiles.yml:10:"), "{err}");
     assert!(err.contains("method: connect"), "{err}");
 }
+
+#[test]
+fn merge_on_parquet_is_a_compile_error_at_the_line_that_asks_for_it() {
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    std::fs::write(
+        dir.join("models/marts/upserted.sql"),
+        "-- one row per customer\n{{ config(materialized='incremental', unique_key='customer_id') }}\nselect * from {{ ref('dim_customers') }}\n",
+    )
+    .unwrap();
+    let out = strata(&dir, &["compile", "--target", "spark"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model `upserted`: incremental strategy `merge` needs MERGE INTO, which Spark's `parquet` tables do not have"),
+        "{err}"
+    );
+    assert!(err.contains("models/marts/upserted.sql:2:"), "{err}");
+    assert!(err.contains("incremental_strategy='append'"), "{err}");
+    // The same model is fine on DuckDB, and on Spark with a format that has MERGE.
+    let out = strata(&dir, &["compile", "--target", "duckdb"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let profiles = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
+    std::fs::write(
+        dir.join("profiles.yml"),
+        profiles.replace(
+            "method: connect",
+            "method: connect\n      file_format: delta",
+        ),
+    )
+    .unwrap();
+    let out = strata(&dir, &["compile", "--target", "spark"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -7,6 +7,7 @@
 use sqlparser::dialect::Dialect;
 
 use crate::ir::AdapterKind;
+use crate::ir::config::IncrementalStrategy;
 
 /// A target field that cannot become part of the connection string: the field, what is
 /// wrong, and how to fix it.
@@ -39,6 +40,16 @@ pub enum TypeFamily {
     Json,
 }
 
+/// The value of a target's rendered field, by name.
+pub type TargetFields<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Makes a connection string of a target's fields (see `Engine::connection_string`).
+pub type ConnectionString = fn(TargetFields) -> Result<Option<String>, FieldError>;
+
+/// Why a strategy cannot run on a table format, and how to fix it (see
+/// `Engine::strategy_error`).
+pub type StrategyError = fn(IncrementalStrategy, Option<&str>) -> Option<(String, String)>;
+
 /// One engine, described.
 pub struct Engine {
     /// Which engine.
@@ -70,14 +81,16 @@ pub struct Engine {
     pub redact: fn(&str) -> String,
     /// The connection string a target's own fields make (the value of each rendered field
     /// by name), when the target gives no `dsn`; `None` when they make none.
-    pub connection_string:
-        fn(&dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FieldError>,
+    pub connection_string: ConnectionString,
     /// SQL for the seconds since the Unix epoch of a timestamp expression, as a number: a
     /// `timestamp without time zone` read as UTC, a `timestamp with time zone` as the instant
     /// it is (freshness checks).
     pub epoch_seconds: fn(&str) -> String,
     /// SQL for the name of an expression's type, as text (`timestamp with time zone`, ...).
     pub type_name_of: fn(&str) -> String,
+    /// Why an incremental strategy cannot run on tables of the target's `file_format`, with
+    /// how to fix it; `None` when it can.
+    pub strategy_error: StrategyError,
 }
 
 impl Engine {

@@ -94,6 +94,7 @@ pub const ENGINE: Engine = Engine {
     // A `timestamp` gives its nominal seconds (read as UTC), a `timestamptz` its instant's.
     epoch_seconds: |e| format!("extract(epoch from {e})"),
     type_name_of: |e| format!("pg_typeof({e})::text"),
+    strategy_error: |_, _| None,
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.

@@ -36,6 +36,7 @@ use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
     RelationKind,
 };
+use crate::ir::config::IncrementalStrategy;
 use crate::ir::{AdapterKind, Relation};
 
 pub use self::dialect::SparkDialect;
@@ -101,7 +102,36 @@ pub const ENGINE: Engine = Engine {
     // as UTC, a `timestamp` is the instant it is.
     epoch_seconds: |e| format!("(unix_micros(cast({e} as timestamp)) / 1000000.0)"),
     type_name_of: |e| format!("typeof({e})"),
+    strategy_error,
 };
+
+/// Table formats whose tables take `MERGE INTO` and `DELETE` on Spark.
+const ROW_LEVEL_FORMATS: &[&str] = &["delta", "iceberg", "hudi"];
+
+/// `merge` and `delete+insert` need row-level operations, which only some formats have.
+fn strategy_error(
+    strategy: IncrementalStrategy,
+    file_format: Option<&str>,
+) -> Option<(String, String)> {
+    let format = file_format.unwrap_or("parquet").to_ascii_lowercase();
+    let (name, needs) = match strategy {
+        IncrementalStrategy::Append => return None,
+        IncrementalStrategy::Merge => ("merge", "MERGE INTO"),
+        IncrementalStrategy::DeleteInsert => ("delete+insert", "DELETE"),
+    };
+    if ROW_LEVEL_FORMATS.contains(&format.as_str()) {
+        return None;
+    }
+    Some((
+        format!(
+            "incremental strategy `{name}` needs {needs}, which Spark's `{format}` tables do not have"
+        ),
+        format!(
+            "use `incremental_strategy='append'`, or a target `file_format` that has {needs} ({})",
+            ROW_LEVEL_FORMATS.join(", ")
+        ),
+    ))
+}
 
 /// Built-in functions of Spark SQL that another engine's list names too (Spark has them as
 /// well, so they are not foreign here), and those only Spark has.
