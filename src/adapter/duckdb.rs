@@ -72,10 +72,22 @@ pub const ENGINE: Engine = Engine {
         ("json", TypeFamily::Json),
     ],
     // A DuckDB target names a file, which holds no secret.
+    type_for: |family| match family {
+        TypeFamily::Integer => "bigint",
+        TypeFamily::Number => "double precision",
+        TypeFamily::Text => "varchar",
+        TypeFamily::Date => "date",
+        TypeFamily::Timestamp => "timestamp",
+        TypeFamily::Boolean => "boolean",
+        TypeFamily::Json => "json",
+    },
     redact: str::to_string,
+    // A DuckDB target names its file with `path`.
+    connection_string: |_| Ok(None),
     // `epoch_us` needs no ICU (not bundled), for timestamps with and without time zone alike.
     epoch_seconds: |e| format!("epoch_us({e}) / 1000000.0"),
     type_name_of: |e| format!("typeof({e})"),
+    strategy_error: |_, _| None,
 };
 
 /// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.
@@ -375,6 +387,7 @@ impl Adapter for DuckDbAdapter {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            kind: AdapterKind::Duckdb,
             transactional_ddl: true,
             materialized_views: false,
             concurrent_writers: true,
@@ -384,6 +397,7 @@ impl Adapter for DuckDbAdapter {
             replace_view_any_columns: true,
             replace_table: true,
             merge_statement: false,
+            row_counts: true,
         }
     }
 

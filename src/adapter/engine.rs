@@ -7,6 +7,19 @@
 use sqlparser::dialect::Dialect;
 
 use crate::ir::AdapterKind;
+use crate::ir::config::IncrementalStrategy;
+
+/// A target field that cannot become part of the connection string: the field, what is
+/// wrong, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The target field (`method`, `sslmode`, ...).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
 
 /// What a type name holds, for checking values against it (seeds, contracts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +40,16 @@ pub enum TypeFamily {
     Json,
 }
 
+/// The value of a target's rendered field, by name.
+pub type TargetFields<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Makes a connection string of a target's fields (see `Engine::connection_string`).
+pub type ConnectionString = fn(TargetFields) -> Result<Option<String>, FieldError>;
+
+/// Why a strategy cannot run on a table format, and how to fix it (see
+/// `Engine::strategy_error`).
+pub type StrategyError = fn(IncrementalStrategy, Option<&str>) -> Option<(String, String)>;
+
 /// One engine, described.
 pub struct Engine {
     /// Which engine.
@@ -44,19 +67,30 @@ pub struct Engine {
     pub required_target_fields: &'static [&'static [&'static str]],
     /// The SQL dialect its models are parsed in.
     pub dialect: fn() -> Box<dyn Dialect + Send + Sync>,
-    /// Built-in functions this engine has and the others do not, each with a portable
-    /// spelling when there is one (`tests/dialect.rs` checks them against both catalogs).
+    /// Built-in functions this engine has and another engine does not, each with a portable
+    /// spelling when there is one (`tests/dialect.rs` checks DuckDB's and Postgres' against
+    /// both catalogs). A function another engine lists is foreign to this one unless this
+    /// list names it too.
     pub own_functions: &'static [(&'static str, Option<&'static str>)],
     /// Type names it spells (lowercase, without size or precision), by family.
     pub types: &'static [(&'static str, TypeFamily)],
+    /// The type name strata writes for a family when it chooses the type (seeds' inferred
+    /// columns, their text staging columns).
+    pub type_for: fn(TypeFamily) -> &'static str,
     /// The target's connection string with its secrets replaced, for messages.
     pub redact: fn(&str) -> String,
+    /// The connection string a target's own fields make (the value of each rendered field
+    /// by name), when the target gives no `dsn`; `None` when they make none.
+    pub connection_string: ConnectionString,
     /// SQL for the seconds since the Unix epoch of a timestamp expression, as a number: a
     /// `timestamp without time zone` read as UTC, a `timestamp with time zone` as the instant
     /// it is (freshness checks).
     pub epoch_seconds: fn(&str) -> String,
     /// SQL for the name of an expression's type, as text (`timestamp with time zone`, ...).
     pub type_name_of: fn(&str) -> String,
+    /// Why an incremental strategy cannot run on tables of the target's `file_format`, with
+    /// how to fix it; `None` when it can.
+    pub strategy_error: StrategyError,
 }
 
 impl Engine {
@@ -75,13 +109,18 @@ impl Engine {
 }
 
 /// Every engine strata knows.
-pub const ENGINES: [&Engine; 2] = [&super::duckdb::ENGINE, &super::postgres::ENGINE];
+pub const ENGINES: [&Engine; 3] = [
+    &super::duckdb::ENGINE,
+    &super::postgres::ENGINE,
+    &super::spark::ENGINE,
+];
 
 /// The description of an engine.
 pub fn engine(kind: AdapterKind) -> &'static Engine {
     match kind {
         AdapterKind::Duckdb => &super::duckdb::ENGINE,
         AdapterKind::Postgres => &super::postgres::ENGINE,
+        AdapterKind::Spark => &super::spark::ENGINE,
     }
 }
 
@@ -103,6 +142,10 @@ pub fn foreign_function(
     kind: AdapterKind,
     lowercase_name: &str,
 ) -> Option<(AdapterKind, Option<&'static str>)> {
+    let own = engine(kind).own_functions;
+    if own.iter().any(|(n, _)| *n == lowercase_name) {
+        return None;
+    }
     ENGINES.iter().filter(|e| e.kind != kind).find_map(|e| {
         e.own_functions
             .iter()

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod naming;
 pub mod postgres;
 pub mod retry;
+pub mod spark;
 
 use std::fmt;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ impl RelationKind {
 /// What an engine can do; callers pick statements by these flags.
 #[derive(Clone, Copy, Debug)]
 pub struct Capabilities {
+    /// Which engine (its description spells the types strata chooses).
+    pub kind: AdapterKind,
     /// DDL (create, drop, rename) is transactional, so a swap is atomic.
     pub transactional_ddl: bool,
     /// Materialized views exist.
@@ -57,6 +60,8 @@ pub struct Capabilities {
     pub replace_table: bool,
     /// Incremental `merge` runs as one SQL `MERGE` (else an update and an insert).
     pub merge_statement: bool,
+    /// A statement reports the rows it wrote (Spark's SQL commands do not).
+    pub row_counts: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the
@@ -157,15 +162,15 @@ pub fn in_transaction<T>(
     conn: &mut dyn Connection,
     f: impl FnOnce(&mut dyn Connection) -> DbResult<T>,
 ) -> DbResult<T> {
-    conn.run("begin transaction")?;
+    conn.begin()?;
     match f(conn) {
         Ok(v) => {
-            conn.run("commit")?;
+            conn.commit()?;
             Ok(v)
         }
         Err(e) => {
             // The connection may already have aborted the transaction; the original error matters.
-            let _ = conn.run("rollback");
+            let _ = conn.rollback();
             Err(e)
         }
     }
@@ -201,6 +206,19 @@ pub trait Connection: Send {
     /// rows affected costs work of its own skip that here.
     fn run(&mut self, sql: &str) -> DbResult<()> {
         self.execute(sql).map(drop)
+    }
+    /// Starts a transaction. Engines without transactions (Spark's session catalog) do
+    /// nothing: their builds rely on the temporary name and the swap alone.
+    fn begin(&mut self) -> DbResult<()> {
+        self.run("begin transaction")
+    }
+    /// Commits the transaction `begin` started.
+    fn commit(&mut self) -> DbResult<()> {
+        self.run("commit")
+    }
+    /// Rolls back the transaction `begin` started.
+    fn rollback(&mut self) -> DbResult<()> {
+        self.run("rollback")
     }
     /// Runs a query and returns every row as text (NULL as `None`).
     fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>>;
@@ -328,6 +346,14 @@ pub fn open(
             }
             if let Some(p) = &target.search_path {
                 a.set_search_path(p);
+            }
+            Ok(Arc::new(a))
+        }
+        AdapterKind::Spark => {
+            let mut a =
+                spark::SparkAdapter::new(target.dsn.as_deref(), target.file_format.as_deref())?;
+            if let Some(s) = target.connect_timeout {
+                a.set_connect_timeout(std::time::Duration::from_secs_f64(s));
             }
             Ok(Arc::new(a))
         }

@@ -21,6 +21,25 @@ pub fn dataset_location(target: &Target, root: &Path) -> DatasetLocation {
     match target.info.kind {
         AdapterKind::Duckdb => duckdb_location(target.path.as_deref(), root),
         AdapterKind::Postgres => postgres_location(target.dsn.as_deref().unwrap_or("")),
+        AdapterKind::Spark => spark_location(target.dsn.as_deref()),
+    }
+}
+
+/// `spark://host:port` of the Spark Connect server (no token, no user), and Spark's session
+/// catalog, `spark_catalog`, as the database.
+fn spark_location(url: Option<&str>) -> DatasetLocation {
+    let url = url
+        .map(str::to_string)
+        .or_else(|| std::env::var("SPARK_REMOTE").ok())
+        .and_then(|u| super::spark::url::SparkUrl::parse(&u).ok());
+    let namespace = match url {
+        Some(u) if u.host.contains(':') => format!("spark://[{}]:{}", u.host, u.port),
+        Some(u) => format!("spark://{}:{}", u.host, u.port),
+        None => "spark://localhost:15002".to_string(),
+    };
+    DatasetLocation {
+        namespace,
+        database: "spark_catalog".into(),
     }
 }
 
@@ -29,6 +48,9 @@ pub fn target_secrets(target: &Target) -> Vec<String> {
     let Some(dsn) = target.dsn.as_deref() else {
         return Vec::new();
     };
+    if let Ok(url) = super::spark::url::SparkUrl::parse(dsn) {
+        return url.token.into_iter().filter(|t| !t.is_empty()).collect();
+    }
     let config: Option<tokio_postgres::Config> = dsn.parse().ok();
     config
         .and_then(|c| {

@@ -11,7 +11,7 @@ use futures_util::SinkExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::engine::{Engine, TypeFamily};
+use super::engine::{Engine, FieldError, TypeFamily};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, Dependent, ErrorClass,
     Interrupter, Notices, RelationKind, RunLock,
@@ -80,10 +80,21 @@ pub const ENGINE: Engine = Engine {
         ("json", TypeFamily::Json),
         ("jsonb", TypeFamily::Json),
     ],
+    type_for: |family| match family {
+        TypeFamily::Integer => "bigint",
+        TypeFamily::Number => "double precision",
+        TypeFamily::Text => "varchar",
+        TypeFamily::Date => "date",
+        TypeFamily::Timestamp => "timestamp",
+        TypeFamily::Boolean => "boolean",
+        TypeFamily::Json => "jsonb",
+    },
     redact: redact_dsn,
+    connection_string: postgres_dsn,
     // A `timestamp` gives its nominal seconds (read as UTC), a `timestamptz` its instant's.
     epoch_seconds: |e| format!("extract(epoch from {e})"),
     type_name_of: |e| format!("pg_typeof({e})::text"),
+    strategy_error: |_, _| None,
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.
@@ -106,6 +117,47 @@ const OWN_FUNCTIONS: &[(&str, Option<&str>)] = &[
     ("array_upper", None),
     ("array_lower", None),
 ];
+
+/// A Postgres connection string from dbt-postgres' fields (`host`, `port`, `user`, `password`,
+/// `dbname`, `sslmode`, `keepalives_idle`, `role`), when the target has a `host`.
+fn postgres_dsn(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FieldError> {
+    let Some(host) = get("host") else {
+        return Ok(None);
+    };
+    // key='value' pairs, quoted as libpq reads them.
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut dsn = format!("host={}", quote(&host));
+    for (key, names) in [
+        ("port", &["port"][..]),
+        ("user", &["user"][..]),
+        ("password", &["password", "pass"][..]),
+        ("dbname", &["dbname", "database"][..]),
+        ("keepalives_idle", &["keepalives_idle"][..]),
+    ] {
+        if let Some(v) = names.iter().find_map(|name| get(name)) {
+            dsn.push_str(&format!(" {key}={}", quote(&v)));
+        }
+    }
+    if let Some(mode) = get("sslmode") {
+        match mode.as_str() {
+            "disable" | "allow" | "prefer" => dsn.push_str(&format!(
+                " sslmode={}",
+                quote(if mode == "allow" { "prefer" } else { &mode })
+            )),
+            _ => {
+                return Err(FieldError {
+                    field: "sslmode",
+                    message: format!("sslmode `{mode}` needs TLS, which strata's Postgres connection does not have yet"),
+                    help: Some("use `disable` or `prefer`, or reach the server through a local port (an SSH tunnel, a proxy)".into()),
+                });
+            }
+        }
+    }
+    if let Some(role) = get("role") {
+        dsn.push_str(&format!(" options={}", quote(&format!("-c role={role}"))));
+    }
+    Ok(Some(dsn))
+}
 
 /// A DSN with its password replaced by `****` (URL or key=value form).
 pub fn redact_dsn(dsn: &str) -> String {
@@ -291,6 +343,7 @@ impl Adapter for PostgresAdapter {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            kind: AdapterKind::Postgres,
             transactional_ddl: true,
             materialized_views: true,
             concurrent_writers: true,
@@ -300,6 +353,7 @@ impl Adapter for PostgresAdapter {
             replace_table: false,
             // PostgreSQL 15 and later.
             merge_statement: true,
+            row_counts: true,
         }
     }
 

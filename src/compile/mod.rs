@@ -29,6 +29,7 @@ mod relations;
 mod render;
 mod resolve;
 mod source_map;
+mod strategies;
 mod target;
 mod unit_tests;
 
@@ -139,6 +140,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let units = unit_tests::declare(&ctx, &pending, &scope, &mut later, &mut diags);
     exposures::exposures(&ctx, &scope, &mut later, &mut diags);
     mark("unit_tests_exposures");
+    strategies::check(&ctx, &pending, &mut diags);
+    mark("strategies");
     // Cycles are only meaningful once every ref resolved: stop here on errors.
     stop_on_errors(&mut diags)?;
     let contracts = contracts::contracts(&ctx, &pending, &mut diags);

@@ -64,6 +64,27 @@ fn render_target_field(
     })
 }
 
+/// The connection string the engine makes of the target's fields, each rendered first; a
+/// field it cannot use is reported at that field.
+fn connection_string(
+    def: &crate::project::TargetDef,
+    get: &dyn Fn(&str) -> Result<Option<String>, Diagnostic>,
+) -> Result<Option<String>, Diagnostic> {
+    let mut rendered = BTreeMap::new();
+    for k in def.fields.keys() {
+        if let Some(v) = get(k)? {
+            rendered.insert(k.as_str(), v);
+        }
+    }
+    (engine::engine(def.kind).connection_string)(&|k| rendered.get(k).cloned()).map_err(|e| {
+        let d = Diagnostic::error(Code::InvalidValue, e.message).at(def.fields[e.field].1.clone());
+        match e.help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    })
+}
+
 /// The target in use, its fields rendered (`env_var`, `var`).
 pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
     let def = p.target_def();
@@ -125,8 +146,9 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
         path: get("path")?.map(PathBuf::from),
         dsn: match get("dsn")? {
             Some(dsn) => Some(dsn),
-            None => postgres_dsn(&get, &span_of)?,
+            None => connection_string(def, &get)?,
         },
+        file_format: get("file_format")?,
         extensions: match json("extensions")? {
             Some(v) => duckdb_extensions(v, span_of("extensions"))?,
             None => Vec::new(),
@@ -140,54 +162,6 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
             None => Vec::new(),
         },
     })
-}
-
-/// A Postgres connection string from dbt-postgres' fields (`host`, `port`, `user`, `password`,
-/// `dbname`, `sslmode`, `keepalives_idle`, `role`), when the target has a `host`.
-fn postgres_dsn(
-    get: &dyn Fn(&str) -> Result<Option<String>, Diagnostic>,
-    span_of: &dyn Fn(&str) -> Span,
-) -> Result<Option<String>, Diagnostic> {
-    let Some(host) = get("host")? else {
-        return Ok(None);
-    };
-    // key='value' pairs, quoted as libpq reads them.
-    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
-    let mut dsn = format!("host={}", quote(&host));
-    for (key, names) in [
-        ("port", &["port"][..]),
-        ("user", &["user"][..]),
-        ("password", &["password", "pass"][..]),
-        ("dbname", &["dbname", "database"][..]),
-        ("keepalives_idle", &["keepalives_idle"][..]),
-    ] {
-        for name in names {
-            if let Some(v) = get(name)? {
-                dsn.push_str(&format!(" {key}={}", quote(&v)));
-                break;
-            }
-        }
-    }
-    if let Some(mode) = get("sslmode")? {
-        match mode.as_str() {
-            "disable" | "allow" | "prefer" => dsn.push_str(&format!(
-                " sslmode={}",
-                quote(if mode == "allow" { "prefer" } else { &mode })
-            )),
-            _ => {
-                return Err(Diagnostic::error(
-                    Code::InvalidValue,
-                    format!("sslmode `{mode}` needs TLS, which strata's Postgres connection does not have yet"),
-                )
-                .at(span_of("sslmode"))
-                .with_help("use `disable` or `prefer`, or reach the server through a local port (an SSH tunnel, a proxy)"));
-            }
-        }
-    }
-    if let Some(role) = get("role")? {
-        dsn.push_str(&format!(" options={}", quote(&format!("-c role={role}"))));
-    }
-    Ok(Some(dsn))
 }
 
 /// DuckDB `extensions:`: a list of names (or one name).

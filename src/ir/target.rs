@@ -11,6 +11,8 @@ pub enum AdapterKind {
     Duckdb,
     /// A PostgreSQL server (or anything speaking its protocol and SQL).
     Postgres,
+    /// Apache Spark, over Spark Connect.
+    Spark,
 }
 
 impl AdapterKind {
@@ -19,6 +21,7 @@ impl AdapterKind {
         match self {
             AdapterKind::Duckdb => "duckdb",
             AdapterKind::Postgres => "postgres",
+            AdapterKind::Spark => "spark",
         }
     }
 }
@@ -58,4 +61,6 @@ pub struct Target {
     pub settings: Vec<(String, String)>,
     /// DuckDB: other databases attached, as `ATTACH` statements.
     pub attach: Vec<String>,
+    /// Spark: the format of the tables strata creates (parquet when `None`).
+    pub file_format: Option<String>,
 }

@@ -312,7 +312,7 @@ fn build_table(
     swap_in(conn, &tmp, relation, RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
-        rows: Some(rows),
+        rows: caps.row_counts.then_some(rows),
         message: format!("created table {}", display(relation)),
     })
 }
@@ -535,13 +535,18 @@ fn build_incremental(
         IncrementalStrategy::Merge => "merged",
         IncrementalStrategy::DeleteInsert => "delete+inserted",
     };
-    Ok(Outcome {
-        rows: Some(rows),
-        message: format!(
+    let message = if caps.row_counts {
+        format!(
             "{verb} {rows} row{} into {}",
             if rows == 1 { "" } else { "s" },
             display(relation)
-        ),
+        )
+    } else {
+        format!("{verb} the new rows into {}", display(relation))
+    };
+    Ok(Outcome {
+        rows: caps.row_counts.then_some(rows),
+        message,
     })
 }
 

@@ -257,7 +257,7 @@ pub fn load(
         .as_ref()
         .ok_or_else(|| AdapterError::permanent(format!("seed `{}` has no relation", node.name)))?;
     in_transaction(conn, |c| {
-        let out = load_in_transaction(c, node, relation, data)?;
+        let out = load_in_transaction(c, node, relation, data, caps.kind)?;
         super::apply_grants(c, node, relation, caps)?;
         Ok(out)
     })
@@ -268,8 +268,11 @@ fn load_in_transaction(
     node: &CompiledNode,
     relation: &Relation,
     data: &SeedData,
+    kind: crate::ir::AdapterKind,
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
+    // Declared types are the user's spelling; the engine spells the types strata chose.
+    let spell = crate::adapter::engine::engine(kind).type_for;
     let stage = temp_relation(relation, "stage");
     let tmp = temp_relation(relation, "new");
     conn.execute(&format!("drop table if exists {}", stage.quoted()))?;
@@ -277,7 +280,7 @@ fn load_in_transaction(
     let text_cols: Vec<String> = data
         .columns
         .iter()
-        .map(|c| format!("{} varchar", quote_ident(c)))
+        .map(|c| format!("{} {}", quote_ident(c), spell(TypeFamily::Text)))
         .collect();
     conn.execute(&format!(
         "create table {} ({})",
@@ -289,9 +292,15 @@ fn load_in_transaction(
         .columns
         .iter()
         .zip(&data.types)
-        .map(|(c, t)| format!("cast({q} as {t}) as {q}", q = quote_ident(c)))
+        .map(|(c, t)| {
+            let t = match type_family(t) {
+                Some(f) if !node.config.column_types.contains_key(c) => spell(f),
+                _ => t.as_str(),
+            };
+            format!("cast({q} as {t}) as {q}", q = quote_ident(c))
+        })
         .collect();
-    let rows = conn.execute(&format!(
+    conn.execute(&format!(
         "create table {} as select {} from {}",
         tmp.quoted(),
         casts.join(", "),
@@ -301,7 +310,7 @@ fn load_in_transaction(
     swap_in(conn, &tmp, relation, crate::adapter::RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
-        rows: Some(rows),
+        rows: Some(data.rows.len() as u64),
         message: format!("loaded seed {}.{}", relation.schema, relation.identifier),
     })
 }

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod dbt_artifacts;
 pub mod openlineage;
 pub mod pg;
+pub mod spark;
 
 // Not every test binary validates artifacts.
 #[allow(unused_imports)]

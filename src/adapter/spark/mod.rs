@@ -1,0 +1,657 @@
+//! The Spark adapter, over Spark Connect (`client`): one Spark Connect session per worker,
+//! statements sent as SQL commands, query results read from Arrow batches, seeds appended as
+//! one Arrow batch, statements interrupted with the session's `Interrupt` call. Spark's
+//! session catalog has no transactions: `begin`/`commit`/`rollback` do nothing, so a build
+//! is made under a temporary name and put in place by a drop and a rename (see docs/spark.md
+//! for the window in which the old table is gone). The token never leaves this module:
+//! messages name the redacted URL.
+
+pub mod client;
+mod dialect;
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::all,
+    unreachable_pub,
+    dead_code
+)]
+mod proto {
+    include!("proto/spark.connect.rs");
+}
+pub mod url;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, Field, Schema};
+
+use self::client::{Client, ClientError};
+use self::url::SparkUrl;
+use super::engine::{Engine, FieldError, TypeFamily};
+use super::{
+    Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
+    RelationKind,
+};
+use crate::ir::config::IncrementalStrategy;
+use crate::ir::{AdapterKind, Relation};
+
+pub use self::dialect::SparkDialect;
+
+/// Apache Spark over Spark Connect, described (see `engine`).
+pub const ENGINE: Engine = Engine {
+    kind: AdapterKind::Spark,
+    type_names: &["spark"],
+    default_schema: "default",
+    // The Hive metastore's column for table names holds 128 characters.
+    identifier_limit: 128,
+    target_fields: &[
+        "method",
+        "host",
+        "port",
+        "schema",
+        "token",
+        "use_ssl",
+        "user",
+        "file_format",
+        "threads",
+        "connect_timeout",
+        "lock_timeout",
+    ],
+    required_target_fields: &[],
+    dialect: || Box::new(SparkDialect::default()),
+    own_functions: OWN_FUNCTIONS,
+    types: &[
+        ("tinyint", TypeFamily::Integer),
+        ("byte", TypeFamily::Integer),
+        ("smallint", TypeFamily::Integer),
+        ("short", TypeFamily::Integer),
+        ("int", TypeFamily::Integer),
+        ("integer", TypeFamily::Integer),
+        ("bigint", TypeFamily::Integer),
+        ("long", TypeFamily::Integer),
+        ("decimal", TypeFamily::Number),
+        ("dec", TypeFamily::Number),
+        ("numeric", TypeFamily::Number),
+        ("float", TypeFamily::Number),
+        ("real", TypeFamily::Number),
+        ("double", TypeFamily::Number),
+        ("string", TypeFamily::Text),
+        ("varchar", TypeFamily::Text),
+        ("char", TypeFamily::Text),
+        ("date", TypeFamily::Date),
+        ("timestamp", TypeFamily::Timestamp),
+        ("timestamp_ltz", TypeFamily::Timestamp),
+        ("timestamp_ntz", TypeFamily::Timestamp),
+        ("boolean", TypeFamily::Boolean),
+    ],
+    type_for: |family| match family {
+        TypeFamily::Integer => "bigint",
+        TypeFamily::Number => "double",
+        TypeFamily::Text | TypeFamily::Json => "string",
+        TypeFamily::Date => "date",
+        TypeFamily::Timestamp => "timestamp",
+        TypeFamily::Boolean => "boolean",
+    },
+    redact: url::redact,
+    connection_string,
+    // Sessions run in UTC (see SESSION_SETTINGS): a `timestamp_ntz` cast to `timestamp` is read
+    // as UTC, a `timestamp` is the instant it is.
+    epoch_seconds: |e| format!("(unix_micros(cast({e} as timestamp)) / 1000000.0)"),
+    type_name_of: |e| format!("typeof({e})"),
+    strategy_error,
+};
+
+/// Table formats whose tables take `MERGE INTO` and `DELETE` on Spark.
+const ROW_LEVEL_FORMATS: &[&str] = &["delta", "iceberg", "hudi"];
+
+/// `merge` and `delete+insert` need row-level operations, which only some formats have.
+fn strategy_error(
+    strategy: IncrementalStrategy,
+    file_format: Option<&str>,
+) -> Option<(String, String)> {
+    let format = file_format.unwrap_or("parquet").to_ascii_lowercase();
+    let (name, needs) = match strategy {
+        IncrementalStrategy::Append => return None,
+        IncrementalStrategy::Merge => ("merge", "MERGE INTO"),
+        IncrementalStrategy::DeleteInsert => ("delete+insert", "DELETE"),
+    };
+    if ROW_LEVEL_FORMATS.contains(&format.as_str()) {
+        return None;
+    }
+    Some((
+        format!(
+            "incremental strategy `{name}` needs {needs}, which Spark's `{format}` tables do not have"
+        ),
+        format!(
+            "use `incremental_strategy='append'`, or a target `file_format` that has {needs} ({})",
+            ROW_LEVEL_FORMATS.join(", ")
+        ),
+    ))
+}
+
+/// Built-in functions of Spark SQL that another engine's list names too (Spark has them as
+/// well, so they are not foreign here), and those only Spark has.
+const OWN_FUNCTIONS: &[(&str, Option<&str>)] = &[
+    ("datediff", None),
+    ("date_add", None),
+    ("date_sub", None),
+    ("max_by", None),
+    ("min_by", None),
+    ("approx_count_distinct", None),
+    ("dayname", None),
+    ("monthname", None),
+    ("last_day", None),
+    ("contains", None),
+    ("to_char", None),
+    ("collect_list", Some("{{ dbt.listagg(...) }}")),
+    ("collect_set", None),
+];
+
+/// The methods of dbt-spark's targets; strata speaks Spark Connect only.
+const OTHER_METHODS: &[&str] = &["thrift", "odbc", "http", "session"];
+
+/// The `sc://` URL of a target from its fields (`host`, `port`, `token`, `use_ssl`,
+/// `user`), or `None` when it has no `host` (then `SPARK_REMOTE` is read when connecting).
+fn connection_string(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FieldError> {
+    if let Some(method) = get("method") {
+        let method = method.trim().to_ascii_lowercase();
+        if method != "connect" {
+            let known = OTHER_METHODS.contains(&method.as_str());
+            return Err(FieldError {
+                field: "method",
+                message: if known {
+                    format!("strata reaches Spark through Spark Connect only, not `{method}`")
+                } else {
+                    format!("`{method}` is not a Spark connection method")
+                },
+                help: Some(
+                    "use `method: connect` with the host and port of a Spark Connect server (Spark 3.4 or later; `sbin/start-connect-server.sh`)"
+                        .into(),
+                ),
+            });
+        }
+    }
+    if let Some(f) = get("file_format")
+        && (f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(FieldError {
+            field: "file_format",
+            message: format!("`{f}` is not a table format name"),
+            help: Some("use parquet (the default), delta, iceberg, orc, ...".into()),
+        });
+    }
+    let Some(host) = get("host") else {
+        return Ok(None);
+    };
+    let host = host.trim();
+    let mut url = if host.starts_with("sc://") {
+        host.to_string()
+    } else {
+        let port = get("port").unwrap_or_else(|| url::DEFAULT_PORT.to_string());
+        format!("sc://{host}:{}/", port.trim())
+    };
+    if let Some(t) = get("token") {
+        url.push_str(&format!(";token={t}"));
+    }
+    if let Some(s) = get("use_ssl") {
+        url.push_str(&format!(";use_ssl={}", s.trim().to_ascii_lowercase()));
+    }
+    if let Some(u) = get("user") {
+        url.push_str(&format!(";user_id={u}"));
+    }
+    match SparkUrl::parse(&url) {
+        Ok(_) => Ok(Some(url)),
+        Err(message) => Err(FieldError {
+            field: if host.starts_with("sc://") {
+                "host"
+            } else {
+                "port"
+            },
+            message,
+            help: None,
+        }),
+    }
+}
+
+/// How long connecting waits by default: a server that is down is reported within 10 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// A Spark Connect server.
+pub struct SparkAdapter {
+    url: SparkUrl,
+    file_format: String,
+    connect_timeout: Duration,
+}
+
+impl SparkAdapter {
+    /// The adapter for `url` (a target's, else `SPARK_REMOTE`); nothing is connected yet.
+    /// Tables are created in `file_format` (parquet when `None`).
+    pub fn new(url: Option<&str>, file_format: Option<&str>) -> DbResult<SparkAdapter> {
+        let text = match url {
+            Some(u) => u.to_string(),
+            None => std::env::var("SPARK_REMOTE").map_err(|_| {
+                AdapterError::permanent(
+                    "the Spark target has no `host` and SPARK_REMOTE is not set: give the target `host: <Spark Connect server>` (and `port`, 15002 by default), or set SPARK_REMOTE=sc://host:port",
+                )
+            })?,
+        };
+        let url = SparkUrl::parse(&text).map_err(AdapterError::permanent)?;
+        Ok(SparkAdapter {
+            url,
+            file_format: file_format.unwrap_or("parquet").to_string(),
+            connect_timeout: CONNECT_TIMEOUT,
+        })
+    }
+
+    /// How long connecting waits.
+    pub fn set_connect_timeout(&mut self, d: Duration) {
+        self.connect_timeout = d;
+    }
+
+    /// The session settings every connection starts with.
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            // strata's compiled SQL quotes identifiers with double quotes (ANSI).
+            ("spark.sql.ansi.enabled", "true".into()),
+            ("spark.sql.ansi.doubleQuotedIdentifiers", "true".into()),
+            // Freshness reads timestamps without time zone as UTC.
+            ("spark.sql.session.timeZone", "UTC".into()),
+            // `create table ... as` without `using` makes a table of the target's format.
+            ("spark.sql.sources.default", self.file_format.clone()),
+            ("spark.sql.legacy.createHiveTableByDefault", "false".into()),
+        ]
+    }
+}
+
+impl Adapter for SparkAdapter {
+    fn kind(&self) -> AdapterKind {
+        AdapterKind::Spark
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            kind: AdapterKind::Spark,
+            transactional_ddl: false,
+            materialized_views: false,
+            concurrent_writers: true,
+            grants: false,
+            indexes: false,
+            // Views bind late, by name: any new column list replaces the old one.
+            replace_view_any_columns: true,
+            // The session catalog's parquet tables refuse `create or replace table ... as`.
+            replace_table: false,
+            // MERGE INTO works on tables of formats that have it (delta, iceberg).
+            merge_statement: true,
+            row_counts: false,
+        }
+    }
+
+    fn connect(&self) -> DbResult<Box<dyn Connection>> {
+        let client = Client::connect(&self.url, self.connect_timeout, &self.settings())
+            .map_err(|e| {
+                let hint = if e.code == tonic::Code::Unavailable {
+                    "check that a Spark Connect server is running there (`$SPARK_HOME/sbin/start-connect-server.sh`), that host and port are right, and that `use_ssl` matches the server"
+                } else {
+                    "check that the server is a Spark Connect server (Spark 3.4 or later) and that the token is right"
+                };
+                AdapterError::permanent(format!(
+                    "cannot connect to Spark Connect at {}: {}; {hint}",
+                    self.url, e.message
+                ))
+            })?;
+        let session = client.session_id().to_string();
+        Ok(Box::new(SparkConnection {
+            client,
+            url: self.url.clone(),
+            session,
+            broken: Arc::new(AtomicBool::new(false)),
+        }))
+    }
+}
+
+/// One Spark Connect session.
+pub struct SparkConnection {
+    client: Client,
+    url: SparkUrl,
+    session: String,
+    broken: Arc<AtomicBool>,
+}
+
+impl SparkConnection {
+    fn err(&self, e: ClientError, statement: Option<&str>) -> AdapterError {
+        let class = match e.code {
+            tonic::Code::Cancelled => ErrorClass::Interrupted,
+            _ if e.message.contains("OPERATION_CANCELED") => ErrorClass::Interrupted,
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Aborted => {
+                ErrorClass::Transient
+            }
+            _ => ErrorClass::Permanent,
+        };
+        if matches!(e.code, tonic::Code::Unavailable | tonic::Code::Unknown) {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        let message = if e.code == tonic::Code::Unavailable {
+            format!(
+                "lost the Spark Connect server at {}: {}",
+                self.url, e.message
+            )
+        } else {
+            e.message
+        };
+        let err = AdapterError::new(class, message);
+        match statement.and_then(|s| error_offset(&err.message, s).map(|o| (s, o))) {
+            Some((s, offset)) => err.at(s, offset),
+            None => err,
+        }
+    }
+
+    fn command(&mut self, sql: &str) -> DbResult<u64> {
+        match self.client.sql_command(sql) {
+            Ok(x) => Ok(x.rows_written.unwrap_or(0)),
+            Err(e) => Err(self.err(e, Some(sql))),
+        }
+    }
+}
+
+/// The byte offset of Spark's `(line N, pos M)` in `statement`, when the message has one.
+fn error_offset(message: &str, statement: &str) -> Option<usize> {
+    let at = message.rfind("(line ")?;
+    let rest = &message[at + 6..];
+    let (line, rest) = rest.split_once(", pos ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let pos: usize = rest.split(')').next()?.trim().parse().ok()?;
+    let start: usize = statement
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let line_text = statement[start..].lines().next().unwrap_or("");
+    let col = line_text
+        .char_indices()
+        .nth(pos)
+        .map(|(i, _)| i)
+        .unwrap_or(line_text.len());
+    Some(start + col)
+}
+
+/// Splits text holding several statements at the semicolons outside quotes and comments
+/// (Spark Connect runs one statement per command).
+fn statements(sql: &str) -> Vec<&str> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' && q == b'\'' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => {
+                out.push(&sql[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&sql[start.min(sql.len())..]);
+    out.retain(|s| !is_blank(s));
+    out
+}
+
+/// True when `s` holds nothing but whitespace and comments.
+fn is_blank(s: &str) -> bool {
+    s.lines()
+        .map(|l| l.split("--").next().unwrap_or("").trim())
+        .all(|l| l.is_empty() || (l.starts_with("/*") && l.ends_with("*/")))
+}
+
+/// Text of every value of a batch, row by row (NULL as `None`).
+fn batch_rows(batch: &RecordBatch, out: &mut Vec<Vec<Option<String>>>) -> DbResult<()> {
+    let options = FormatOptions::default();
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AdapterError::permanent(format!("cannot read a Spark result: {e}")))?;
+    for row in 0..batch.num_rows() {
+        out.push(
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(c, f)| (!c.is_null(row)).then(|| f.value(row).to_string()))
+                .collect(),
+        );
+    }
+    Ok(())
+}
+
+/// `` `schema`.`name` `` for Spark's multi-part name parser.
+fn backticked(r: &Relation) -> String {
+    let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+    format!("{}.{}", q(&r.schema), q(&r.identifier))
+}
+
+/// True when Spark says the table, view or schema does not exist.
+fn is_not_found(e: &AdapterError) -> bool {
+    ["TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NoSuchTable"]
+        .iter()
+        .any(|c| e.message.contains(c))
+}
+
+impl Connection for SparkConnection {
+    fn execute(&mut self, sql: &str) -> DbResult<u64> {
+        let mut rows = 0;
+        for s in statements(sql) {
+            rows = self.command(s)?;
+        }
+        Ok(rows)
+    }
+
+    fn begin(&mut self) -> DbResult<()> {
+        Ok(())
+    }
+
+    fn commit(&mut self) -> DbResult<()> {
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> DbResult<()> {
+        Ok(())
+    }
+
+    fn query(&mut self, sql: &str) -> DbResult<Vec<Vec<Option<String>>>> {
+        let x = self
+            .client
+            .sql_query(sql)
+            .map_err(|e| self.err(e, Some(sql)))?;
+        let mut rows = Vec::new();
+        for b in &x.batches {
+            batch_rows(b, &mut rows)?;
+        }
+        Ok(rows)
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>> {
+        let like = crate::ir::quote_literal(&relation.identifier.to_lowercase());
+        let schema = backticked(relation);
+        let schema = &schema[..schema.find("`.`").map_or(schema.len(), |i| i + 1)];
+        let tables = match self.query(&format!("show tables in {schema} like {like}")) {
+            Ok(rows) => rows,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let named = |rows: &[Vec<Option<String>>]| {
+            rows.iter().any(|r| {
+                r.get(1)
+                    .and_then(|n| n.as_deref())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&relation.identifier))
+            })
+        };
+        if !named(&tables) {
+            return Ok(None);
+        }
+        let views = self.query(&format!("show views in {schema} like {like}"))?;
+        Ok(Some(if named(&views) {
+            RelationKind::View
+        } else {
+            RelationKind::Table
+        }))
+    }
+
+    fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
+        match self.describe(&format!("select * from {}", backticked(relation))) {
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>> {
+        let body = sql.trim().trim_end_matches(';');
+        let rows = self.query(&format!("describe query {body}"))?;
+        Ok(rows
+            .into_iter()
+            .map_while(|r| {
+                let name = r.first().cloned().flatten().unwrap_or_default();
+                (!name.is_empty() && !name.starts_with('#')).then(|| ColumnMeta {
+                    name,
+                    data_type: r.get(1).cloned().flatten().unwrap_or_default(),
+                    nullable: true,
+                })
+            })
+            .collect())
+    }
+
+    fn load_text_rows(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> DbResult<()> {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|c| Field::new(c, DataType::Utf8, true))
+            .collect();
+        let arrays: Vec<ArrayRef> = (0..columns.len())
+            .map(|i| {
+                Arc::new(
+                    rows.iter()
+                        .map(|r| r.get(i).cloned().flatten())
+                        .collect::<StringArray>(),
+                ) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| AdapterError::permanent(format!("cannot build the seed's rows: {e}")))?;
+        self.client
+            .insert_batch(&backticked(relation), &batch)
+            .map_err(|e| self.err(e, None))
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        let url = self.url.clone();
+        let session = self.session.clone();
+        let running: Arc<Mutex<()>> = Arc::default();
+        Arc::new(move || {
+            let (url, session, running) = (url.clone(), session.clone(), running.clone());
+            // Interrupting takes a round trip on a channel of its own: never block the caller.
+            std::thread::spawn(move || {
+                let _one_at_a_time = running.lock();
+                let _ = client::interrupt(&url, &session, Duration::from_secs(5));
+            });
+        })
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_outside_quotes_and_comments() {
+        assert_eq!(
+            statements("select ';' as a; -- x;y\ninsert into t values (1);\n/* ; */"),
+            vec!["select ';' as a", " -- x;y\ninsert into t values (1)"]
+        );
+        assert_eq!(statements("select 1"), vec!["select 1"]);
+    }
+
+    #[test]
+    fn error_positions_map_to_byte_offsets() {
+        let s = "select 1\nfrom t wher x";
+        assert_eq!(
+            error_offset(
+                "[PARSE_SYNTAX_ERROR] Syntax error at or near 'x'. SQLSTATE: 42601 (line 2, pos 12)",
+                s
+            ),
+            Some(9 + 12)
+        );
+        assert_eq!(error_offset("no position", s), None);
+    }
+
+    fn field(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn targets_become_spark_connect_urls() {
+        let url = connection_string(&field(&[("method", "connect"), ("host", "127.0.0.1")]));
+        assert_eq!(url.unwrap().as_deref(), Some("sc://127.0.0.1:15002/"));
+        let url = connection_string(&field(&[
+            ("host", "spark.example"),
+            ("port", "443"),
+            ("token", "t0k"),
+            ("user", "ana"),
+        ]));
+        assert_eq!(
+            url.unwrap().as_deref(),
+            Some("sc://spark.example:443/;token=t0k;user_id=ana")
+        );
+        assert_eq!(connection_string(&field(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn other_methods_name_the_one_strata_speaks() {
+        let e = connection_string(&field(&[("method", "thrift"), ("host", "h")])).unwrap_err();
+        assert_eq!(e.field, "method");
+        assert!(
+            e.message.contains("Spark Connect only, not `thrift`"),
+            "{}",
+            e.message
+        );
+        assert!(e.help.unwrap().contains("method: connect"));
+        let e = connection_string(&field(&[("file_format", "del ta")])).unwrap_err();
+        assert_eq!(e.field, "file_format");
+    }
+}

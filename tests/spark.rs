@@ -1,0 +1,255 @@
+//! Apache Spark as an engine, against a real local cluster (a standalone master, two workers
+//! and a Spark Connect server started from pyspark: `common::spark`): a dbt-shaped project
+//! builds on Spark and every relation holds the rows the same build holds on DuckDB; the
+//! faults a Spark target can meet before any statement runs say what to check.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::spark;
+use strata::adapter::Adapter;
+
+/// Runs strata in `dir` with `env` set (SPARK_REMOTE and the schema of the Spark target).
+fn strata(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.arg("--project-dir").arg(dir).args(args);
+    cmd.env_remove("SPARK_REMOTE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("strata runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every relation of the spark_shop fixture.
+const RELATIONS: &[&str] = &[
+    "customers",
+    "orders",
+    "stg_customers",
+    "stg_orders",
+    "fct_orders",
+    "dim_customers",
+    "country_sales",
+];
+
+fn duckdb_rows(db: &Path, relation: &str) -> Vec<Vec<String>> {
+    let adapter = strata::adapter::duckdb::DuckDbAdapter::open(db, true).unwrap();
+    let mut conn = adapter.connect().unwrap();
+    let mut rows: Vec<Vec<String>> = conn
+        .query(&format!("select * from main.{relation}"))
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Two values are the same: equal text, or numbers within 1e-9.
+fn same_value(a: &str, b: &str) -> bool {
+    a == b
+        || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if (x - y).abs() <= 1e-9)
+}
+
+#[test]
+fn a_dbt_shaped_project_builds_on_spark_with_the_rows_it_has_on_duckdb() {
+    let cluster = spark::cluster();
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    let schema = spark::fresh_schema("shop");
+    let env = [
+        ("SPARK_REMOTE", cluster.url.as_str()),
+        ("STRATA_TEST_SPARK_SCHEMA", schema.as_str()),
+    ];
+    for target in ["duckdb", "spark"] {
+        let out = strata(&dir, &["build", "--target", target], &env);
+        assert!(out.status.success(), "build on {target}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("7 OK, 7 PASS, 0 WARN, 0 ERROR"),
+            "{}",
+            text(&out)
+        );
+        // The incremental model's second run appends only what is new.
+        let out = strata(
+            &dir,
+            &["run", "--target", target, "-s", "country_sales"],
+            &env,
+        );
+        assert!(
+            out.status.success(),
+            "incremental on {target}: {}",
+            text(&out)
+        );
+    }
+    for relation in RELATIONS {
+        let on_duckdb = duckdb_rows(&dir.join("shop.duckdb"), relation);
+        let on_spark =
+            spark::sorted_rows(&cluster.url, &format!("select * from {schema}.{relation}"));
+        assert_eq!(
+            on_duckdb.len(),
+            on_spark.len(),
+            "{relation}: {on_duckdb:?} vs {on_spark:?}"
+        );
+        for (d, s) in on_duckdb.iter().zip(&on_spark) {
+            assert!(
+                d.len() == s.len() && d.iter().zip(s).all(|(a, b)| same_value(a, b)),
+                "{relation}: DuckDB has {d:?}, Spark has {s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_seed_is_one_arrow_batch_with_nulls_and_commas_kept() {
+    let cluster = spark::cluster();
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    let schema = spark::fresh_schema("seed");
+    std::fs::write(
+        dir.join("seeds/odd.csv"),
+        "id,label,score,ok\n1,\"a, b\",1.25,true\n2,,,false\n3,\"quote \"\"q\"\"\",-3,true\n",
+    )
+    .unwrap();
+    let env = [
+        ("SPARK_REMOTE", cluster.url.as_str()),
+        ("STRATA_TEST_SPARK_SCHEMA", schema.as_str()),
+    ];
+    let out = strata(&dir, &["seed", "--target", "spark", "-s", "odd"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("[3 rows in"),
+        "{}",
+        text(&out)
+    );
+    let rows = spark::sorted_rows(
+        &cluster.url,
+        &format!(
+            "select id, label, score, ok, typeof(id), typeof(score), typeof(ok) from {schema}.odd"
+        ),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec!["1", "a, b", "1.25", "true", "bigint", "double", "boolean"],
+            vec!["2", "NULL", "NULL", "false", "bigint", "double", "boolean"],
+            vec![
+                "3",
+                "quote \"q\"",
+                "-3.0",
+                "true",
+                "bigint",
+                "double",
+                "boolean"
+            ],
+        ]
+    );
+}
+
+#[test]
+fn a_server_that_is_down_is_named_within_ten_seconds() {
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("sc://127.0.0.1:{port}/");
+    let started = Instant::now();
+    let out = strata(
+        &dir,
+        &["run", "--target", "spark"],
+        &[("SPARK_REMOTE", url.as_str())],
+    );
+    let took = started.elapsed();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: {}",
+        text(&out)
+    );
+    let all = text(&out);
+    assert!(
+        all.contains(&format!(
+            "cannot connect to Spark Connect at sc://127.0.0.1:{port}/"
+        )),
+        "{all}"
+    );
+    assert!(all.contains("start-connect-server.sh"), "{all}");
+}
+
+#[test]
+fn a_target_without_host_or_spark_remote_says_how_to_give_one() {
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    let out = strata(&dir, &["run", "--target", "spark"], &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("SPARK_REMOTE is not set"), "{all}");
+    assert!(all.contains("host:"), "{all}");
+}
+
+#[test]
+fn a_method_other_than_connect_is_an_error_at_its_line() {
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    let profiles = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
+    std::fs::write(
+        dir.join("profiles.yml"),
+        profiles.replace("method: connect", "method: thrift\n      host: 127.0.0.1"),
+    )
+    .unwrap();
+    let out = strata(&dir, &["compile", "--target", "spark"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strata reaches Spark through Spark Connect only, not `thrift`"),
+        "{err}"
+    );
+    assert!(err.contains("profiles.yml:10:"), "{err}");
+    assert!(err.contains("method: connect"), "{err}");
+}
+
+#[test]
+fn merge_on_parquet_is_a_compile_error_at_the_line_that_asks_for_it() {
+    let (_tmp, dir) = common::fixture_copy("spark_shop");
+    std::fs::write(
+        dir.join("models/marts/upserted.sql"),
+        "-- one row per customer\n{{ config(materialized='incremental', unique_key='customer_id') }}\nselect * from {{ ref('dim_customers') }}\n",
+    )
+    .unwrap();
+    let out = strata(&dir, &["compile", "--target", "spark"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model `upserted`: incremental strategy `merge` needs MERGE INTO, which Spark's `parquet` tables do not have"),
+        "{err}"
+    );
+    assert!(err.contains("models/marts/upserted.sql:2:"), "{err}");
+    assert!(err.contains("incremental_strategy='append'"), "{err}");
+    // The same model is fine on DuckDB, and on Spark with a format that has MERGE.
+    let out = strata(&dir, &["compile", "--target", "duckdb"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let profiles = std::fs::read_to_string(dir.join("profiles.yml")).unwrap();
+    std::fs::write(
+        dir.join("profiles.yml"),
+        profiles.replace(
+            "method: connect",
+            "method: connect\n      file_format: delta",
+        ),
+    )
+    .unwrap();
+    let out = strata(&dir, &["compile", "--target", "spark"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}
