@@ -135,6 +135,12 @@ fn relation(rs: &RenderState, args: &[Value]) -> Result<Value, Error> {
             "adapter.get_relation(database, schema, identifier)",
         )
     })?;
+    // Asked on a first render too: the relations are known only once every node's config is.
+    rs.recorded
+        .lock()
+        .unwrap()
+        .introspected
+        .get_or_insert_with(|| Box::new(Introspected::default()));
     let Some(known) = &rs.introspection else {
         return Ok(Value::from(()));
     };
