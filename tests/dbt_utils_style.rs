@@ -165,6 +165,20 @@ fn a_dbt_utils_style_package_builds_on_duckdb() {
     assert_eq!(q(CALENDAR), calendar());
     drop(conn);
     assert_compiled_columns_and_operation(&dir, tmp.path(), &[]);
+    // An inline query introspects too, answered from the compiled nodes' columns.
+    let inline = "select {{ strata_utils.star(ref('stg_customers'), except=['last_name']) }} from {{ ref('stg_customers') }} order by 1";
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["show", "--inline", inline, "-o", "json"],
+        &[],
+    ));
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        shown["rows"][0],
+        serde_json::json!({"customer_id": 1, "first_name": "Ada"}),
+        "{stdout}"
+    );
 }
 
 #[test]
