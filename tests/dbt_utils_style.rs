@@ -335,3 +335,45 @@ fn a_node_that_introspects_is_rendered_again_when_its_parents_columns_change() {
         compiled(&dir, "customer_orders")
     );
 }
+
+#[test]
+fn a_source_tables_declared_columns_answer_introspection() {
+    let (tmp, dir) = fixture_copy("dbt_utils_style");
+    write(
+        &dir,
+        "models/marts/sources.yml",
+        "version: 2\nsources:\n  - name: crm\n    schema: crm\n    tables:\n      - name: contacts\n        columns:\n          - name: contact_id\n            data_type: integer\n          - name: full_name\n      - name: notes\n",
+    );
+    write(
+        &dir,
+        "models/marts/contacts.sql",
+        "select\n    {{ strata_utils.star(source('crm', 'contacts')) }}\nfrom {{ source('crm', 'contacts') }}\n",
+    );
+    write(
+        &dir,
+        "models/marts/contact_types.sql",
+        "select {% for c in adapter.get_columns_in_relation(source('crm', 'contacts')) %}'{{ c.column }}: {{ c.data_type }}' as {{ c.quoted }}{% if not loop.last %}, {% endif %}{% endfor %}\n",
+    );
+    ok(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        compiled(&dir, "contacts").contains("\"contact_id\",\n    \"full_name\"\nfrom"),
+        "{}",
+        compiled(&dir, "contacts")
+    );
+    assert_eq!(
+        compiled(&dir, "contact_types").trim(),
+        "select 'contact_id: integer' as \"contact_id\", 'full_name: None' as \"full_name\""
+    );
+    // A source table that declares no columns: nothing to answer with (a type not declared
+    // is none, printed as Jinja prints it, above).
+    write(
+        &dir,
+        "models/marts/notes.sql",
+        "select {{ strata_utils.star(source('crm', 'notes')) }} from {{ source('crm', 'notes') }}\n",
+    );
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("adapter.get_columns_in_relation(source('crm', 'notes')): its columns are not known at compile time: the source table declares no columns"),
+        "{stderr}"
+    );
+}
