@@ -4,7 +4,10 @@
 //!
 //! Rendering a node records what it asked for (relations, config) instead of resolving it:
 //! `ref()` writes a placeholder token that the compiler replaces once every node's config is
-//! known, so each template is rendered exactly once. Nothing here reads files or databases.
+//! known, so each template is rendered exactly once; a template that asks the adapter about
+//! relations (`introspect`) is rendered a second time, with the answers the compiler found.
+//! A package's nodes, and the macros they call, see the package's vars and doc blocks.
+//! Nothing here reads files or databases.
 //!
 //! May import: `ir`, `project`, `adapter::engine` (dispatch), `diagnostics`, the utilities.
 
