@@ -96,6 +96,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     mark("relations_sources");
     let package_names = project.packages.iter().map(|p| p.name.as_str()).collect();
     let scope = Scope::new(&project.name, package_names, &pending, &relations);
+    mark("scope");
     introspect::settle(&ctx, &pending, &mut renders, &relations, &scope, &mut diags);
     mark("introspect");
     let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
