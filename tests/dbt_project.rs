@@ -135,6 +135,11 @@ fn assert_package_nodes(manifest: &serde_json::Value) {
     assert_eq!(labels["config"]["materialized"], "table");
     assert_eq!(labels["config"]["tags"], serde_json::json!(["utils"]));
     assert_eq!(labels["path"], "status_labels.sql");
+    // dbt writes a package's file where it is in the package.
+    assert_eq!(labels["original_file_path"], "models/status_labels.sql");
+    let key = &manifest["macros"]["macro.jaffle_utils.surrogate_key"];
+    assert_eq!(key["package_name"], "jaffle_utils");
+    assert_eq!(key["original_file_path"], "macros/keys.sql");
     assert_eq!(
         labels["description"],
         "One row per order status, with its label."
@@ -438,6 +443,133 @@ fn a_package_that_is_not_installed_says_how_to_get_it() {
     );
     let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
     assert!(stderr.contains("packages.yml:5:"), "{stderr}");
+}
+
+/// Files that read vars and doc blocks from a package's nodes, a package's macro and the
+/// project's nodes.
+fn write_var_and_doc_probes(dir: &Path) {
+    let write = |f: &str, text: &str| std::fs::write(dir.join(f), text).unwrap();
+    let pkg = dir.join("packages/jaffle_utils/dbt_project.yml");
+    let own = std::fs::read_to_string(&pkg).unwrap();
+    // The package's defaults: global, and scoped to itself.
+    std::fs::write(
+        &pkg,
+        format!(
+            "{own}\nvars:\n  utils_greeting: 'package default'\n  utils_limit: 3\n  utils_only: 'kept'\n  jaffle_utils:\n    utils_scoped: 'own scope'\n"
+        ),
+    )
+    .unwrap();
+    // The project's: a global var and one scoped to the package.
+    let root = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    write(
+        "dbt_project.yml",
+        &root.replacen(
+            "vars:\n",
+            "vars:\n  utils_greeting: 'root global'\n  jaffle_utils:\n    utils_limit: 5\n",
+            1,
+        ),
+    );
+    write(
+        "packages/jaffle_utils/macros/probe.sql",
+        "{% macro probe_limit() %}{{ var('utils_limit', 'unset') }}{% endmacro %}\n",
+    );
+    write(
+        "packages/jaffle_utils/models/var_probe.sql",
+        "select '{{ var(\"utils_greeting\") }}' as greeting, {{ var('utils_limit') }} as lim, '{{ var(\"utils_only\") }}' as only_here, '{{ var(\"utils_scoped\") }}' as scoped, '{{ probe_limit() }}' as via_macro, '{{ var(\"status_filter\") }}' as root_global\n",
+    );
+    write(
+        "models/root_probe.sql",
+        "select '{{ jaffle_utils.probe_limit() }}' as via_macro, '{{ var(\"utils_only\", \"not visible\") }}' as only_here\n",
+    );
+    write(
+        "packages/jaffle_utils/models/utils.md",
+        "{% docs status_doc %}The package's words on status.{% enddocs %}\n{% docs shared_doc %}The package's shared block.{% enddocs %}\n",
+    );
+    write(
+        "models/overview.md",
+        "{% docs shared_doc %}The project's shared block.{% enddocs %}\n",
+    );
+    write(
+        "packages/jaffle_utils/models/probe.yml",
+        "version: 2\nmodels:\n  - name: var_probe\n    description: \"{{ doc('shared_doc') }}\"\n    columns:\n      - name: greeting\n        description: \"{{ doc('status_doc') }}\"\n      - name: lim\n        description: \"{{ doc('jaffle_utils', 'shared_doc') }}\"\n",
+    );
+}
+
+fn compiled_manifest(dir: &Path, home: &Path, args: &[&str]) -> serde_json::Value {
+    ok(strata(dir, home, args, &[]));
+    serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn a_packages_vars_and_doc_blocks_reach_its_nodes_as_in_dbt() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    write_var_and_doc_probes(&dir);
+    let manifest = compiled_manifest(&dir, tmp.path(), &["compile"]);
+    let code = |id: &str| {
+        manifest["nodes"][id]["compiled_code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // A package node: the package's own vars, under the project's global ones, under the
+    // project's `vars: {jaffle_utils: ...}`; its macro sees the same.
+    assert_eq!(
+        code("model.jaffle_utils.var_probe").trim(),
+        "select 'root global' as greeting, 5 as lim, 'kept' as only_here, 'own scope' as scoped, '5' as via_macro, 'returned' as root_global"
+    );
+    // The project's node calling the package's macro: the project's vars, which hold
+    // neither the package's defaults nor what is scoped to the package.
+    assert_eq!(
+        code("model.jaffle.root_probe").trim(),
+        "select 'unset' as via_macro, 'not visible' as only_here"
+    );
+    // Doc blocks: the project's first, then the node's package's; `doc(package, name)`.
+    let probe = &manifest["nodes"]["model.jaffle_utils.var_probe"];
+    assert_eq!(probe["description"], "The project's shared block.");
+    assert_eq!(
+        probe["columns"]["greeting"]["description"],
+        "The package's words on status."
+    );
+    assert_eq!(
+        probe["columns"]["lim"]["description"],
+        "The package's shared block."
+    );
+    assert_eq!(probe["original_file_path"], "models/var_probe.sql");
+    assert_eq!(probe["path"], "var_probe.sql");
+    let doc = &manifest["docs"]["doc.jaffle_utils.status_doc"];
+    assert_eq!(doc["package_name"], "jaffle_utils");
+    assert_eq!(doc["original_file_path"], "models/utils.md");
+    assert_eq!(
+        manifest["docs"]["doc.jaffle.shared_doc"]["block_contents"],
+        "The project's shared block."
+    );
+    assert_eq!(
+        manifest["macros"]["macro.jaffle_utils.probe_limit"]["original_file_path"],
+        "macros/probe.sql"
+    );
+    // `--vars` wins over every file, for the package's nodes too.
+    let manifest = compiled_manifest(&dir, tmp.path(), &["compile", "--vars", "{utils_limit: 9}"]);
+    let code = manifest["nodes"]["model.jaffle_utils.var_probe"]["compiled_code"]
+        .as_str()
+        .unwrap();
+    assert!(code.contains("9 as lim, 'kept' as only_here"), "{code}");
+    assert!(code.contains("'9' as via_macro"), "{code}");
+    // A package node's missing var names the package and where to define it.
+    std::fs::write(
+        dir.join("packages/jaffle_utils/models/var_probe.sql"),
+        "select {{ var('utils_nothing') }} as x\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("var `utils_nothing` is not defined for package `jaffle_utils`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("packages/jaffle_utils/models/var_probe.sql:1:"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -20,22 +20,23 @@ impl Serialize for MacrosOut<'_> {
         let project = &self.0.c.project;
         let mut macros = BTreeMap::new();
         for f in &project.macro_files {
+            // A package's macros are `macro.<package>.<name>`, their paths in the package.
+            let (package, path) = super::in_package(project, &f.path);
             for (name, sql) in macro_blocks(&f.text) {
-                let id = format!("macro.{}.{name}", project.name);
-                macros.insert(id, (name, &f.path, sql));
+                let id = format!("macro.{package}.{name}");
+                macros.insert(id, (name, package, path.clone(), sql));
             }
         }
         let mut m = s.serialize_map(Some(macros.len()))?;
-        for (id, (name, path, sql)) in &macros {
-            let path = display_path_cow(path);
+        for (id, (name, package, path, sql)) in &macros {
             m.serialize_entry(
                 id,
                 &MacroOut {
                     name,
                     resource_type: "macro",
-                    package_name: &project.name,
-                    path: &path,
-                    original_file_path: &path,
+                    package_name: package,
+                    path,
+                    original_file_path: path,
                     unique_id: id,
                     macro_sql: sql,
                     depends_on: MacroDependsOn { macros: [] },
@@ -87,20 +88,26 @@ impl Serialize for DocBlocksOut<'_> {
             block_contents: &'a str,
         }
         let project = &self.0.c.project;
-        let mut m = s.serialize_map(Some(project.docs.len()))?;
-        // By name, and so by id: the ids share their prefix.
-        for (name, block) in &project.docs {
-            let id = format!("doc.{}.{name}", project.name);
-            let file = display_path_cow(&block.span.file);
+        let all = std::iter::once((&project.name, &project.docs)).chain(&project.package_docs);
+        let mut blocks = BTreeMap::new();
+        for (package, docs) in all {
+            for (name, block) in docs {
+                blocks.insert(format!("doc.{package}.{name}"), (name, block));
+            }
+        }
+        let mut m = s.serialize_map(Some(blocks.len()))?;
+        for (id, (name, block)) in &blocks {
+            let (package, file) = super::in_package(project, &block.span.file);
+            let shown = display_path_cow(&block.span.file);
             m.serialize_entry(
-                &id,
+                id,
                 &Documentation {
                     name,
                     resource_type: "doc",
-                    package_name: &project.name,
-                    path: self.0.relative(&file),
+                    package_name: package,
+                    path: self.0.relative(&shown),
                     original_file_path: &file,
-                    unique_id: &id,
+                    unique_id: id,
                     block_contents: &block.text,
                 },
             )?;

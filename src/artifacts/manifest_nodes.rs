@@ -115,10 +115,9 @@ impl<'a> NodeOut<'a> {
             .unwrap_or(&self.m.c.project.name);
         m.serialize_entry("package_name", package)?;
         m.serialize_entry("path", &self.path(shape))?;
-        m.serialize_entry(
-            "original_file_path",
-            &display_path_cow(&n.original_file_path),
-        )?;
+        // A package's file is where it is in the package, as dbt writes it.
+        let (_, file) = super::in_package(&self.m.c.project, &n.original_file_path);
+        m.serialize_entry("original_file_path", &file)?;
         m.serialize_entry("unique_id", &n.unique_id)?;
         m.serialize_entry("fqn", &n.fqn)
     }

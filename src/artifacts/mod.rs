@@ -127,6 +127,18 @@ impl<'a> Manifest<'a> {
     }
 }
 
+/// The package a file (relative to the project) belongs to, and its path in that package
+/// (written with `/`): the project's name and the path as given for the project's own files.
+fn in_package<'p>(project: &'p crate::project::Project, file: &Path) -> (&'p str, String) {
+    match project.package_of(file) {
+        Some(pkg) => (
+            pkg.name.as_str(),
+            display_path(file.strip_prefix(&pkg.dir).unwrap_or(file)),
+        ),
+        None => (project.name.as_str(), display_path(file)),
+    }
+}
+
 impl Manifest<'_> {
     /// Writes the manifest as compact JSON, its top-level keys in dbt's order, with the node
     /// maps serialized in parallel.

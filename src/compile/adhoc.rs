@@ -40,6 +40,78 @@ pub enum AdhocKind {
     Statements,
 }
 
+/// The text rendered again with the answers to what it asked of the adapter: the compiled
+/// nodes' columns (none known is an error that says to declare them), the relations they
+/// build; again while each render asks about relations the one before did not.
+fn introspected(
+    c: &Compiled,
+    renderer: &Renderer,
+    scope: &Scope,
+    (name, template): (&str, &str),
+    mut asked: jinja::Introspected,
+) -> Result<jinja::Rendered, minijinja::Error> {
+    let known: Vec<[Option<String>; 3]> = c
+        .nodes
+        .iter()
+        .filter_map(|n| n.relation.as_ref())
+        .map(|r| [None, Some(r.schema.clone()), Some(r.identifier.clone())])
+        .collect();
+    let known = Arc::new(known);
+    for round in 1.. {
+        let columns = asked
+            .columns_of
+            .iter()
+            .map(|call| {
+                let mut ignored = Diagnostics::new();
+                let answer = match scope.resolve_call(call, &Span::file(name), &mut ignored) {
+                    None => Err("it names no model, seed or source".to_string()),
+                    Some((i, _)) if c.nodes[i].columns.is_empty() => {
+                        Err("strata knows none of its columns".to_string())
+                    }
+                    Some((i, _)) => Ok(c.nodes[i]
+                        .columns
+                        .iter()
+                        .map(|col| jinja::KnownColumn {
+                            name: col.name.clone(),
+                            data_type: col.data_type.clone(),
+                        })
+                        .collect()),
+                };
+                (call.clone(), answer)
+            })
+            .collect();
+        let answers = Arc::new(jinja::Introspection {
+            columns,
+            relations: known.clone(),
+        });
+        let r = renderer.render_introspecting(
+            name,
+            template,
+            ConfigScope::Model,
+            &NodeConfig::default(),
+            false,
+            Some(answers),
+        )?;
+        let now = r
+            .recorded
+            .introspected
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
+        let new: Vec<RelationCall> = now
+            .columns_of
+            .into_iter()
+            .filter(|call| !asked.columns_of.contains(call))
+            .collect();
+        // Bounded as the compile's renders are (`compile::introspect`).
+        if new.is_empty() || round == 4 {
+            return Ok(r);
+        }
+        asked.columns_of.extend(new);
+    }
+    unreachable!("the loop returns by its fourth round")
+}
+
 /// The project's macro files as `Renderer::new` takes them (`{% test %}` blocks rewritten).
 pub fn macro_sources(project: &Project) -> Vec<(String, String)> {
     project
@@ -72,6 +144,11 @@ pub fn render(
     let relations = relations_of(c);
     let packages = c.project.packages.iter().map(|p| p.name.as_str()).collect();
     let scope = Scope::of_nodes(&c.project.name, packages, refable_of(c), &relations);
+    let rendered = match rendered.recorded.introspected.as_deref() {
+        None => rendered,
+        Some(asked) => introspected(c, renderer, &scope, (&name, template), asked.clone())
+            .map_err(|e| one(jinja::jinja_diagnostic(&e, file, None, &sources)))?,
+    };
     let mut diags = Diagnostics::new();
     let mut reads = Vec::new();
     let mut texts = Vec::new();

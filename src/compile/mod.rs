@@ -22,6 +22,7 @@ mod ephemeral;
 mod exposures;
 mod generic_tests;
 mod hooks;
+mod introspect;
 mod lineage;
 mod load;
 mod prepare;
@@ -96,6 +97,9 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     mark("relations_sources");
     let package_names = project.packages.iter().map(|p| p.name.as_str()).collect();
     let scope = Scope::new(&project.name, package_names, &pending, &relations);
+    mark("scope");
+    introspect::settle(&ctx, &pending, &mut renders, &relations, &scope, &mut diags);
+    mark("introspect");
     let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
     mark("resolve");
     let analyses_read = inputs.analysis_read.wait();

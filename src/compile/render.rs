@@ -60,6 +60,7 @@ fn cached_render(
             config_calls: e.config,
             logs: e.logs,
             env_values: Vec::new(),
+            introspected: None,
         },
         relation_spans: e
             .at
@@ -88,7 +89,8 @@ pub fn cache_entry(r: &mut jinja::Rendered) -> jinja::cache::Entry {
 }
 
 /// Renders `source` for node `p`, or takes it from the cache; relation calls get their
-/// positions in the template.
+/// positions in the template. A render that introspected is not cached: it is rendered again
+/// with the answers (stage `introspect`), which its cache key does not hold.
 pub fn render_node(
     ctx: &Context,
     cache: &jinja::cache::Cache,
@@ -104,9 +106,26 @@ pub fn render_node(
     if let Some(e) = cache.take(&key) {
         return Ok(cached_render(e, key, scope, &p.path));
     }
+    let mut r = render_uncached(ctx, p, source, scope, incremental, None)?;
+    if !r.secret && r.recorded.introspected.is_none() {
+        r.cache_key = Some(key);
+    }
+    Ok(r)
+}
+
+/// Renders `source` for node `p` (never from the cache), with what introspection answers.
+pub fn render_uncached(
+    ctx: &Context,
+    p: &Pending,
+    source: &str,
+    scope: ConfigScope,
+    incremental: bool,
+    introspection: Option<std::sync::Arc<jinja::Introspection>>,
+) -> Result<jinja::Rendered, Diagnostic> {
+    let name = crate::diagnostics::display_path_cow(&p.path);
     let mut r = ctx
         .renderer
-        .render_node(&name, source, scope, &p.config, incremental)
+        .render_introspecting(&name, source, scope, &p.config, incremental, introspection)
         .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), ctx.sources()))?;
     let map = SourceMap {
         spans: r.spans.as_deref().unwrap_or_default(),
@@ -130,9 +149,6 @@ pub fn render_node(
     // (the value would be written in plain text); the values are dropped here.
     let values = std::mem::take(&mut r.recorded.env_values);
     r.secret = shows_any(&r, &values);
-    if !r.secret {
-        r.cache_key = Some(key);
-    }
     Ok(r)
 }
 

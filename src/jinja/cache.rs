@@ -139,6 +139,19 @@ pub fn global_key(project: &Project, target: &TargetInfo, macros: &[(String, Str
         part(name.as_bytes());
         part(doc.text.as_bytes());
     }
+    // A package's nodes read its vars and doc blocks.
+    part(
+        serde_json::to_string(&project.package_vars)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    for (package, docs) in &project.package_docs {
+        for (name, doc) in docs {
+            part(package.as_bytes());
+            part(name.as_bytes());
+            part(doc.text.as_bytes());
+        }
+    }
     crate::digest::hex(&h.finalize()[..16])
 }
 

@@ -1,8 +1,8 @@
 //! The parts of dbt's Jinja context that need no database: `zip`, `modules.re`,
 //! `modules.datetime` (fixed dates, never the clock: a compile is deterministic),
 //! `api.Relation.create`, `execute`. What needs a database while compiling (`run_query`,
-//! `statement`, `adapter.get_columns_in_relation`, `adapter.get_relation`) is an error that
-//! says so: strata compiles offline.
+//! `statement`, `load_result`) is an error that says so: strata compiles offline
+//! (`adapter.get_columns_in_relation` and `get_relation` are answered offline, `introspect`).
 
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub fn needs_database(what: &str) -> Error {
         Code::JinjaError,
         format!("`{what}` queries the database while compiling, and strata compiles without one"),
         Some(
-            "declare what the macro would look up (columns in the model's YAML, values in `vars`), or compute it in SQL"
+            "declare what the query would look up (values in `vars:`, columns in the model's YAML), compute it in SQL, or run the macro against the target with `strata run-operation`"
                 .into(),
         ),
     )
@@ -358,6 +358,11 @@ impl Object for RelationApi {
         kw.assert_all_used()?;
         Ok(Value::from_object(CreatedRelation(parts)))
     }
+}
+
+/// A relation as `api.Relation.create` makes it from (database, schema, identifier).
+pub(super) fn relation_value(parts: [Option<String>; 3]) -> Value {
+    Value::from_object(CreatedRelation(parts))
 }
 
 /// A relation made by `api.Relation.create`: renders as its quoted, dotted name.

@@ -4,7 +4,10 @@
 //!
 //! Rendering a node records what it asked for (relations, config) instead of resolving it:
 //! `ref()` writes a placeholder token that the compiler replaces once every node's config is
-//! known, so each template is rendered exactly once. Nothing here reads files or databases.
+//! known, so each template is rendered exactly once; a template that asks the adapter about
+//! relations (`introspect`) is rendered a second time, with the answers the compiler found.
+//! A package's nodes, and the macros they call, see the package's vars and doc blocks.
+//! Nothing here reads files or databases.
 //!
 //! May import: `ir`, `project`, `adapter::engine` (dispatch), `diagnostics`, the utilities.
 
@@ -24,6 +27,7 @@ use crate::project::{DocBlock, Project};
 
 pub mod cache;
 mod dbt_context;
+mod introspect;
 mod packages;
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
@@ -60,6 +64,38 @@ pub struct Recorded {
     /// The values this render read with `env_var()` (not empty ones): what its output must not
     /// carry into a cache file. Kept in memory only.
     pub env_values: Vec<String>,
+    /// The relations whose columns it asked for (`adapter.get_columns_in_relation`), and
+    /// whether it asked `adapter.get_relation`: a render that did is rendered again once the
+    /// columns are known ([`Introspection`]), and is never cached.
+    pub introspected: Option<Box<Introspected>>,
+}
+
+/// What a render asked of the project's relations while rendering.
+#[derive(Clone, Debug, Default)]
+pub struct Introspected {
+    /// The relations whose columns it asked for, in order, each once.
+    pub columns_of: Vec<RelationCall>,
+}
+
+/// A column as `adapter.get_columns_in_relation` gives it: its name and, when declared, its
+/// type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownColumn {
+    /// Name.
+    pub name: String,
+    /// Declared data type.
+    pub data_type: Option<String>,
+}
+
+/// The answers a render that introspects gets, known before it is rendered again: the columns
+/// of each relation it asked about (or why they cannot be known offline), and the relations
+/// the project builds or declares, for `adapter.get_relation`.
+#[derive(Debug, Default)]
+pub struct Introspection {
+    /// Columns by the call that names the relation.
+    pub columns: Vec<(RelationCall, Result<Vec<KnownColumn>, String>)>,
+    /// (database, schema, identifier) of every relation the project builds or declares.
+    pub relations: Arc<Vec<[Option<String>; 3]>>,
 }
 
 /// Converts any serializable value for templates.
@@ -81,6 +117,11 @@ struct RenderState {
     scope: ConfigScope,
     base_config: J,
     recorded: Mutex<Recorded>,
+    /// The package of the node being rendered (none for the root project's): whose vars and
+    /// doc blocks its templates and the macros they call see.
+    package: Option<Arc<str>>,
+    /// What introspection answers; none on the first render, which records what is asked.
+    introspection: Option<Arc<Introspection>>,
 }
 
 impl Object for RenderState {}
@@ -170,6 +211,27 @@ pub struct Renderer<'a> {
     env_reads: Arc<Mutex<EnvReads>>,
     /// Each package's folder and its own macros, seen first by that package's nodes.
     package_scopes: Vec<(PathBuf, Value)>,
+    /// Each package's folder and name.
+    package_dirs: PackageDirs,
+}
+
+/// Each package's folder (relative to the project) and name.
+type PackageDirs = Arc<Vec<(PathBuf, Arc<str>)>>;
+
+/// The package whose vars and doc blocks a template sees: the node being rendered's (also in
+/// the macros it calls), else, outside of a node (a description, a hook), the template's file's.
+fn current_package(state: &State, dirs: &PackageDirs) -> Option<Arc<str>> {
+    if let Some(p) = with_rec(state, |r| r.package.clone()) {
+        return p;
+    }
+    package_at(dirs, Path::new(state.name()))
+}
+
+/// The package a file (relative to the project) belongs to.
+fn package_at(dirs: &PackageDirs, file: &Path) -> Option<Arc<str>> {
+    dirs.iter()
+        .find(|(dir, _)| file.starts_with(dir))
+        .map(|(_, name)| name.clone())
 }
 
 /// Template texts by path relative to the project, for error positions.
@@ -260,8 +322,16 @@ impl<'a> Renderer<'a> {
         env.add_global("target", to_value(target));
         let adapter_kind = target.kind;
 
-        let env_reads = Self::add_variable_functions(&mut env, project);
-        Self::add_node_functions(&mut env, project);
+        let package_dirs: PackageDirs = Arc::new(
+            project
+                .packages
+                .iter()
+                .map(|p| (p.dir.clone(), Arc::from(p.name.as_str())))
+                .collect(),
+        );
+        let env_reads = Self::add_variable_functions(&mut env, project, &package_dirs);
+        Self::add_node_functions(&mut env);
+        Self::add_doc_function(&mut env, project, &package_dirs);
         dbt_context::add(&mut env);
 
         // Macros: each file becomes a template; each macro a global function.
@@ -285,25 +355,39 @@ impl<'a> Renderer<'a> {
             macros,
             env_reads,
             package_scopes,
+            package_dirs,
         }
     }
 
     /// Registers `var` and `env_var`; the env vars read are recorded for the render cache.
+    /// A package's nodes (and the macros they call) read the package's vars
+    /// ([`Project::package_vars`]), the root project's nodes the project's.
     fn add_variable_functions(
         env: &mut Environment<'a>,
         project: &Project,
+        dirs: &PackageDirs,
     ) -> Arc<Mutex<EnvReads>> {
-        let vars = Arc::new(project.vars.clone());
-        env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
+        let root = Arc::new(project.vars.clone());
+        let packages = Arc::new(project.package_vars.clone());
+        let dirs = dirs.clone();
+        env.add_function("var", move |state: &State, name: String, default: Option<Value>| -> Result<Value, Error> {
+            let package = current_package(state, &dirs);
+            let vars = package.as_deref().and_then(|p| packages.get(p)).unwrap_or(&root);
             match vars.get(&name) {
                 Some(v) => Ok(to_value(v)),
                 None => match default {
                     Some(d) => Ok(d),
                     None => Err(ctx_error(
                         Code::MissingVar,
-                        format!("var `{name}` is not defined and has no default"),
+                        match &package {
+                            Some(p) => format!("var `{name}` is not defined for package `{p}` and has no default"),
+                            None => format!("var `{name}` is not defined and has no default"),
+                        },
                         suggest(&name, vars.keys().map(String::as_str))
-                            .or_else(|| Some(format!("define it under `vars:` in project.yml or pass --vars '{{{name}: ...}}'"))),
+                            .or_else(|| Some(match &package {
+                                Some(p) => format!("define it under `vars:` in the package's dbt_project.yml, under `vars: {{{p}: ...}}` in the project's, or pass --vars '{{{name}: ...}}'"),
+                                None => format!("define it under `vars:` in project.yml or pass --vars '{{{name}: ...}}'"),
+                            })),
                     )),
                 },
             }
@@ -340,7 +424,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// Registers the dbt context functions a node's template calls (`ref`, `config`, ...).
-    fn add_node_functions(env: &mut Environment<'a>, project: &Project) {
+    fn add_node_functions(env: &mut Environment<'a>) {
         env.add_function("ref", ref_function);
         env.add_function(
             "source",
@@ -381,19 +465,65 @@ impl<'a> Renderer<'a> {
             Err(Error::new(ErrorKind::InvalidOperation, "return").with_source(MacroReturn(value)))
         });
         env.add_global("exceptions", Value::from_object(Exceptions));
-        let docs: Arc<BTreeMap<String, DocBlock>> = Arc::new(project.docs.clone());
-        env.add_function("doc", move |name: String| -> Result<Value, Error> {
-            match docs.get(&name) {
-                Some(d) => Ok(Value::from(d.text.clone())),
-                None => Err(ctx_error(
-                    Code::UnknownResource,
-                    format!("doc block `{name}` is not defined"),
-                    suggest(&name, docs.keys().map(String::as_str)).or_else(|| {
-                        Some("define it in a .md file: {% docs name %}...{% enddocs %}".into())
-                    }),
-                )),
-            }
-        });
+    }
+
+    /// Registers `doc(name)` and `doc(package, name)`. With a name alone it searches as dbt
+    /// does: the root project's blocks, then the calling node's package's, then any package's.
+    fn add_doc_function(env: &mut Environment<'a>, project: &Project, dirs: &PackageDirs) {
+        let root_name: Arc<str> = Arc::from(project.name.as_str());
+        let root: Arc<BTreeMap<String, DocBlock>> = Arc::new(project.docs.clone());
+        let packages = Arc::new(project.package_docs.clone());
+        let dirs = dirs.clone();
+        env.add_function(
+            "doc",
+            move |state: &State, args: Rest<String>| -> Result<Value, Error> {
+                let (package, name) = match args.0.as_slice() {
+                    [name] => (None, name),
+                    [package, name] => (Some(package.as_str()), name),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "doc() takes a block name, or a package and a block name",
+                        ));
+                    }
+                };
+                let in_package = |p: &str| packages.get(p).and_then(|m| m.get(name));
+                let found = match package {
+                    Some(p) if p == &*root_name => root.get(name),
+                    Some(p) => in_package(p),
+                    None => root
+                        .get(name)
+                        .or_else(|| current_package(state, &dirs).and_then(|p| in_package(&p)))
+                        .or_else(|| packages.values().find_map(|m| m.get(name))),
+                };
+                match found {
+                    Some(d) => Ok(Value::from(d.text.clone())),
+                    None => {
+                        let known = match package {
+                            Some(p) if p != &*root_name => packages.get(p),
+                            _ => Some(&*root),
+                        };
+                        Err(ctx_error(
+                            Code::UnknownResource,
+                            match package {
+                                Some(p) => {
+                                    format!("doc block `{name}` is not defined in package `{p}`")
+                                }
+                                None => format!("doc block `{name}` is not defined"),
+                            },
+                            known
+                                .and_then(|k| suggest(name, k.keys().map(String::as_str)))
+                                .or_else(|| {
+                                    Some(
+                                        "define it in a .md file: {% docs name %}...{% enddocs %}"
+                                            .into(),
+                                    )
+                                }),
+                        ))
+                    }
+                }
+            },
+        );
     }
 
     /// Loads every macro file as a template and indexes its macros (and the built-ins' names).
@@ -545,11 +675,27 @@ impl<'a> Renderer<'a> {
         base_config: &NodeConfig,
         incremental: bool,
     ) -> Result<Rendered, Error> {
+        self.render_introspecting(name, source, scope, base_config, incremental, None)
+    }
+
+    /// [`Renderer::render_node`], with what introspection answers (none on a first render:
+    /// `adapter.get_columns_in_relation` then records what it was asked and answers nothing).
+    pub fn render_introspecting(
+        &self,
+        name: &str,
+        source: &str,
+        scope: ConfigScope,
+        base_config: &NodeConfig,
+        incremental: bool,
+        introspection: Option<Arc<Introspection>>,
+    ) -> Result<Rendered, Error> {
         let tmpl = self.env.template_from_named_str(name, source)?;
         let state = Arc::new(RenderState {
             scope,
             base_config: serde_json::to_value(base_config).unwrap_or(J::Null),
             recorded: Mutex::new(Recorded::default()),
+            package: package_at(&self.package_dirs, Path::new(name)),
+            introspection,
         });
         // A package's node sees its package's macros before the project's.
         let own = self
@@ -563,7 +709,18 @@ impl<'a> Renderer<'a> {
             this => Value::from_object(RelationToken(THIS_TOKEN.to_string())),
             ..own
         };
-        let (text, spans) = tmpl.render_with_spans(ctx)?;
+        let (text, spans) = match tmpl.render_with_spans(ctx) {
+            Ok(done) => done,
+            // A first render that introspected got empty answers, which a macro may refuse:
+            // it is rendered again with the answers, and an error that remains is reported then.
+            Err(_)
+                if state.introspection.is_none()
+                    && state.recorded.lock().unwrap().introspected.is_some() =>
+            {
+                (String::new(), Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
         let recorded = std::mem::take(&mut *state.recorded.lock().unwrap());
         Ok(Rendered {
             text,
@@ -917,6 +1074,9 @@ impl Object for Adapter {
             "quote" => {
                 let s = args.first().map(|v| v.to_string()).unwrap_or_default();
                 Ok(Value::from(crate::ir::quote_ident(&s)))
+            }
+            "get_columns_in_relation" | "get_relation" if rec_of(state).is_some() => {
+                introspect::call(state, method, args)
             }
             "get_columns_in_relation"
             | "get_relation"

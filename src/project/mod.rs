@@ -239,6 +239,11 @@ pub struct Project {
     pub target_name: String,
     /// Project vars merged with `--vars`.
     pub vars: BTreeMap<String, J>,
+    /// The project file's `vars:` mapping as written (global vars and the mappings scoped to
+    /// packages by name).
+    pub vars_written: BTreeMap<String, J>,
+    /// The vars of each package's nodes and macros, by package name ([`package_vars`]).
+    pub package_vars: BTreeMap<String, BTreeMap<String, J>>,
     /// `models:` folder configs.
     pub model_configs: ConfigTree,
     /// `seeds:` folder configs.
@@ -267,6 +272,8 @@ pub struct Project {
     pub properties: Properties,
     /// `{% docs %}` blocks by name.
     pub docs: BTreeMap<String, DocBlock>,
+    /// Packages' `{% docs %}` blocks: by package name, then by block name.
+    pub package_docs: BTreeMap<String, BTreeMap<String, DocBlock>>,
     /// Contract files (JSON Schema) by path relative to the project.
     pub contracts: BTreeMap<String, Arc<str>>,
     /// `lineage:` (OpenLineage events), when project.yml has it.
@@ -392,6 +399,7 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<(Project, Diagnostics), D
 
     // Keep going after errors: one run reports every problem of every file.
     discover(&mut project, &mut diags);
+    project.package_vars = package_vars(&project, &opts.vars);
     diags.sort();
     Ok((project, diags))
 }
@@ -432,36 +440,75 @@ const DBT_NOTED_KEYS: &[(&str, &str)] = &[
 ];
 
 /// The project's vars: the global ones, then those scoped to the project by name (dbt's
-/// `vars: {project_name: {...}}`), then `--vars`.
+/// `vars: {project_name: {...}}`), then `--vars`; and the `vars:` mapping as written.
 fn read_vars(
     r: &mut MapReader,
     file: &Path,
     project_name: &str,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
+) -> (BTreeMap<String, J>, BTreeMap<String, J>) {
+    let (mut vars, written) = match r.take(&["vars"]) {
+        Some(v) => (
+            scoped_vars(v, file, project_name, diags),
+            match v.to_json() {
+                J::Object(m) => m.into_iter().collect(),
+                _ => BTreeMap::new(),
+            },
+        ),
+        None => Default::default(),
+    };
+    vars.extend(opts.vars.clone());
+    (vars, written)
+}
+
+/// A `vars:` mapping as the project `project_name` sees it: the global vars, then the mapping
+/// it scopes to itself (`vars: {project_name: {...}}`) over them. A mapping under another name
+/// stays a var of that name, as in dbt (`var('pkg')` is that mapping).
+pub(crate) fn scoped_vars(
+    v: &Node,
+    file: &Path,
+    project_name: &str,
+    diags: &mut Diagnostics,
 ) -> BTreeMap<String, J> {
     let mut vars = BTreeMap::new();
-    if let Some(v) = r.take(&["vars"]) {
-        match v.to_json() {
-            J::Object(m) => {
-                let mut scoped = None;
-                for (k, v) in m {
-                    match v {
-                        J::Object(inner) if k == project_name => scoped = Some(inner),
-                        v => {
-                            vars.insert(k, v);
-                        }
+    match v.to_json() {
+        J::Object(m) => {
+            let mut scoped = None;
+            for (k, v) in m {
+                match v {
+                    J::Object(inner) if k == project_name => scoped = Some(inner),
+                    v => {
+                        vars.insert(k, v);
                     }
                 }
-                vars.extend(scoped.into_iter().flatten());
             }
-            _ => diags.push(
-                Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
-            ),
+            vars.extend(scoped.into_iter().flatten());
         }
+        J::Null => {}
+        _ => diags.push(
+            Diagnostic::error(Code::InvalidValue, "`vars` must be a mapping").at(v.span(file)),
+        ),
     }
-    vars.extend(opts.vars.clone());
     vars
+}
+
+/// The vars each package's nodes and macros see, merged as dbt merges them (a later one wins):
+/// the package's own dbt_project.yml, the root project's vars as written, the root's
+/// `vars: {package: {...}}`, then `--vars`.
+fn package_vars(p: &Project, cli: &BTreeMap<String, J>) -> BTreeMap<String, BTreeMap<String, J>> {
+    p.packages
+        .iter()
+        .map(|pkg| {
+            let mut vars = pkg.vars.clone();
+            vars.extend(p.vars_written.clone());
+            if let Some(J::Object(scoped)) = p.vars_written.get(&pkg.name) {
+                vars.extend(scoped.clone());
+            }
+            vars.extend(cli.clone());
+            (pkg.name.clone(), vars)
+        })
+        .collect()
 }
 
 fn read_project_file(
@@ -490,7 +537,7 @@ fn read_project_file(
         },
     };
     let project_name = name.clone().unwrap_or_default();
-    let vars = read_vars(&mut r, file, &project_name, opts, diags);
+    let (vars, vars_written) = read_vars(&mut r, file, &project_name, opts, diags);
     let mut tree = |r: &mut MapReader, keys: &[&'static str], scope| match r.take(keys) {
         Some(n) => read_config_root(n, file, &project_name, scope, diags),
         None => ConfigTree::default(),
@@ -544,6 +591,8 @@ fn read_project_file(
         targets: found.targets,
         target_name: found.name,
         vars,
+        vars_written,
+        package_vars: BTreeMap::new(),
         model_configs,
         seed_configs,
         test_configs,
@@ -558,6 +607,7 @@ fn read_project_file(
         macro_files: Vec::new(),
         properties: Properties::default(),
         docs: BTreeMap::new(),
+        package_docs: BTreeMap::new(),
         contracts: BTreeMap::new(),
         lineage: lineage_config,
     })
@@ -1050,6 +1100,17 @@ fn find_files(p: &Project) -> FoundFiles {
     for dir in &p.paths.docs {
         doc_list.extend(walk(&root, dir, &["md"], &art));
     }
+    for pkg in &p.packages {
+        for dir in &pkg.docs_paths {
+            let found = walk(&root, &pkg.dir.join(dir), &["md"], &art);
+            // A package's docs-paths may overlap (models and macros in one folder).
+            for f in found {
+                if !doc_list.iter().any(|(p, _)| *p == f.0) {
+                    doc_list.push(f);
+                }
+            }
+        }
+    }
     let mut contract_list = Vec::new();
     for dir in &p.paths.contracts {
         contract_list.extend(walk(&root, dir, &["json"], &art));
@@ -1113,8 +1174,12 @@ fn read_docs_and_contracts(
     diags: &mut Diagnostics,
 ) {
     for (path, _) in doc_list {
+        let blocks = match p.package_of(&path).map(|pkg| pkg.name.clone()) {
+            Some(pkg) => p.package_docs.entry(pkg).or_default(),
+            None => &mut p.docs,
+        };
         match std::fs::read_to_string(root.join(&path)) {
-            Ok(text) => read_doc_blocks(&text, &path, &mut p.docs, diags),
+            Ok(text) => read_doc_blocks(&text, &path, blocks, diags),
             Err(e) => diags.push(
                 Diagnostic::error(Code::FileUnreadable, format!("cannot read file: {e}"))
                     .at(Span::file(&path)),

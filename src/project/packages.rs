@@ -6,7 +6,10 @@
 //! its models and seeds load from its own `model-paths`/`seed-paths`, with its own folder
 //! configs (the root project's win over them).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use serde_json::Value as J;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path};
 
@@ -46,6 +49,12 @@ pub struct Package {
     pub model_configs: ConfigTree,
     /// The `seeds:` folder configs of its own dbt_project.yml (below the root project's).
     pub seed_configs: ConfigTree,
+    /// The `vars:` of its own dbt_project.yml: its global ones, then those it scopes to itself.
+    /// They are its nodes' defaults; the root project's vars win over them.
+    pub vars: BTreeMap<String, J>,
+    /// Where its `{% docs %}` blocks are: `docs-paths`, else its model, seed and macro folders
+    /// (dbt's default), relative to `dir`.
+    pub docs_paths: Vec<PathBuf>,
 }
 
 /// The packages declared in packages.yml or dependencies.yml (none when neither exists).
@@ -216,8 +225,8 @@ pub fn not_installed(d: &Declared, install_dir: &Path) -> Diagnostic {
     ))
 }
 
-/// Reads a package's dbt_project.yml: its name, resource folders and folder configs. Other keys
-/// are the package's business (its vars are read by the root project's `vars:` scoping).
+/// Reads a package's dbt_project.yml: its name, resource folders, folder configs and vars.
+/// Other keys are the package's business.
 fn read_package(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Result<Package, String> {
     let file = dir.join(super::DBT_PROJECT_FILE);
     let text = std::fs::read_to_string(root.join(&file))
@@ -249,6 +258,21 @@ fn read_package(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Result<Pack
     };
     let model_configs = tree("models", ConfigScope::Model, diags);
     let seed_configs = tree("seeds", ConfigScope::Seed, diags);
+    let vars = match get("vars") {
+        Some(n) => super::scoped_vars(n, &file, &name, diags),
+        None => BTreeMap::new(),
+    };
+    let docs_paths = match get("docs-paths") {
+        Some(n) => yaml::expect_string_list(n, &file, "docs-paths", diags)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        None => [&model_paths, &seed_paths, &macro_paths]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
     Ok(Package {
         name,
         dir: dir.to_path_buf(),
@@ -257,5 +281,7 @@ fn read_package(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Result<Pack
         seed_paths,
         model_configs,
         seed_configs,
+        vars,
+        docs_paths,
     })
 }
