@@ -9,26 +9,14 @@
 //! load and reads `performance.now()` when the page says it is ready (`data-ready`), which is
 //! measured from the start of that navigation: the script files and data shards it loads are
 //! included. ROUTEs default to the first page, a node page and the graph of one selector.
-//! Needs Debian's `chromium` and `chromium-driver`.
+//! Needs Debian's `chromium` and `chromium-driver` (the tests' browser support starts them).
+
+#[allow(dead_code)]
+#[path = "../tests/common/browser.rs"]
+mod browser;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use fantoccini::ClientBuilder;
-
-const FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,900",
-];
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -42,56 +30,19 @@ fn main() {
     if routes.is_empty() {
         routes = vec!["".into(), "#!/n/0".into(), "#!/graph/tag%3Amarts".into()];
     }
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (apt-get install -y chromium chromium-driver)");
-    let profile = std::env::temp_dir().join(format!("strata-docs-bench-{port}"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut opts: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
-    opts.push(format!("--user-data-dir={}", profile.display()));
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({"binary": "/usr/bin/chromium", "args": opts}),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = loop {
-        match rt.block_on(
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}")),
-        ) {
-            Ok(c) => break c,
-            Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
+    let b = browser::Browser::start();
     for route in &routes {
         let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs + 1 {
-            // A blank page first, so that each run is a fresh load of the site.
-            rt.block_on(client.goto("about:blank")).unwrap();
-            let url = format!("file://{}/index.html{route}", site.display());
-            rt.block_on(client.goto(&url)).unwrap();
+        // One more load than timed: the first warms the browser's caches of the assets.
+        for _ in 0..=runs {
+            b.open_url("about:blank");
+            b.open(&site, route);
             let t0 = Instant::now();
             let ms = loop {
-                let v = rt
-                    .block_on(client.execute(
-                        "var r = document.body && document.body.getAttribute('data-ready'); \
-                         return r && r !== 'error' && r !== 'stale' ? window.strataFirstReady : null",
-                        vec![],
-                    ))
-                    .unwrap();
+                let v = b.js(
+                    "var r = document.body && document.body.getAttribute('data-ready'); \
+                     return r && r !== 'error' ? window.strataFirstReady : null",
+                );
                 if let Some(ms) = v.as_f64() {
                     break ms;
                 }
@@ -100,7 +51,7 @@ fn main() {
             };
             times.push(ms / 1000.0);
         }
-        times.remove(0); // the first load warms the browser's caches of the assets
+        times.remove(0);
         times.sort_by(|a, b| a.total_cmp(b));
         println!(
             "{:<28} runs {runs}: min {:.3} s, median {:.3} s, max {:.3} s",
@@ -110,8 +61,4 @@ fn main() {
             times[times.len() - 1]
         );
     }
-    let _ = rt.block_on(client.close());
-    let _ = driver.kill();
-    let _ = driver.wait();
-    let _ = std::fs::remove_dir_all(&profile);
 }

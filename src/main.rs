@@ -15,7 +15,21 @@ use strata::commands::{self, ExitStatus};
 fn main() {
     strata::timing::start();
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let result = run(&cli);
+    strata::timing::report();
+    let status = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitStatus::Error
+        }
+    };
+    std::process::exit(status.code());
+}
+
+/// Runs the command of the command line.
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    match &cli.command {
         Command::Parse { compile } => commands::parse::run(&cli.global, compile),
         Command::Compile { compile, select } => {
             commands::compile::run(&cli.global, compile, select)
@@ -99,14 +113,7 @@ fn main() {
         Command::Clean => commands::clean::run(&cli.global),
         Command::Deps => commands::deps::run(&cli.global),
         Command::Lineage(args) => commands::lineage::dispatch(&cli.global, args),
-        Command::Docs { command } => match command {
-            strata::cli::DocsCommand::Generate {
-                compile,
-                empty_catalog,
-            } => commands::docs::generate(&cli.global, compile, *empty_catalog),
-            strata::cli::DocsCommand::Serve { port } => commands::docs::serve(&cli.global, *port),
-        },
-
+        Command::Docs { command } => commands::docs::dispatch(&cli.global, command),
         Command::Debug { compile } => commands::debug::run(&cli.global, compile),
         Command::RunOperation {
             compile,
@@ -129,14 +136,5 @@ fn main() {
                 output: *output,
             },
         ),
-    };
-    strata::timing::report();
-    let status = match result {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitStatus::Error
-        }
-    };
-    std::process::exit(status.code());
+    }
 }

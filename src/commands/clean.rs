@@ -12,12 +12,8 @@ use crate::project::Flavor;
 /// Runs `strata clean`.
 pub fn run(global: &GlobalArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
-    let project = match crate::project::load(&global.project_dir, &Default::default()) {
-        Ok((p, _)) => p,
-        Err(d) => {
-            out.diagnostics(&d, &global.project_dir);
-            return Ok(ExitStatus::Error);
-        }
+    let Some(project) = super::load_project(global, &out) else {
+        return Ok(ExitStatus::Error);
     };
     for rel in &project.paths.clean {
         clean_one(&project.root, rel, project.flavor, &out)?;

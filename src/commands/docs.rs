@@ -8,9 +8,20 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::{ExitStatus, Output, compile_project};
-use crate::cli::{CompileArgs, GlobalArgs};
+use crate::cli::{CompileArgs, DocsCommand, GlobalArgs};
 use crate::compile::Compiled;
 use crate::docs::catalog::{self, Catalog};
+
+/// Runs `strata docs generate` or `strata docs serve`.
+pub fn dispatch(global: &GlobalArgs, command: &DocsCommand) -> Result<ExitStatus> {
+    match command {
+        DocsCommand::Generate {
+            compile,
+            empty_catalog,
+        } => generate(global, compile, *empty_catalog),
+        DocsCommand::Serve { port } => serve(global, *port),
+    }
+}
 
 /// Runs `strata docs generate`.
 pub fn generate(
@@ -107,12 +118,8 @@ fn read_catalog(c: &Compiled, out: &Output) -> Option<Catalog> {
 /// Runs `strata docs serve`: the site's files over HTTP on 127.0.0.1 until stopped.
 pub fn serve(global: &GlobalArgs, port: u16) -> Result<ExitStatus> {
     let out = Output::new(global);
-    let project = match crate::project::load(&global.project_dir, &Default::default()) {
-        Ok((p, _)) => p,
-        Err(d) => {
-            out.diagnostics(&d, &global.project_dir);
-            return Ok(ExitStatus::Error);
-        }
+    let Some(project) = super::load_project(global, &out) else {
+        return Ok(ExitStatus::Error);
     };
     let dir = project.root.join(&project.paths.artifacts).join("docs");
     if !dir.join("index.html").is_file() {

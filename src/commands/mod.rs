@@ -222,6 +222,18 @@ pub fn parse_mapping(
     }
 }
 
+/// The project in `--project-dir`, loaded without compiling (for commands that need its
+/// paths only); its diagnostics printed and None when it does not load.
+pub fn load_project(global: &GlobalArgs, out: &Output) -> Option<crate::project::Project> {
+    match crate::project::load(&global.project_dir, &Default::default()) {
+        Ok((p, _)) => Some(p),
+        Err(d) => {
+            out.diagnostics(&d, &global.project_dir);
+            None
+        }
+    }
+}
+
 /// Compiles the project, printing diagnostics. `None` means the project is invalid (exit 2).
 /// `writes_compiled`: the command will write compiled SQL (see `LoadOptions::check_compiled`).
 pub fn compile_project(

@@ -22,12 +22,8 @@ pub fn run(global: &GlobalArgs, args: &LineageArgs) -> Result<ExitStatus> {
 /// Delivers the events kept in the spool, in order, and removes those delivered.
 fn send(global: &GlobalArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
-    let project = match crate::project::load(&global.project_dir, &Default::default()) {
-        Ok((p, _)) => p,
-        Err(d) => {
-            out.diagnostics(&d, &global.project_dir);
-            return Ok(ExitStatus::Error);
-        }
+    let Some(project) = super::load_project(global, &out) else {
+        return Ok(ExitStatus::Error);
     };
     let spool = lineage::spool_path(&project.root.join(&project.paths.artifacts));
     let settings = match config::resolve(

@@ -403,13 +403,10 @@ pub fn run(
 pub fn retry(global: &GlobalArgs) -> Result<ExitStatus> {
     let out = Output::new(global);
     // The artifacts path is in project.yml; read it without compiling.
-    let dir = match crate::project::load(&global.project_dir, &Default::default()) {
-        Ok((p, _)) => p.root.join(&p.paths.artifacts),
-        Err(d) => {
-            out.diagnostics(&d, &global.project_dir);
-            return Ok(ExitStatus::Error);
-        }
+    let Some(p) = super::load_project(global, &out) else {
+        return Ok(ExitStatus::Error);
     };
+    let dir = p.root.join(&p.paths.artifacts);
     let prev = run_results::read(&dir)?;
     let ids = prev.not_done();
     if prev.state == Some(run_results::RunState::Running) {

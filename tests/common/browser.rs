@@ -2,7 +2,8 @@
 //! with `fantoccini`. Debian's `chromium` and `chromium-driver` packages provide both
 //! (`apt-get install -y chromium chromium-driver`; `.ci/run` installs them when missing);
 //! `STRATA_TEST_CHROMIUM` and `STRATA_TEST_CHROMEDRIVER` point elsewhere. A missing browser
-//! fails the test with that command: nothing is skipped.
+//! fails the test with that command: nothing is skipped. `examples/docs_first_page.rs`
+//! (the docs site's timing benchmark) uses it too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -52,7 +53,10 @@ impl Browser {
     pub fn start() -> Browser {
         let chromium = find("STRATA_TEST_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = find("STRATA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
-        let port = super::openlineage::free_port();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -101,8 +105,15 @@ impl Browser {
 
     /// Opens a `file://` page of the site in `dir` (`#!/...` route appended).
     pub fn open(&self, dir: &Path, route: &str) {
-        let url = format!("file://{}/index.html{route}", dir.display());
-        self.rt.block_on(self.c().goto(&url)).unwrap();
+        self.open_url(&format!("file://{}/index.html{route}", dir.display()));
+    }
+
+    /// Opens `url`. The current page is marked not ready first: a URL that differs only in its
+    /// `#` route is a navigation inside the same document, and `wait_ready` must not see the
+    /// previous page's mark.
+    pub fn open_url(&self, url: &str) {
+        self.unready();
+        self.rt.block_on(self.c().goto(url)).unwrap();
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
@@ -117,7 +128,9 @@ impl Browser {
     pub fn wait_ready(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let state = self.js("return document.body.getAttribute('data-ready') || ''");
+            let state = self.js(
+                "return document.body ? (document.body.getAttribute('data-ready') || '') : ''",
+            );
             if state == name {
                 return;
             }
@@ -131,7 +144,7 @@ impl Browser {
 
     /// Marks the page as not ready, before an action that draws a new one.
     pub fn unready(&self) {
-        self.js("document.body.setAttribute('data-ready', 'stale')");
+        self.js("if (document.body) document.body.setAttribute('data-ready', 'stale')");
     }
 
     /// Types `text` into the element `css` (cleared first).
