@@ -113,13 +113,11 @@ fn the_example_site_works_in_a_browser_from_disk() {
     assert_eq!(b.js("return document.title"), "ofitec · strata docs");
 
     // Search a column: the hit names the model and the column.
-    b.type_into("#search", "bucket_0_30");
-    let hits = wait_hits(&b);
+    let hits = search(&b, "bucket_0_30");
     assert!(hits.contains(&"mart_ar_aging.bucket_0_30".to_string()), "{hits:?}");
 
     // Search a model by name and open its page.
-    b.type_into("#search", "mart_ar_aging");
-    let hits = wait_hits(&b);
+    let hits = search(&b, "mart_ar_aging");
     assert_eq!(hits.first().map(String::as_str), Some("mart_ar_aging"), "{hits:?}");
     b.unready();
     b.click_link("#results a.hit-link", "mart_ar_aging");
@@ -138,7 +136,7 @@ fn the_example_site_works_in_a_browser_from_disk() {
     let partner_tests = b.js(
         "return document.querySelector('tr[data-column=\"partner_id\"]').textContent",
     );
-    assert!(partner_tests.as_str().unwrap().contains("not_nullpass"), "{partner_tests}");
+    assert!(partner_tests.as_str().unwrap().contains("not_null pass"), "{partner_tests}");
     let sql = b.js("return document.querySelectorAll('pre.sql span.k').length");
     assert!(sql.as_u64().unwrap() > 10, "SQL is highlighted: {sql}");
 
@@ -151,8 +149,7 @@ fn the_example_site_works_in_a_browser_from_disk() {
     assert!(up.contains("source.ofitec.odoo.receivables.amount_residual"), "{up:?}");
 
     // And downstream, from a staging column found by search.
-    b.type_into("#search", "amount_residual");
-    wait_hits(&b);
+    search(&b, "amount_residual");
     b.unready();
     b.click_link("#results a.hit-link", "stg_receivables.amount_residual");
     b.wait_ready("columns");
@@ -210,6 +207,13 @@ fn the_example_site_works_in_a_browser_from_disk() {
         b.js("return document.querySelector('h1').textContent"),
         "model stg_companies"
     );
+}
+
+/// Types `q` into the search box and returns the texts of the results' links.
+fn search(b: &Browser, q: &str) -> Vec<String> {
+    b.js("var r = document.getElementById('results'); r.textContent = ''; r.hidden = true;");
+    b.type_into("#search", q);
+    wait_hits(b)
 }
 
 /// Waits for search results and returns the texts of their links.
@@ -299,8 +303,7 @@ fn no_payload_of_the_xss_fixture_runs() {
     b.wait_ready("graph");
     assert_nothing_ran(&b, "graph");
     for q in ["script", "img", "xss", "onerror"] {
-        b.type_into("#search", q);
-        wait_hits(&b);
+        search(&b, q);
         assert_nothing_ran(&b, &format!("search {q}"));
     }
     // Hovering and clicking the rendered payloads runs nothing either.

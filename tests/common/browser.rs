@@ -1,5 +1,5 @@
-//! A real headless Chromium for the docs site's tests, driven through chromedriver (WebDriver)
-//! with `fantoccini`. Debian's `chromium` and `chromium-driver` packages provide both
+//! A real headless Chromium for the docs site's tests, driven through chromedriver (W3C
+//! WebDriver). Debian's `chromium` and `chromium-driver` packages provide both
 //! (`apt-get install -y chromium chromium-driver`; `.ci/run` installs them when missing);
 //! `STRATA_TEST_CHROMIUM` and `STRATA_TEST_CHROMEDRIVER` point elsewhere. A missing browser
 //! fails the test with that command: nothing is skipped. `examples/docs_first_page.rs`
@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::Value;
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 /// The flags Chromium needs here: headless as root, and none of its background connections
 /// (this machine's network is closed; each attempt would be refused).
@@ -41,9 +41,13 @@ fn find(var: &str, default: &str) -> PathBuf {
 }
 
 /// A browser session; chromedriver and Chromium stop when it is dropped.
+///
+/// It speaks W3C WebDriver (JSON over HTTP) to chromedriver through `ureq`, the HTTP client
+/// already in the tree: a WebDriver crate's dependencies changed the features of a crate that
+/// DuckDB's bundled build depends on, which rebuilt DuckDB (~30 minutes) for the tests.
 pub struct Browser {
-    rt: tokio::runtime::Runtime,
-    client: Option<Client>,
+    http: ureq::Agent,
+    session: String,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -57,50 +61,91 @@ impl Browser {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        let profile = tempfile::tempdir().unwrap();
+        let log = profile.path().join("chromedriver.log");
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            // cargo runs tests with its build outputs' library folders on LD_LIBRARY_PATH;
+            // Chromium must load the system's libraries, not those.
+            .env_remove("LD_LIBRARY_PATH")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(profile.path().join("chromium.log")).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-        let profile = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+        let log_tail = || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default()
+                + &std::fs::read_to_string(profile.path().join("chromium.log")).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
             .build()
-            .unwrap();
+            .into();
         let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({"binary": chromium, "args": args}),
-        );
-        let url = format!("http://127.0.0.1:{port}");
+        args.push(format!("--user-data-dir={}", profile.path().join("chromium").display()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}}}});
+        let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let attempt = rt.block_on(
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(caps.clone())
-                    .connect(&url),
-            );
-            match attempt {
-                Ok(c) => break c,
+        let session = loop {
+            match post(&http, &format!("{base}/session"), &caps) {
+                Ok(v) if v["value"]["sessionId"].is_string() => {
+                    break v["value"]["sessionId"].as_str().unwrap().to_string();
+                }
+                Ok(v) if Instant::now() > deadline => panic!(
+                    "no WebDriver session from {}: {}\nchromedriver's log:\n{}",
+                    chromedriver.display(),
+                    v["value"]["message"],
+                    log_tail()
+                ),
                 Err(e) if Instant::now() > deadline => {
                     panic!("no WebDriver session from {} in 30 s: {e}", chromedriver.display())
                 }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                _ => std::thread::sleep(Duration::from_millis(100)),
             }
         };
         Browser {
-            rt,
-            client: Some(client),
+            http,
+            session: format!("{base}/session/{session}"),
             driver,
             _profile: profile,
         }
     }
 
-    fn c(&self) -> &Client {
-        self.client.as_ref().unwrap()
+    /// A command of the session: its `value`, or a panic with WebDriver's error.
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.session);
+        let v = match (method, body) {
+            ("GET", _) => get(&self.http, &url),
+            ("DELETE", _) => self
+                .http
+                .delete(&url)
+                .call()
+                .map_err(|e| e.to_string())
+                .and_then(read),
+            (_, body) => post(&self.http, &url, &body.unwrap_or_else(|| json!({}))),
+        }?;
+        match v["value"]["error"].as_str() {
+            Some(error) => Err(format!("{error}: {}", v["value"]["message"])),
+            None => Ok(v["value"].clone()),
+        }
+    }
+
+    fn element(&self, css: &str) -> Result<String, String> {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        )?;
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no element id in {v}"))
     }
 
     /// Opens a `file://` page of the site in `dir` (`#!/...` route appended).
@@ -113,14 +158,18 @@ impl Browser {
     /// previous page's mark.
     pub fn open_url(&self, url: &str) {
         self.unready();
-        self.rt.block_on(self.c().goto(url)).unwrap();
+        self.cmd("POST", "/url", Some(json!({"url": url})))
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
     pub fn js(&self, script: &str) -> Value {
-        self.rt
-            .block_on(self.c().execute(script, Vec::new()))
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits (10 s at most) until the app says page `name` is drawn; panics with the page's
@@ -149,21 +198,22 @@ impl Browser {
 
     /// Types `text` into the element `css` (cleared first).
     pub fn type_into(&self, css: &str, text: &str) {
-        let el = self
-            .rt
-            .block_on(self.c().wait().for_element(Locator::Css(css)))
+        let el = self.element(css).unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        self.cmd("POST", &format!("/element/{el}/clear"), None)
             .unwrap();
-        self.rt.block_on(el.clear()).unwrap();
-        self.rt.block_on(el.send_keys(text)).unwrap();
+        self.cmd(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({"text": text})),
+        )
+        .unwrap();
     }
 
     /// Clicks the element `css`.
     pub fn click(&self, css: &str) {
-        let el = self
-            .rt
-            .block_on(self.c().find(Locator::Css(css)))
-            .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
-        self.rt.block_on(el.click()).unwrap();
+        let el = self.element(css).unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        self.cmd("POST", &format!("/element/{el}/click"), None)
+            .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
     }
 
     /// Clicks the link whose text is exactly `text` inside `css`.
@@ -180,21 +230,47 @@ impl Browser {
 
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
-        self.rt.block_on(self.c().screenshot()).unwrap()
+        let v = self.cmd("GET", "/screenshot", None).unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
     }
 
     /// The text of an open alert, if a script opened one.
     pub fn alert(&self) -> Option<String> {
-        self.rt.block_on(self.c().get_alert_text()).ok()
+        self.cmd("GET", "/alert/text", None)
+            .ok()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            let _ = self.rt.block_on(c.close());
-        }
+        let _ = self.cmd("DELETE", "", None);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+fn read(resp: ureq::http::Response<ureq::Body>) -> Result<Value, String> {
+    let text = resp
+        .into_body()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+fn post(http: &ureq::Agent, url: &str, body: &Value) -> Result<Value, String> {
+    http.post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .map_err(|e| e.to_string())
+        .and_then(read)
+}
+
+fn get(http: &ureq::Agent, url: &str) -> Result<Value, String> {
+    http.get(url)
+        .call()
+        .map_err(|e| e.to_string())
+        .and_then(read)
 }
