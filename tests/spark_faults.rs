@@ -95,9 +95,7 @@ fn a_server_killed_mid_run_fails_the_running_model_and_retry_finishes_it() {
         !tables.iter().any(|r| r[1] == "slow"),
         "a half-built `slow` is under its final name: {tables:?}"
     );
-    let out = strata(&dir, &["retry"], &env)
-        .output()
-        .unwrap();
+    let out = strata(&dir, &["retry"], &env).output().unwrap();
     assert!(
         out.status.success(),
         "retry: {}\n{}",
