@@ -188,5 +188,33 @@ mod tests {
         );
         assert_eq!(foreign_function(AdapterKind::Duckdb, "strftime"), None);
         assert!(foreign_function(AdapterKind::Duckdb, "to_char").is_some());
+        // A function another engine lists is not foreign where this engine lists it too.
+        assert_eq!(
+            foreign_function(AdapterKind::Spark, "strftime"),
+            Some((AdapterKind::Duckdb, None))
+        );
+        assert_eq!(foreign_function(AdapterKind::Spark, "datediff"), None);
+        assert_eq!(foreign_function(AdapterKind::Spark, "to_char"), None);
+        assert_eq!(
+            foreign_function(AdapterKind::Duckdb, "collect_list").map(|f| f.0),
+            Some(AdapterKind::Spark)
+        );
+    }
+
+    #[test]
+    fn spark_refuses_row_level_strategies_on_parquet_only() {
+        use crate::ir::config::IncrementalStrategy as S;
+        let spark = engine(AdapterKind::Spark);
+        assert!((spark.strategy_error)(S::Append, None).is_none());
+        let (message, help) = (spark.strategy_error)(S::Merge, None).unwrap();
+        assert!(
+            message.contains("`merge`") && message.contains("`parquet`"),
+            "{message}"
+        );
+        assert!(help.contains("append"), "{help}");
+        assert!((spark.strategy_error)(S::DeleteInsert, Some("orc")).is_some());
+        assert!((spark.strategy_error)(S::Merge, Some("delta")).is_none());
+        let duckdb = engine(AdapterKind::Duckdb);
+        assert!((duckdb.strategy_error)(S::Merge, None).is_none());
     }
 }

@@ -158,6 +158,15 @@ mod tests {
     }
 
     #[test]
+    fn spark_namespace_is_the_connect_server_without_token_or_user() {
+        let l = spark_location(Some("sc://spark.example:443/;token=s3cret;user_id=ana"));
+        assert_eq!(l.namespace, "spark://spark.example:443");
+        assert_eq!(l.database, "spark_catalog");
+        let l = spark_location(Some("sc://[::1]"));
+        assert_eq!(l.namespace, "spark://[::1]:15002");
+    }
+
+    #[test]
     fn duckdb_namespace_is_the_absolute_file() {
         let l = duckdb_location(Some(Path::new("data/wh.duckdb")), Path::new("/p/proj"));
         assert_eq!(l.namespace, "duckdb:///p/proj/data/wh.duckdb");

@@ -138,6 +138,10 @@ impl SparkCluster {
                 &warehouse,
                 "--conf",
                 "spark.sql.shuffle.partitions=4",
+                // A Derby metastore in the cluster's folder: the catalog survives a restart
+                // of the Connect server (the fault tests kill it).
+                "--conf",
+                "spark.sql.catalogImplementation=hive",
             ],
             "connect.log",
         );

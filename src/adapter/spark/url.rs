@@ -44,7 +44,7 @@ impl SparkUrl {
         let rest = text.trim().strip_prefix("sc://").ok_or_else(|| {
             format!(
                 "`{}` is not a Spark Connect URL: it must start with `sc://`",
-                redact(text)
+                hide_token(text)
             )
         })?;
         let (authority, params) = match rest.find([';', '/']) {
@@ -53,7 +53,7 @@ impl SparkUrl {
         };
         let (host, port) = split_host_port(authority)?;
         if host.is_empty() {
-            return Err(format!("`{}` names no host", redact(text)));
+            return Err(format!("`{}` names no host", hide_token(text)));
         }
         let mut url = SparkUrl {
             host,
@@ -175,20 +175,22 @@ fn percent_decode(s: &str) -> String {
 pub fn redact(text: &str) -> String {
     match SparkUrl::parse_quiet(text) {
         Some(url) => url.to_url(true),
-        None => {
-            // Not parseable: still hide whatever follows `token=`.
-            let mut out = String::new();
-            let mut rest = text;
-            while let Some(at) = rest.find("token=") {
-                out.push_str(&rest[..at + 6]);
-                out.push_str("****");
-                rest = &rest[at + 6..];
-                rest = &rest[rest.find(';').unwrap_or(rest.len())..];
-            }
-            out.push_str(rest);
-            out
-        }
+        None => hide_token(text),
     }
+}
+
+/// `text` with whatever follows each `token=` (up to the next `;`) replaced by `****`.
+fn hide_token(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("token=") {
+        out.push_str(&rest[..at + 6]);
+        out.push_str("****");
+        rest = &rest[at + 6..];
+        rest = &rest[rest.find(';').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl SparkUrl {
