@@ -46,7 +46,10 @@ fn main() {
                 if let Some(ms) = v.as_f64() {
                     break ms;
                 }
-                assert!(t0.elapsed() < Duration::from_secs(60), "{route}: never ready");
+                assert!(
+                    t0.elapsed() < Duration::from_secs(60),
+                    "{route}: never ready"
+                );
                 std::thread::sleep(Duration::from_millis(5));
             };
             times.push(ms / 1000.0);
@@ -55,7 +58,11 @@ fn main() {
         times.sort_by(|a, b| a.total_cmp(b));
         println!(
             "{:<28} runs {runs}: min {:.3} s, median {:.3} s, max {:.3} s",
-            if route.is_empty() { "(first page)" } else { route },
+            if route.is_empty() {
+                "(first page)"
+            } else {
+                route
+            },
             times[0],
             times[times.len() / 2],
             times[times.len() - 1]

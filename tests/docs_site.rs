@@ -114,11 +114,18 @@ fn the_example_site_works_in_a_browser_from_disk() {
 
     // Search a column: the hit names the model and the column.
     let hits = search(&b, "bucket_0_30");
-    assert!(hits.contains(&"mart_ar_aging.bucket_0_30".to_string()), "{hits:?}");
+    assert!(
+        hits.contains(&"mart_ar_aging.bucket_0_30".to_string()),
+        "{hits:?}"
+    );
 
     // Search a model by name and open its page.
     let hits = search(&b, "mart_ar_aging");
-    assert_eq!(hits.first().map(String::as_str), Some("mart_ar_aging"), "{hits:?}");
+    assert_eq!(
+        hits.first().map(String::as_str),
+        Some("mart_ar_aging"),
+        "{hits:?}"
+    );
     b.unready();
     b.click_link("#results a.hit-link", "mart_ar_aging");
     b.wait_ready("node");
@@ -133,10 +140,12 @@ fn the_example_site_works_in_a_browser_from_disk() {
     assert_eq!(row[2], "DECIMAL(18,2)", "warehouse type: {row:?}");
     let run = b.js("return document.querySelector('p.run').textContent");
     assert!(run.as_str().unwrap().contains("success"), "{run}");
-    let partner_tests = b.js(
-        "return document.querySelector('tr[data-column=\"partner_id\"]').textContent",
+    let partner_tests =
+        b.js("return document.querySelector('tr[data-column=\"partner_id\"]').textContent");
+    assert!(
+        partner_tests.as_str().unwrap().contains("not_null pass"),
+        "{partner_tests}"
     );
-    assert!(partner_tests.as_str().unwrap().contains("not_null pass"), "{partner_tests}");
     let sql = b.js("return document.querySelectorAll('pre.sql span.k').length");
     assert!(sql.as_u64().unwrap() > 10, "SQL is highlighted: {sql}");
 
@@ -146,7 +155,10 @@ fn the_example_site_works_in_a_browser_from_disk() {
     b.wait_ready("columns");
     let up = highlighted(&b, "up");
     assert_eq!(up, lineage_points(&dir, "mart_ar_aging.bucket_0_30", false));
-    assert!(up.contains("source.ofitec.odoo.receivables.amount_residual"), "{up:?}");
+    assert!(
+        up.contains("source.ofitec.odoo.receivables.amount_residual"),
+        "{up:?}"
+    );
 
     // And downstream, from a staging column found by search.
     search(&b, "amount_residual");
@@ -158,7 +170,10 @@ fn the_example_site_works_in_a_browser_from_disk() {
         down,
         lineage_points(&dir, "stg_receivables.amount_residual", true)
     );
-    assert!(down.contains("model.ofitec.mart_ar_aging.bucket_0_30"), "{down:?}");
+    assert!(
+        down.contains("model.ofitec.mart_ar_aging.bucket_0_30"),
+        "{down:?}"
+    );
     assert_eq!(
         highlighted(&b, "up"),
         lineage_points(&dir, "stg_receivables.amount_residual", false)
@@ -190,11 +205,18 @@ fn the_example_site_works_in_a_browser_from_disk() {
     b.click("#select-form button");
     b.wait_ready("graph-error");
     let error = b.js("return document.getElementById('selector-error').textContent");
-    assert!(error.as_str().unwrap().contains("`tag:nope` matches no node"), "{error}");
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("`tag:nope` matches no node"),
+        "{error}"
+    );
 
     // The graph, clicked through to a node, and kept as a screenshot for the test output.
     b.open(&site(&dir), "#!/graph/%2Bmart_kpi_ceo%2B");
     b.wait_ready("graph");
+    b.js("document.getElementById('search').value = ''");
     let png = b.screenshot();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("docs-lineage-graph.png");
@@ -227,7 +249,10 @@ fn wait_hits(b: &Browser) -> Vec<String> {
         if !hits.is_empty() {
             return hits;
         }
-        assert!(std::time::Instant::now() < deadline, "no search results in 10 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no search results in 10 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
@@ -309,13 +334,17 @@ fn no_payload_of_the_xss_fixture_runs() {
     // Hovering and clicking the rendered payloads runs nothing either.
     b.open(&site(&dir), "#!/n/4");
     b.wait_ready("node");
-    b.js("document.querySelectorAll('#main *').forEach(function (e) { \
+    b.js(
+        "document.querySelectorAll('#main *').forEach(function (e) { \
           ['mouseover', 'click'].forEach(function (t) { \
-            if (e.tagName !== 'A') e.dispatchEvent(new MouseEvent(t, {bubbles: true})); }); })");
+            if (e.tagName !== 'A') e.dispatchEvent(new MouseEvent(t, {bubbles: true})); }); })",
+    );
     assert_nothing_ran(&b, "exposure page, hovered and clicked");
     let url = b.js("return document.getElementById('main').innerText");
     assert!(
-        url.as_str().unwrap().contains("not a web address: not linked"),
+        url.as_str()
+            .unwrap()
+            .contains("not a web address: not linked"),
         "{url}"
     );
 }
@@ -355,7 +384,10 @@ fn a_large_project_is_sharded_and_each_page_finds_its_shard() {
     let dir = tmp.path().join("big");
     big_project(&dir, 1500);
     let out = stdout(&dir, &["docs", "generate"]);
-    assert!(out.contains("no catalog") || !out.contains("catalog.json"), "{out}");
+    assert!(
+        out.contains("no catalog") || !out.contains("catalog.json"),
+        "{out}"
+    );
     let files = data_files(&site(&dir));
     let pages = files.iter().filter(|(n, _)| n.starts_with("page-")).count();
     assert!(pages >= 4, "pages in {pages} shards: {files:?}");
@@ -363,7 +395,10 @@ fn a_large_project_is_sharded_and_each_page_finds_its_shard() {
         assert!(*size <= 1024 * 1024, "{name} is {size} bytes");
     }
     let meta = files.iter().find(|(n, _)| n == "meta.js").unwrap();
-    assert!(meta.1 < 8 * 1024, "the first page's data is small: {meta:?}");
+    assert!(
+        meta.1 < 8 * 1024,
+        "the first page's data is small: {meta:?}"
+    );
 
     let b = Browser::start();
     for i in [0usize, 777, 1499] {
@@ -375,7 +410,10 @@ fn a_large_project_is_sharded_and_each_page_finds_its_shard() {
     b.open(&site(&dir), "#!/graph/%2Bm_01499");
     b.wait_ready("graph");
     let chosen = b.js("return document.querySelectorAll('#selection-list li').length");
-    assert_eq!(chosen.as_u64().unwrap() as usize, ls(&dir, "+m_01499").len());
+    assert_eq!(
+        chosen.as_u64().unwrap() as usize,
+        ls(&dir, "+m_01499").len()
+    );
     b.open(&site(&dir), "#!/n/99999");
     b.wait_ready("error");
 }
@@ -428,7 +466,10 @@ fn docs_serve_serves_the_site_on_loopback_only() {
             .starts_with("text/javascript")
     );
     assert!(get("/../project.yml").is_err(), "nothing outside the site");
-    assert!(get("/data/../../project.yml").is_err(), "nothing outside the site");
+    assert!(
+        get("/data/../../project.yml").is_err(),
+        "nothing outside the site"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

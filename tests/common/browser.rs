@@ -85,7 +85,10 @@ impl Browser {
             .build()
             .into();
         let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
-        args.push(format!("--user-data-dir={}", profile.path().join("chromium").display()));
+        args.push(format!(
+            "--user-data-dir={}",
+            profile.path().join("chromium").display()
+        ));
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args}}}});
@@ -103,7 +106,10 @@ impl Browser {
                     log_tail()
                 ),
                 Err(e) if Instant::now() > deadline => {
-                    panic!("no WebDriver session from {} in 30 s: {e}", chromedriver.display())
+                    panic!(
+                        "no WebDriver session from {} in 30 s: {e}",
+                        chromedriver.display()
+                    )
                 }
                 _ => std::thread::sleep(Duration::from_millis(100)),
             }
@@ -177,14 +183,14 @@ impl Browser {
     pub fn wait_ready(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let state = self.js(
-                "return document.body ? (document.body.getAttribute('data-ready') || '') : ''",
-            );
+            let state = self
+                .js("return document.body ? (document.body.getAttribute('data-ready') || '') : ''");
             if state == name {
                 return;
             }
             if Instant::now() > deadline {
-                let main = self.js("var m = document.getElementById('main'); return m ? m.innerText : ''");
+                let main =
+                    self.js("var m = document.getElementById('main'); return m ? m.innerText : ''");
                 panic!("page `{name}` not ready in 10 s (state `{state}`): {main}");
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -198,7 +204,9 @@ impl Browser {
 
     /// Types `text` into the element `css` (cleared first).
     pub fn type_into(&self, css: &str, text: &str) {
-        let el = self.element(css).unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        let el = self
+            .element(css)
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
         self.cmd("POST", &format!("/element/{el}/clear"), None)
             .unwrap();
         self.cmd(
@@ -211,7 +219,9 @@ impl Browser {
 
     /// Clicks the element `css`.
     pub fn click(&self, css: &str) {
-        let el = self.element(css).unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        let el = self
+            .element(css)
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
         self.cmd("POST", &format!("/element/{el}/click"), None)
             .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
     }
