@@ -8,39 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::dbt_cli::{failed, ok, strata};
 use common::{fixture_copy, pg};
-
-/// strata in `dir`, reading profiles.yml from the project (`HOME` is a temp folder).
-fn strata(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .current_dir(dir)
-        .args(args)
-        .env("HOME", home)
-        .env_remove("DBT_PROFILES_DIR")
-        .envs(env.iter().copied())
-        .output()
-        .expect("strata runs")
-}
-
-fn ok(out: Output) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    (stdout, stderr)
-}
-
-fn failed(out: Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}\n{stderr}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
-}
 
 fn table(rows: &[&[&str]]) -> Vec<Vec<String>> {
     pg::normalized(

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod dbt_artifacts;
+pub mod dbt_cli;
 pub mod openlineage;
 pub mod pg;
 pub mod spark;
