@@ -71,7 +71,6 @@ pub const ENGINE: Engine = Engine {
         ("bool", TypeFamily::Boolean),
         ("json", TypeFamily::Json),
     ],
-    // A DuckDB target names a file, which holds no secret.
     type_for: |family| match family {
         TypeFamily::Integer => "bigint",
         TypeFamily::Number => "double precision",
@@ -81,6 +80,7 @@ pub const ENGINE: Engine = Engine {
         TypeFamily::Boolean => "boolean",
         TypeFamily::Json => "json",
     },
+    // A DuckDB target names a file, which holds no secret.
     redact: str::to_string,
     // A DuckDB target names its file with `path`.
     connection_string: |_| Ok(None),
