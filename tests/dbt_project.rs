@@ -227,18 +227,11 @@ fn run_results_in(dir: &Path) -> serde_json::Value {
 fn a_dbt_project_builds_on_postgres_from_profile_fields() {
     let url = pg::fresh_database("jaffle");
     // postgresql://user:password@host:port/dbname, taken apart into dbt-postgres' fields.
-    let rest = url.strip_prefix("postgresql://").unwrap();
-    let (auth, rest) = rest.split_once('@').unwrap();
-    let (user, password) = auth.split_once(':').unwrap();
-    let (hostport, dbname) = rest.split_once('/').unwrap();
-    let (host, port) = hostport.split_once(':').unwrap();
-    let env = [
-        ("JAFFLE_PG_HOST", host),
-        ("JAFFLE_PG_PORT", port),
-        ("JAFFLE_PG_USER", user),
-        ("JAFFLE_PG_PASSWORD", password),
-        ("JAFFLE_PG_DBNAME", dbname),
-    ];
+    let fields = pg::profile_env(&url, "JAFFLE_PG");
+    let env: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (tmp, dir) = fixture_copy("dbt_jaffle");
     let (stdout, stderr) = ok(strata(&dir, tmp.path(), &["build", "-t", "pg"], &env));
     assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
@@ -250,9 +243,14 @@ fn a_dbt_project_builds_on_postgres_from_profile_fields() {
         &dir.join("target")
     ));
     // The password is in no file strata wrote.
+    let password = &fields
+        .iter()
+        .find(|(k, _)| k == "JAFFLE_PG_PASSWORD")
+        .unwrap()
+        .1;
     for f in ["target/manifest.json", "target/run_results.json"] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
-        assert!(!text.contains(password), "{f} holds the password");
+        assert!(!text.contains(password.as_str()), "{f} holds the password");
     }
     let got = pg::normalized(pg::rows(&url, &CUSTOMERS.replace("{schema}", "analytics")));
     assert_eq!(got, expected_customers());

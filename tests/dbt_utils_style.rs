@@ -154,18 +154,12 @@ fn a_dbt_utils_style_package_builds_on_duckdb() {
 #[test]
 fn a_dbt_utils_style_package_builds_on_postgres() {
     let url = pg::fresh_database("shop");
-    let rest = url.strip_prefix("postgresql://").unwrap();
-    let (auth, rest) = rest.split_once('@').unwrap();
-    let (user, password) = auth.split_once(':').unwrap();
-    let (hostport, dbname) = rest.split_once('/').unwrap();
-    let (host, port) = hostport.split_once(':').unwrap();
-    let env = [
-        ("SHOP_PG_HOST", host),
-        ("SHOP_PG_PORT", port),
-        ("SHOP_PG_USER", user),
-        ("SHOP_PG_PASSWORD", password),
-        ("SHOP_PG_DBNAME", dbname),
-    ];
+    // postgresql://user:password@host:port/dbname, taken apart into dbt-postgres' fields.
+    let fields = pg::profile_env(&url, "SHOP_PG");
+    let env: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (tmp, dir) = fixture_copy("dbt_utils_style");
     let (stdout, _) = ok(strata(&dir, tmp.path(), &["build", "-t", "pg"], &env));
     assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");

@@ -327,3 +327,23 @@ pub fn fresh_database_on(s: &PgServer, prefix: &str) -> String {
     );
     format!("{}/{name}", s.base_url)
 }
+
+/// A `postgresql://user:password@host:port/dbname` URL taken apart into dbt-postgres' profile
+/// fields, as environment variables `<PREFIX>_HOST`, `_PORT`, `_USER`, `_PASSWORD`, `_DBNAME`.
+pub fn profile_env(url: &str, prefix: &str) -> Vec<(String, String)> {
+    let rest = url.strip_prefix("postgresql://").unwrap();
+    let (auth, rest) = rest.split_once('@').unwrap();
+    let (user, password) = auth.split_once(':').unwrap();
+    let (hostport, dbname) = rest.split_once('/').unwrap();
+    let (host, port) = hostport.split_once(':').unwrap();
+    [
+        ("HOST", host),
+        ("PORT", port),
+        ("USER", user),
+        ("PASSWORD", password),
+        ("DBNAME", dbname),
+    ]
+    .iter()
+    .map(|(k, v)| (format!("{prefix}_{k}"), v.to_string()))
+    .collect()
+}
