@@ -70,12 +70,23 @@ pub fn generate(
     std::fs::create_dir_all(tmp.join("data"))
         .with_context(|| format!("creating {}", tmp.display()))?;
     std::fs::create_dir_all(tmp.join("assets"))?;
-    let mut written = Written::default();
+    let mut written = Written {
+        dir: tmp.clone(),
+        meta: serde_json::Map::new(),
+        files: 0,
+        largest: 0,
+    };
     let macros = macros(c);
-    let mut meta = serde_json::Map::new();
-    write_graph(c, &tmp, &mut written, &mut meta)?;
-    write_pages(c, state, catalog, &macros, &tmp, &mut written, &mut meta)?;
-    write_search_and_lineage(c, &macros, &tmp, &mut written, &mut meta)?;
+    let index: rows::Index = c
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.unique_id.as_str(), i))
+        .collect();
+    write_graph(c, &mut written)?;
+    write_pages(c, state, catalog, &macros, &index, &mut written)?;
+    write_search_and_lineage(c, &macros, &index, &mut written)?;
+    let mut meta = std::mem::take(&mut written.meta);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &c.nodes {
         *counts.entry(n.resource_type.as_str()).or_default() += 1;
@@ -119,8 +130,10 @@ pub fn generate(
     })
 }
 
-#[derive(Default)]
+/// The site being written: its folder, the index of its data files, and counts.
 struct Written {
+    dir: PathBuf,
+    meta: serde_json::Map<String, serde_json::Value>,
     files: usize,
     largest: usize,
 }
@@ -131,19 +144,14 @@ impl Written {
         self.largest = self.largest.max(size);
     }
 
-    /// Writes `shards` and records them in `meta` under `kind` (files, and the first index of
-    /// each when `firsts`).
-    fn shards(
-        &mut self,
-        shards: Shards,
-        dir: &Path,
-        meta: &mut serde_json::Map<String, serde_json::Value>,
-        kind: &str,
-    ) -> Result<()> {
-        let (names, firsts, largest) = shards.write(dir)?;
+    /// Writes `shards` and records them in `meta.js` under `kind`: their files and the first
+    /// item of each.
+    fn shards(&mut self, shards: Shards, kind: &str) -> Result<()> {
+        let (names, firsts, largest) = shards.write(&self.dir)?;
         self.files += names.len();
         self.largest = self.largest.max(largest);
-        meta.insert(kind.into(), json!({"files": names, "firsts": firsts}));
+        self.meta
+            .insert(kind.into(), json!({"files": names, "firsts": firsts}));
         Ok(())
     }
 }
@@ -171,23 +179,18 @@ fn macros(c: &Compiled) -> Vec<Macro> {
     out
 }
 
-fn write_graph(
-    c: &Compiled,
-    dir: &Path,
-    written: &mut Written,
-    meta: &mut serde_json::Map<String, serde_json::Value>,
-) -> Result<()> {
+fn write_graph(c: &Compiled, written: &mut Written) -> Result<()> {
     let configs = rows::configs(c);
     let mut graph = Shards::new("graph");
     for i in 0..c.nodes.len() {
         graph.push(&rows::graph_row(c, i, configs.of_node[i]));
     }
-    written.shards(graph, dir, meta, "graph")?;
+    written.shards(graph, "graph")?;
     let mut config = Shards::new("config");
     for t in &configs.texts {
         config.push(t);
     }
-    written.shards(config, dir, meta, "config")
+    written.shards(config, "config")
 }
 
 fn write_pages(
@@ -195,17 +198,10 @@ fn write_pages(
     state: &RunState,
     catalog: Option<&Catalog>,
     macros: &[Macro],
-    dir: &Path,
+    index: &rows::Index,
     written: &mut Written,
-    meta: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
     let mut tests_of: BTreeMap<usize, Vec<(usize, Option<String>)>> = BTreeMap::new();
-    let index: rows::Index = c
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.unique_id.as_str(), i))
-        .collect();
     for (t, n) in c.nodes.iter().enumerate() {
         let Some(info) = n.test.as_deref() else {
             continue;
@@ -234,20 +230,19 @@ fn write_pages(
     for p in &pages {
         shards.push(p);
     }
-    written.shards(shards, dir, meta, "page")?;
+    written.shards(shards, "page")?;
     let mut shards = Shards::new("macro");
     for (k, m) in macros.iter().enumerate() {
         shards.push(&page::macro_page(k, &m.name, &m.path, &m.package, &m.sql));
     }
-    written.shards(shards, dir, meta, "macro")
+    written.shards(shards, "macro")
 }
 
 fn write_search_and_lineage(
     c: &Compiled,
     macros: &[Macro],
-    dir: &Path,
+    index: &rows::Index,
     written: &mut Written,
-    meta: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
     let mut search = Shards::new("search");
     for (i, n) in c.nodes.iter().enumerate() {
@@ -261,18 +256,12 @@ fn write_search_and_lineage(
     for (k, m) in macros.iter().enumerate() {
         search.push(&rows::macro_search_row(k, &m.name, &m.path));
     }
-    written.shards(search, dir, meta, "search")?;
-    let index: rows::Index = c
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.unique_id.as_str(), i))
-        .collect();
+    written.shards(search, "search")?;
     let mut lineage = Shards::new("lineage");
     for (i, n) in c.nodes.iter().enumerate() {
-        if let Some(row) = rows::lineage_row(&index, i, n) {
+        if let Some(row) = rows::lineage_row(index, i, n) {
             lineage.push(&row);
         }
     }
-    written.shards(lineage, dir, meta, "lineage")
+    written.shards(lineage, "lineage")
 }
