@@ -398,6 +398,7 @@ impl Adapter for DuckDbAdapter {
             replace_table: true,
             merge_statement: false,
             row_counts: true,
+            fresh_temp_names: false,
         }
     }
 

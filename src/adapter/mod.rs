@@ -62,6 +62,10 @@ pub struct Capabilities {
     pub merge_statement: bool,
     /// A statement reports the rows it wrote (Spark's SQL commands do not).
     pub row_counts: bool,
+    /// Dropping a table may leave its files behind (a run killed while writing one), and a new
+    /// table may not take a name whose folder exists: each build's temporary table then gets a
+    /// name of its own.
+    pub fresh_temp_names: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the

@@ -354,6 +354,7 @@ impl Adapter for PostgresAdapter {
             // PostgreSQL 15 and later.
             merge_statement: true,
             row_counts: true,
+            fresh_temp_names: false,
         }
     }
 

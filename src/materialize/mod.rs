@@ -301,7 +301,15 @@ fn build_table(
     caps: Capabilities,
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
-    let tmp = temp_relation(relation, "new");
+    let tmp = if caps.fresh_temp_names {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        temp_relation(relation, &format!("new_{nanos:x}"))
+    } else {
+        temp_relation(relation, "new")
+    };
     conn.run(&format!("drop table if exists {}", tmp.quoted()))?;
     let rows = conn.execute(&format!(
         "create table {} as\n{}",

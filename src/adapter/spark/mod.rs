@@ -287,6 +287,9 @@ impl Adapter for SparkAdapter {
             // MERGE INTO works on tables of formats that have it (delta, iceberg).
             merge_statement: true,
             row_counts: false,
+            // A run killed during `create table ... as` leaves the table's folder in the
+            // warehouse, and Spark refuses a managed table whose folder is not empty.
+            fresh_temp_names: true,
         }
     }
 
