@@ -87,7 +87,7 @@ pub const ENGINE: Engine = Engine {
     // `epoch_us` needs no ICU (not bundled), for timestamps with and without time zone alike.
     epoch_seconds: |e| format!("epoch_us({e}) / 1000000.0"),
     type_name_of: |e| format!("typeof({e})"),
-    strategy_error: |_, _| None,
+    strategy_error: super::engine::no_partition_overwrite,
 };
 
 /// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.
@@ -399,6 +399,7 @@ impl Adapter for DuckDbAdapter {
             merge_statement: false,
             row_counts: true,
             fresh_temp_names: false,
+            table_layout: false,
         }
     }
 

@@ -50,6 +50,20 @@ pub type ConnectionString = fn(TargetFields) -> Result<Option<String>, FieldErro
 /// `Engine::strategy_error`).
 pub type StrategyError = fn(IncrementalStrategy, Option<&str>) -> Option<(String, String)>;
 
+/// The strategy check of engines whose tables have no partitions to overwrite (DuckDB,
+/// Postgres): every strategy but `insert_overwrite` runs.
+pub fn no_partition_overwrite(
+    strategy: IncrementalStrategy,
+    _file_format: Option<&str>,
+) -> Option<(String, String)> {
+    (strategy == IncrementalStrategy::InsertOverwrite).then(|| {
+        (
+            "incremental strategy `insert_overwrite` replaces partitions, which this engine's tables do not have".to_string(),
+            "use `delete+insert` or `merge` with a `unique_key`, or choose per engine: {{ config(incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert') }}".to_string(),
+        )
+    })
+}
+
 /// One engine, described.
 pub struct Engine {
     /// Which engine.
@@ -214,7 +228,10 @@ mod tests {
         assert!(help.contains("append"), "{help}");
         assert!((spark.strategy_error)(S::DeleteInsert, Some("orc")).is_some());
         assert!((spark.strategy_error)(S::Merge, Some("delta")).is_none());
+        assert!((spark.strategy_error)(S::InsertOverwrite, None).is_none());
         let duckdb = engine(AdapterKind::Duckdb);
         assert!((duckdb.strategy_error)(S::Merge, None).is_none());
+        let (message, _) = (duckdb.strategy_error)(S::InsertOverwrite, None).unwrap();
+        assert!(message.contains("`insert_overwrite`"), "{message}");
     }
 }

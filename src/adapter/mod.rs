@@ -15,6 +15,7 @@ pub mod spark;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::ir::config::TableLayout;
 use crate::ir::{AdapterKind, ColumnMeta, Relation, Target};
 
 /// What kind of relation exists in the database.
@@ -66,6 +67,9 @@ pub struct Capabilities {
     /// table may not take a name whose folder exists: each build's temporary table then gets a
     /// name of its own.
     pub fresh_temp_names: bool,
+    /// Tables take a layout (`partition_by`, `location_root`, ...: see
+    /// `Connection::create_table_as`); the other engines ignore those configs.
+    pub table_layout: bool,
 }
 
 /// A view or materialized view that depends on a relation about to be replaced, with the
@@ -232,6 +236,19 @@ pub trait Connection: Send {
     fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>>;
     /// The columns a query returns (names and types), without running it to the end.
     fn describe(&mut self, sql: &str) -> DbResult<Vec<ColumnMeta>>;
+    /// Creates table `relation` from a query and returns the rows written. Engines whose
+    /// tables take a layout (`Capabilities::table_layout`) lay it out as `layout` says, with
+    /// its files in folder `location` when given; the others ignore both.
+    fn create_table_as(
+        &mut self,
+        relation: &Relation,
+        sql: &str,
+        layout: &TableLayout,
+        location: Option<&str>,
+    ) -> DbResult<u64> {
+        let _ = (layout, location);
+        self.execute(&format!("create table {} as\n{sql}", relation.quoted()))
+    }
     /// Appends rows (text values, NULL as `None`) to an existing table whose columns are all text.
     fn load_text_rows(
         &mut self,

@@ -94,7 +94,7 @@ pub const ENGINE: Engine = Engine {
     // A `timestamp` gives its nominal seconds (read as UTC), a `timestamptz` its instant's.
     epoch_seconds: |e| format!("extract(epoch from {e})"),
     type_name_of: |e| format!("pg_typeof({e})::text"),
-    strategy_error: |_, _| None,
+    strategy_error: super::engine::no_partition_overwrite,
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.
@@ -355,6 +355,7 @@ impl Adapter for PostgresAdapter {
             merge_statement: true,
             row_counts: true,
             fresh_temp_names: false,
+            table_layout: false,
         }
     }
 

@@ -616,6 +616,26 @@ fn model_config<M: SerializeMap>(
     if n.contract.is_some() {
         m.serialize_entry("contract", &ContractOut(n, false))?;
     }
+    // dbt-spark's keys, as it writes them.
+    let l = &c.layout;
+    if let Some(v) = &l.file_format {
+        m.serialize_entry("file_format", v)?;
+    }
+    if let Some(v) = &l.partition_by {
+        m.serialize_entry("partition_by", v)?;
+    }
+    if let Some(v) = &l.clustered_by {
+        m.serialize_entry("clustered_by", v)?;
+    }
+    if let Some(v) = &l.buckets {
+        m.serialize_entry("buckets", v)?;
+    }
+    if let Some(v) = &l.location_root {
+        m.serialize_entry("location_root", v)?;
+    }
+    if let Some(v) = &l.tblproperties {
+        m.serialize_entry("tblproperties", v)?;
+    }
     Ok(())
 }
 

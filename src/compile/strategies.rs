@@ -10,13 +10,31 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::ResourceType;
 use crate::ir::config::{IncrementalStrategy, Materialized};
 
-/// Reports every incremental model whose strategy the target cannot run.
+/// Reports every incremental model whose strategy the target cannot run, and every table
+/// layout that does not hold together (`clustered_by` without `buckets`, or the reverse).
 pub fn check(ctx: &Context, pending: &[Pending], diags: &mut Diagnostics) {
     let engine = engine::engine(ctx.target.info.kind);
     for p in pending {
-        if p.resource_type != ResourceType::Model
-            || p.config.materialized != Some(Materialized::Incremental)
-        {
+        if p.resource_type != ResourceType::Model {
+            continue;
+        }
+        let layout = &p.config.layout;
+        if layout.clustered_by.is_some() != layout.buckets.is_some() {
+            let (has, lacks) = if layout.buckets.is_some() {
+                ("buckets", "clustered_by")
+            } else {
+                ("clustered_by", "buckets")
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("model `{}`: `{has}` needs `{lacks}`", p.name),
+                )
+                .at(span_of(p, has))
+                .with_help("give both: `clustered_by` names the columns, `buckets` how many buckets they are hashed into"),
+            );
+        }
+        if p.config.materialized != Some(Materialized::Incremental) {
             continue;
         }
         let keys = p.config.unique_key.as_deref().unwrap_or_default();
@@ -25,9 +43,11 @@ pub fn check(ctx: &Context, pending: &[Pending], diags: &mut Diagnostics) {
         } else {
             IncrementalStrategy::Merge
         });
-        let Some((message, help)) =
-            (engine.strategy_error)(strategy, ctx.target.file_format.as_deref())
-        else {
+        let format = layout
+            .file_format
+            .as_deref()
+            .or(ctx.target.file_format.as_deref());
+        let Some((message, help)) = (engine.strategy_error)(strategy, format) else {
             continue;
         };
         // Point at the config that chooses the strategy (or implies it with `unique_key`).
@@ -36,18 +56,21 @@ pub fn check(ctx: &Context, pending: &[Pending], diags: &mut Diagnostics) {
         } else {
             "unique_key"
         };
-        let span = p
-            .template
-            .as_deref()
-            .and_then(|t| find(t, word))
-            .map(|(line, col)| Span::new(&p.path, line, col, word.len()))
-            .unwrap_or_else(|| Span::file(&p.path));
         diags.push(
             Diagnostic::error(Code::InvalidValue, format!("model `{}`: {message}", p.name))
-                .at(span)
+                .at(span_of(p, word))
                 .with_help(help),
         );
     }
+}
+
+/// Where `word` first appears in the model's file, else the file.
+fn span_of(p: &Pending, word: &str) -> Span {
+    p.template
+        .as_deref()
+        .and_then(|t| find(t, word))
+        .map(|(line, col)| Span::new(&p.path, line, col, word.len()))
+        .unwrap_or_else(|| Span::file(&p.path))
 }
 
 /// The 1-based line and column of the first `word` in `text`.

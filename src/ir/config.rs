@@ -55,6 +55,22 @@ pub enum IncrementalStrategy {
     /// Delete the rows matching `unique_key`, then insert.
     #[serde(rename = "delete+insert")]
     DeleteInsert,
+    /// Replace the partitions the new rows fall in (the whole table when it has no
+    /// `partition_by`): Spark's `insert overwrite`.
+    #[serde(rename = "insert_overwrite")]
+    InsertOverwrite,
+}
+
+impl IncrementalStrategy {
+    /// The name written in configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncrementalStrategy::Append => "append",
+            IncrementalStrategy::Merge => "merge",
+            IncrementalStrategy::DeleteInsert => "delete+insert",
+            IncrementalStrategy::InsertOverwrite => "insert_overwrite",
+        }
+    }
 }
 
 /// What an incremental run does when the model's columns changed.
@@ -158,7 +174,67 @@ pub struct NodeConfig {
     pub store_failures: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// How a table's files are laid out (Spark; the other engines have no such choice).
+    #[serde(flatten)]
+    pub layout: TableLayout,
 }
+
+/// How a table's files are laid out, as dbt-spark configures it: the table format, partition
+/// and bucket columns, a folder, table properties. Engines that choose none of this themselves
+/// (DuckDB, Postgres) ignore it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TableLayout {
+    /// The table format (`parquet`, `delta`, ...); the target's `file_format` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_format: Option<String>,
+    /// Partition columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<Vec<String>>,
+    /// Bucket columns (with `buckets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clustered_by: Option<Vec<String>>,
+    /// How many buckets `clustered_by` hashes into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u64>,
+    /// A folder the table's files go in, under a subfolder named after the table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_root: Option<String>,
+    /// Table properties.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tblproperties: Option<BTreeMap<String, String>>,
+}
+
+impl TableLayout {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == TableLayout::default()
+    }
+
+    /// Applies a later, more specific level on top of this one.
+    fn merge(&mut self, later: &TableLayout) {
+        macro_rules! over {
+            ($($f:ident),*) => {$( if later.$f.is_some() { self.$f = later.$f.clone(); } )*};
+        }
+        over!(
+            file_format,
+            partition_by,
+            clustered_by,
+            buckets,
+            location_root,
+            tblproperties
+        );
+    }
+}
+
+/// The keys of [`TableLayout`].
+const LAYOUT_KEYS: &[&str] = &[
+    "file_format",
+    "partition_by",
+    "clustered_by",
+    "buckets",
+    "location_root",
+    "tblproperties",
+];
 
 /// The kind of resource a config applies to; each accepts its own set of keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +267,12 @@ const MODEL_KEYS: &[&str] = &[
     "retry_initial_delay",
     "statement_timeout",
     "contract",
+    "file_format",
+    "partition_by",
+    "clustered_by",
+    "buckets",
+    "location_root",
+    "tblproperties",
 ];
 const SEED_KEYS: &[&str] = &[
     "schema",
@@ -494,6 +576,7 @@ impl NodeConfig {
                         ("append", IncrementalStrategy::Append),
                         ("merge", IncrementalStrategy::Merge),
                         ("delete+insert", IncrementalStrategy::DeleteInsert),
+                        ("insert_overwrite", IncrementalStrategy::InsertOverwrite),
                     ],
                 )?)
             }
@@ -539,6 +622,7 @@ impl NodeConfig {
                 }
                 _ => return Err(invalid(key, "expected a mapping of column to type")),
             },
+            _ if LAYOUT_KEYS.contains(&key) => self.layout.set(key, v)?,
             _ => self.set_test_key(key, v)?,
         }
         Ok(())
@@ -619,11 +703,70 @@ impl NodeConfig {
         }
         self.pre_hook.extend(later.pre_hook.iter().cloned());
         self.post_hook.extend(later.post_hook.iter().cloned());
+        self.layout.merge(&later.layout);
     }
 
     /// False only when some level disabled the node.
     pub fn is_enabled(&self) -> bool {
         self.enabled.unwrap_or(true)
+    }
+}
+
+impl TableLayout {
+    /// Validates and records one of [`LAYOUT_KEYS`].
+    fn set(&mut self, key: &str, v: &J) -> Result<(), ConfigError> {
+        let name = |s: String| {
+            if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Ok(s)
+            } else {
+                Err(invalid(
+                    key,
+                    format!("`{s}` is not a table format name (parquet, delta, iceberg, orc, ...)"),
+                ))
+            }
+        };
+        let columns = |v: &J| {
+            let cols = want_list(key, v)?;
+            if cols.is_empty() || cols.iter().any(|c| c.trim().is_empty()) {
+                return Err(invalid(key, "expected a column name or a list of them"));
+            }
+            Ok(Some(cols))
+        };
+        match key {
+            "file_format" => self.file_format = Some(name(want_str(key, v)?.to_lowercase())?),
+            "partition_by" => self.partition_by = columns(v)?,
+            "clustered_by" => self.clustered_by = columns(v)?,
+            "buckets" => {
+                self.buckets = Some(
+                    v.as_u64()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| invalid(key, "expected a positive integer"))?,
+                )
+            }
+            "location_root" => {
+                let root = want_str(key, v)?;
+                if root.trim().is_empty() {
+                    return Err(invalid(key, "expected a folder path or URI"));
+                }
+                self.location_root = Some(root.trim_end_matches('/').to_string());
+            }
+            "tblproperties" => match v {
+                J::Object(m) => {
+                    let mut props = BTreeMap::new();
+                    for (k, val) in m {
+                        let text = match val {
+                            J::Bool(b) => b.to_string(),
+                            other => want_str(key, other)?,
+                        };
+                        props.insert(k.clone(), text);
+                    }
+                    self.tblproperties = Some(props);
+                }
+                _ => return Err(invalid(key, "expected a mapping of property to value")),
+            },
+            _ => unreachable!("layout keys are all handled: {key}"),
+        }
+        Ok(())
     }
 }
 
@@ -673,5 +816,43 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.materialized, Some(Materialized::Table));
         assert_eq!(a.tags, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn layout_keys_are_checked_and_merge_by_key() {
+        let mut a = NodeConfig::default();
+        a.set(ConfigScope::Model, "partition_by", &json!("day"))
+            .unwrap();
+        a.set(ConfigScope::Model, "file_format", &json!("ORC"))
+            .unwrap();
+        a.set(
+            ConfigScope::Model,
+            "tblproperties",
+            &json!({"x": true, "y": 2}),
+        )
+        .unwrap();
+        assert_eq!(a.layout.partition_by, Some(vec!["day".to_string()]));
+        assert_eq!(a.layout.file_format.as_deref(), Some("orc"));
+        assert_eq!(
+            a.layout.tblproperties.as_ref().unwrap()["x"],
+            "true".to_string()
+        );
+        let e = a.set(ConfigScope::Model, "buckets", &json!(0)).unwrap_err();
+        assert!(e.to_string().contains("positive integer"), "{e}");
+        let e = a
+            .set(ConfigScope::Model, "file_format", &json!("del ta"))
+            .unwrap_err();
+        assert!(e.to_string().contains("not a table format name"), "{e}");
+        let e = a
+            .set(ConfigScope::Model, "partition_by", &json!([]))
+            .unwrap_err();
+        assert!(e.to_string().contains("column name"), "{e}");
+        let mut b = NodeConfig::default();
+        b.set(ConfigScope::Model, "location_root", &json!("/lake/"))
+            .unwrap();
+        a.merge(&b);
+        assert_eq!(a.layout.partition_by, Some(vec!["day".to_string()]));
+        assert_eq!(a.layout.location_root.as_deref(), Some("/lake"));
+        assert!(!a.layout.is_empty());
     }
 }

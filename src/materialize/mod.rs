@@ -292,6 +292,20 @@ fn build_view(
     })
 }
 
+/// The temporary relation a build of `relation` writes into: `<name>__strata_<what>`, with
+/// the time appended on engines where a killed run leaves that name's folder behind.
+fn build_name(relation: &Relation, caps: Capabilities, what: &str) -> Relation {
+    if caps.fresh_temp_names {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        temp_relation(relation, &format!("{what}_{nanos:x}"))
+    } else {
+        temp_relation(relation, what)
+    }
+}
+
 /// Builds into a temporary table, then drops the old relation and renames the new one.
 fn build_table(
     conn: &mut dyn Connection,
@@ -301,23 +315,19 @@ fn build_table(
     caps: Capabilities,
 ) -> DbResult<Outcome> {
     run_hooks(conn, &node.pre_hooks)?;
-    let tmp = if caps.fresh_temp_names {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        temp_relation(relation, &format!("new_{nanos:x}"))
-    } else {
-        temp_relation(relation, "new")
-    };
+    let tmp = build_name(relation, caps, "new");
     conn.run(&format!("drop table if exists {}", tmp.quoted()))?;
-    let rows = conn.execute(&format!(
-        "create table {} as\n{}",
-        tmp.quoted(),
-        strip_semicolon(sql)
-    ))?;
+    let layout = &node.config.layout;
+    let rows = conn.create_table_as(&tmp, strip_semicolon(sql), layout, None)?;
     create_indexes(conn, node, &tmp, caps)?;
-    swap_in(conn, &tmp, relation, RelationKind::Table)?;
+    match layout
+        .location_root
+        .as_deref()
+        .filter(|_| caps.table_layout)
+    {
+        Some(root) => copy_in(conn, &tmp, relation, layout, root)?,
+        None => swap_in(conn, &tmp, relation, RelationKind::Table)?,
+    }
     run_hooks(conn, &node.post_hooks)?;
     Ok(Outcome {
         rows: caps.row_counts.then_some(rows),
@@ -343,6 +353,28 @@ pub fn swap_in(
         quote_ident(&relation.identifier)
     ))?;
     recreate(conn, &dependents)
+}
+
+/// Puts `tmp` in place as `relation` by copying it into a new table whose files live in
+/// `<root>/<identifier>` (`location_root`): a rename would leave them in the temporary
+/// table's folder. The old relation is dropped first (an external table's files stay, and the
+/// copy writes over them); `tmp` is dropped last.
+fn copy_in(
+    conn: &mut dyn Connection,
+    tmp: &Relation,
+    relation: &Relation,
+    layout: &crate::ir::config::TableLayout,
+    root: &str,
+) -> DbResult<()> {
+    drop_existing_cascade(conn, relation, false)?;
+    let location = format!("{root}/{}", relation.identifier);
+    conn.create_table_as(
+        relation,
+        &format!("select * from {}", tmp.quoted()),
+        layout,
+        Some(&location),
+    )?;
+    conn.run(&format!("drop table {}", tmp.quoted()))
 }
 
 /// The dependents of `relation`, read under their lock (see `Connection::lock_dependents`).
@@ -499,7 +531,7 @@ fn build_incremental(
         .as_deref()
         .or(node.compiled_code.as_deref())
         .unwrap_or_default();
-    let tmp = temp_relation(relation, "delta");
+    let tmp = build_name(relation, caps, "delta");
     conn.run(&format!("drop table if exists {}", tmp.quoted()))?;
     conn.run(&format!(
         "create table {} as\n{}",
@@ -522,35 +554,49 @@ fn build_incremental(
         } else {
             IncrementalStrategy::Merge
         });
-    if strategy != IncrementalStrategy::Append && keys.is_empty() {
+    let needs_keys = matches!(
+        strategy,
+        IncrementalStrategy::Merge | IncrementalStrategy::DeleteInsert
+    );
+    if needs_keys && keys.is_empty() {
         return Err(AdapterError::permanent(format!(
             "incremental model `{}` uses a strategy that needs `unique_key`",
             node.name
         )));
     }
     let delta = Delta {
+        relation,
         target: relation.quoted(),
         tmp: &tmp,
         columns: &columns,
         list,
         keys: &keys,
+        partition_by: node
+            .config
+            .layout
+            .partition_by
+            .as_deref()
+            .unwrap_or_default(),
     };
     let rows = delta.write(conn, strategy, caps)?;
     conn.run(&format!("drop table {}", tmp.quoted()))?;
     run_hooks(conn, &node.post_hooks)?;
-    let verb = match strategy {
-        IncrementalStrategy::Append => "appended",
-        IncrementalStrategy::Merge => "merged",
-        IncrementalStrategy::DeleteInsert => "delete+inserted",
-    };
-    let message = if caps.row_counts {
-        format!(
-            "{verb} {rows} row{} into {}",
-            if rows == 1 { "" } else { "s" },
-            display(relation)
-        )
+    let rows_text = if caps.row_counts {
+        format!("{rows} row{}", if rows == 1 { "" } else { "s" })
     } else {
-        format!("{verb} the new rows into {}", display(relation))
+        "the new rows".to_string()
+    };
+    let into = display(relation);
+    let message = match strategy {
+        IncrementalStrategy::Append => format!("appended {rows_text} into {into}"),
+        IncrementalStrategy::Merge => format!("merged {rows_text} into {into}"),
+        IncrementalStrategy::DeleteInsert => format!("delete+inserted {rows_text} into {into}"),
+        IncrementalStrategy::InsertOverwrite if delta.partition_by.is_empty() => {
+            format!("overwrote {into} with {rows_text}")
+        }
+        IncrementalStrategy::InsertOverwrite => {
+            format!("overwrote the partitions of {into} that {rows_text} fall in")
+        }
     };
     Ok(Outcome {
         rows: caps.row_counts.then_some(rows),
@@ -629,11 +675,14 @@ fn reconcile_columns(
 
 /// The new rows of an incremental model, staged in `tmp`, to be written into `target`.
 struct Delta<'a> {
+    relation: &'a Relation,
     target: String,
     tmp: &'a Relation,
     columns: &'a [String],
     list: String,
     keys: &'a [String],
+    /// The table's partition columns (`insert_overwrite`).
+    partition_by: &'a [String],
 }
 
 impl Delta<'_> {
@@ -671,7 +720,41 @@ impl Delta<'_> {
                 ))?
             }
             IncrementalStrategy::Merge => self.merge(conn, caps)?,
+            IncrementalStrategy::InsertOverwrite => self.overwrite(conn)?,
         })
+    }
+
+    /// The insert_overwrite strategy: the partitions the new rows fall in are replaced by
+    /// them (the whole table when it has no partitions). The new rows are selected in the
+    /// table's column order, which puts partition columns last as the statement wants; a
+    /// column the new rows lack is null.
+    fn overwrite(&self, conn: &mut dyn Connection) -> DbResult<u64> {
+        let table = conn.columns(self.relation)?;
+        let select: Vec<String> = table
+            .iter()
+            .map(|c| {
+                match self
+                    .columns
+                    .iter()
+                    .find(|n| n.eq_ignore_ascii_case(&c.name))
+                {
+                    Some(n) => quote_ident(n),
+                    None => format!("null as {}", quote_ident(&c.name)),
+                }
+            })
+            .collect();
+        let partition = if self.partition_by.is_empty() {
+            String::new()
+        } else {
+            let cols: Vec<String> = self.partition_by.iter().map(|c| quote_ident(c)).collect();
+            format!(" partition ({})", cols.join(", "))
+        };
+        conn.execute(&format!(
+            "insert overwrite table {}{partition}\nselect {} from {}",
+            self.target,
+            select.join(", "),
+            self.tmp.quoted()
+        ))
     }
 
     /// The merge strategy: one MERGE where the engine has it, else an update and an insert.

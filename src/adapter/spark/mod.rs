@@ -36,7 +36,7 @@ use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
     RelationKind,
 };
-use crate::ir::config::IncrementalStrategy;
+use crate::ir::config::{IncrementalStrategy, TableLayout};
 use crate::ir::{AdapterKind, Relation};
 
 pub use self::dialect::SparkDialect;
@@ -115,7 +115,7 @@ fn strategy_error(
 ) -> Option<(String, String)> {
     let format = file_format.unwrap_or("parquet").to_ascii_lowercase();
     let (name, needs) = match strategy {
-        IncrementalStrategy::Append => return None,
+        IncrementalStrategy::Append | IncrementalStrategy::InsertOverwrite => return None,
         IncrementalStrategy::Merge => ("merge", "MERGE INTO"),
         IncrementalStrategy::DeleteInsert => ("delete+insert", "DELETE"),
     };
@@ -263,6 +263,14 @@ impl SparkAdapter {
             // `create table ... as` without `using` makes a table of the target's format.
             ("spark.sql.sources.default", self.file_format.clone()),
             ("spark.sql.legacy.createHiveTableByDefault", "false".into()),
+            // `insert_overwrite` replaces the partitions its new rows fall in, not the table.
+            ("spark.sql.sources.partitionOverwriteMode", "dynamic".into()),
+            // A table with `location_root` is made again in its folder, which still holds the
+            // files of the version dropped before it (an external table's files stay).
+            (
+                "spark.sql.legacy.allowNonEmptyLocationInCTAS",
+                "true".into(),
+            ),
         ]
     }
 }
@@ -290,6 +298,8 @@ impl Adapter for SparkAdapter {
             // A run killed during `create table ... as` leaves the table's folder in the
             // warehouse, and Spark refuses a managed table whose folder is not empty.
             fresh_temp_names: true,
+            // partition_by, clustered_by, buckets, location_root, tblproperties, file_format.
+            table_layout: true,
         }
     }
 
@@ -309,6 +319,7 @@ impl Adapter for SparkAdapter {
         let session = client.session_id().to_string();
         Ok(Box::new(SparkConnection {
             client,
+            file_format: self.file_format.clone(),
             url: self.url.clone(),
             session,
             broken: Arc::new(AtomicBool::new(false)),
@@ -319,6 +330,8 @@ impl Adapter for SparkAdapter {
 /// One Spark Connect session.
 pub struct SparkConnection {
     client: Client,
+    /// The target's table format, for tables whose model names none.
+    file_format: String,
     url: SparkUrl,
     session: String,
     broken: Arc<AtomicBool>,
@@ -452,6 +465,48 @@ fn batch_rows(batch: &RecordBatch, out: &mut Vec<Vec<Option<String>>>) -> DbResu
     Ok(())
 }
 
+/// A Spark string literal (backslash escapes).
+fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `` `a`, `b` `` for a column list.
+fn column_list(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| format!("`{}`", c.replace('`', "``")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The clauses of `create table ... as` that lay the table out: its format, partitions,
+/// buckets, folder and properties, as dbt-spark writes them.
+fn layout_clauses(layout: &TableLayout, default_format: &str, location: Option<&str>) -> String {
+    let mut out = format!(
+        " using {}",
+        layout.file_format.as_deref().unwrap_or(default_format)
+    );
+    if let Some(cols) = &layout.partition_by {
+        out.push_str(&format!("\npartitioned by ({})", column_list(cols)));
+    }
+    if let (Some(cols), Some(n)) = (&layout.clustered_by, layout.buckets) {
+        out.push_str(&format!(
+            "\nclustered by ({}) into {n} buckets",
+            column_list(cols)
+        ));
+    }
+    if let Some(dir) = location {
+        out.push_str(&format!("\nlocation {}", string_literal(dir)));
+    }
+    if let Some(props) = layout.tblproperties.as_ref().filter(|p| !p.is_empty()) {
+        let pairs: Vec<String> = props
+            .iter()
+            .map(|(k, v)| format!("{} = {}", string_literal(k), string_literal(v)))
+            .collect();
+        out.push_str(&format!("\ntblproperties ({})", pairs.join(", ")));
+    }
+    out
+}
+
 /// `` `schema`.`name` `` for Spark's multi-part name parser.
 fn backticked(r: &Relation) -> String {
     let q = |s: &str| format!("`{}`", s.replace('`', "``"));
@@ -548,6 +603,20 @@ impl Connection for SparkConnection {
             .collect())
     }
 
+    fn create_table_as(
+        &mut self,
+        relation: &Relation,
+        sql: &str,
+        layout: &TableLayout,
+        location: Option<&str>,
+    ) -> DbResult<u64> {
+        let clauses = layout_clauses(layout, &self.file_format, location);
+        self.command(&format!(
+            "create table {}{clauses}\nas\n{sql}",
+            relation.quoted()
+        ))
+    }
+
     fn load_text_rows(
         &mut self,
         relation: &Relation,
@@ -604,6 +673,26 @@ mod tests {
             vec!["select ';' as a", " -- x;y\ninsert into t values (1)"]
         );
         assert_eq!(statements("select 1"), vec!["select 1"]);
+    }
+
+    #[test]
+    fn layouts_become_create_table_clauses() {
+        assert_eq!(
+            layout_clauses(&TableLayout::default(), "parquet", None),
+            " using parquet"
+        );
+        let layout = TableLayout {
+            file_format: Some("orc".into()),
+            partition_by: Some(vec!["day".into(), "we`ird".into()]),
+            clustered_by: Some(vec!["id".into()]),
+            buckets: Some(4),
+            location_root: Some("/data".into()),
+            tblproperties: Some([("a.b".to_string(), "it's".to_string())].into()),
+        };
+        assert_eq!(
+            layout_clauses(&layout, "parquet", Some("/data/t")),
+            " using orc\npartitioned by (`day`, `we``ird`)\nclustered by (`id`) into 4 buckets\nlocation '/data/t'\ntblproperties ('a.b' = 'it\\'s')"
+        );
     }
 
     #[test]
