@@ -16,6 +16,10 @@
     (({{ end_date }})::date - ({{ start_date }})::date)
 {%- endmacro %}
 
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff(cast({{ end_date }} as date), cast({{ start_date }} as date))
+{%- endmacro %}
+
 {% macro default__days_between(start_date, end_date) -%}
     {{ exceptions.raise_compiler_error("days_between is not implemented for target type '" ~ target.type ~ "'") }}
 {%- endmacro %}

@@ -253,3 +253,97 @@ fn merge_on_parquet_is_a_compile_error_at_the_line_that_asks_for_it() {
     let out = strata(&dir, &["compile", "--target", "spark"], &[]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// The example's relations whose rows hold no load time (those differ between two builds).
+const EXAMPLE_RELATIONS: &[&str] = &[
+    "staging.stg_invoices",
+    "vault.hub_invoice",
+    "vault.sat_invoice_details",
+    "vault.link_project_invoice",
+    "marts.mart_ar_aging",
+    "marts.mart_ap_aging",
+    "marts.mart_fact_sales",
+    "marts.mart_fact_wip",
+    "marts.mart_kpi_ceo",
+    "marts.mart_fact_cashflow",
+];
+
+/// The columns of `relation` on DuckDB, load times left out.
+fn comparable_columns(db: &Path, relation: &str) -> Vec<String> {
+    let adapter = strata::adapter::duckdb::DuckDbAdapter::open(db, true).unwrap();
+    let mut conn = adapter.connect().unwrap();
+    let (schema, name) = relation.split_once('.').unwrap();
+    conn.columns(&strata::ir::Relation {
+        schema: schema.into(),
+        identifier: name.into(),
+    })
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .filter(|c| !c.ends_with("load_ts") && c != "loaded_at")
+    .collect()
+}
+
+#[test]
+fn the_example_warehouse_builds_and_tests_green_on_spark_with_duckdbs_rows() {
+    let cluster = spark::cluster();
+    let (_tmp, dir) = common::example_copy();
+    let env = [("SPARK_REMOTE", cluster.url.as_str())];
+    let out = strata(&dir, &["build"], &[]);
+    assert!(out.status.success(), "on DuckDB: {}", text(&out));
+    // Twice: the second build takes the incremental path (insert_overwrite on Spark).
+    for round in 1..=2 {
+        let out = strata(&dir, &["build", "--target", "spark"], &env);
+        assert!(out.status.success(), "build {round}: {}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(" 0 WARN, 0 ERROR, 0 FAIL, 0 SKIP"),
+            "build {round}: {}",
+            text(&out)
+        );
+        // Sources' freshness is checked in the build, and passes.
+        assert!(
+            stdout.contains("PASS  freshness of source odoo.invoices"),
+            "{}",
+            text(&out)
+        );
+    }
+    // Enforced contracts were checked on Spark (a breach would have failed the build).
+    let manifest = std::fs::read_to_string(dir.join(".strata/manifest.json")).unwrap();
+    assert!(manifest.contains("contracts/cashflow.v2.json"));
+    let out = strata(&dir, &["source", "freshness", "--target", "spark"], &env);
+    assert!(out.status.success(), "freshness: {}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("8 PASS, 0 WARN, 0 ERROR STALE"),
+        "{}",
+        text(&out)
+    );
+    let db = dir.join("warehouse/ofitec.duckdb");
+    for relation in EXAMPLE_RELATIONS {
+        let columns = comparable_columns(&db, relation);
+        let list = columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("select {list} from {relation}");
+        let adapter = strata::adapter::duckdb::DuckDbAdapter::open(&db, true).unwrap();
+        let mut on_duckdb: Vec<Vec<String>> = adapter
+            .connect()
+            .unwrap()
+            .query(&sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.into_iter().map(|v| v.unwrap_or("NULL".into())).collect())
+            .collect();
+        on_duckdb.sort();
+        let on_spark = spark::sorted_rows(&cluster.url, &sql);
+        assert_eq!(on_duckdb.len(), on_spark.len(), "{relation}");
+        for (d, s) in on_duckdb.iter().zip(&on_spark) {
+            assert!(
+                d.len() == s.len() && d.iter().zip(s).all(|(a, b)| same_value(a, b)),
+                "{relation} ({list}): DuckDB has {d:?}, Spark has {s:?}"
+            );
+        }
+    }
+}

@@ -1,8 +1,11 @@
+{#- Spark's parquet tables have no MERGE: there the satellite is recomputed whole and
+    overwritten (insert_overwrite), which keeps the same current state. -#}
+{%- set row_level = target.type != 'spark' -%}
 {{
     config(
         materialized='incremental',
         unique_key='hk_invoice',
-        incremental_strategy='merge',
+        incremental_strategy=('merge' if row_level else 'insert_overwrite'),
         on_schema_change='append_new_columns'
     )
 }}
@@ -24,7 +27,7 @@ with invoices as (
         write_date,
         load_ts
     from {{ ref('stg_invoices') }}
-    {% if is_incremental() %}
+    {% if is_incremental() and row_level %}
     where load_ts > (select max(load_ts) from {{ this }})
     {% endif %}
 )

@@ -88,6 +88,7 @@ pub const ENGINE: Engine = Engine {
     epoch_seconds: |e| format!("epoch_us({e}) / 1000000.0"),
     type_name_of: |e| format!("typeof({e})"),
     strategy_error: super::engine::no_partition_overwrite,
+    type_spellings: &[],
 };
 
 /// Built-in functions of DuckDB that PostgreSQL (15) does not have, with a portable spelling.

@@ -105,6 +105,9 @@ pub struct Engine {
     /// Why an incremental strategy cannot run on tables of the target's `file_format`, with
     /// how to fix it; `None` when it can.
     pub strategy_error: StrategyError,
+    /// Portable type names (one or two words) the engine lacks, with its own spelling: the
+    /// type of a cast in compiled SQL is respelled (`adapter::respell`).
+    pub type_spellings: &'static [(&'static str, &'static str)],
 }
 
 impl Engine {

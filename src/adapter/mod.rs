@@ -9,6 +9,7 @@ pub mod duckdb;
 pub mod engine;
 pub mod naming;
 pub mod postgres;
+pub mod respell;
 pub mod retry;
 pub mod spark;
 

@@ -95,6 +95,7 @@ pub const ENGINE: Engine = Engine {
     epoch_seconds: |e| format!("extract(epoch from {e})"),
     type_name_of: |e| format!("pg_typeof({e})::text"),
     strategy_error: super::engine::no_partition_overwrite,
+    type_spellings: &[],
 };
 
 /// Built-in functions of PostgreSQL that DuckDB does not have.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::Compiled;
 use super::ephemeral::{cte_name, inject_ctes};
 use super::relations::{Relations, SourceIndex};
-use super::resolve::{Refable, Scope, call_span, substitute_tokens};
+use super::resolve::{Own, Refable, Scope, call_span, substitute_tokens};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, display_path, suggest};
 use crate::ir::ResourceType;
 use crate::ir::config::{ConfigScope, Materialized, NodeConfig};
@@ -191,7 +191,7 @@ pub fn render(
     if diags.has_errors() {
         return Err(diags);
     }
-    let mut sql = substitute_tokens(&rendered.text, "", &texts);
+    let mut sql = substitute_tokens(&rendered.text, &Own::default(), &texts);
     if !ephemeral.is_empty() {
         ephemeral.sort_unstable();
         ephemeral.dedup();
@@ -275,7 +275,7 @@ impl RelationTexts {
                     })?,
             });
         }
-        Ok(substitute_tokens(text, "", &texts))
+        Ok(substitute_tokens(text, &Own::default(), &texts))
     }
 }
 

@@ -100,7 +100,8 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     mark("scope");
     introspect::settle(&ctx, &pending, &mut renders, &relations, &scope, &mut diags);
     mark("introspect");
-    let resolved = resolve::resolve(&pending, &renders, &scope, &mut diags);
+    let spellings = crate::adapter::engine::engine(ctx.target.info.kind).type_spellings;
+    let resolved = resolve::resolve(&pending, &renders, &scope, spellings, &mut diags);
     mark("resolve");
     let analyses_read = inputs.analysis_read.wait();
     mark("analysis_cache_read");

@@ -2,6 +2,7 @@
 //! incremental SQL, hooks), their placeholders replaced in one pass, and the edges of the DAG
 //! they make. A source table that a seed builds depends on that seed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use rayon::prelude::*;
 use super::prepare::Pending;
 use super::relations::Relations;
 use super::render::Renders;
+use crate::adapter::respell::respell_types;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
 use crate::graph::Edge;
 use crate::ir::config::Materialized;
@@ -156,12 +158,13 @@ pub fn resolve(
     pending: &[Pending],
     renders: &Renders,
     scope: &Scope,
+    type_spellings: &[(&str, &str)],
     diags: &mut Diagnostics,
 ) -> Resolved {
     let resolved: Vec<ResolvedNode> = pending
         .par_iter()
         .enumerate()
-        .map(|(i, p)| resolve_node(i, p, renders, scope))
+        .map(|(i, p)| resolve_node(i, p, renders, scope, type_spellings))
         .collect();
     let mut edges: Vec<Edge> = Vec::with_capacity(resolved.iter().map(|r| r.edges.len()).sum());
     let mut nodes: Vec<ResolvedSql> = Vec::with_capacity(pending.len());
@@ -174,11 +177,27 @@ pub fn resolve(
     Resolved { nodes, edges }
 }
 
-fn resolve_node(i: usize, p: &Pending, renders: &Renders, scope: &Scope) -> ResolvedNode {
-    let own = scope.relations.of_node[i]
-        .as_ref()
-        .map(Relation::quoted)
-        .unwrap_or_else(|| quote_ident(&p.name));
+/// One node's SQL (and its hooks') with every placeholder replaced and cast types in the
+/// engine's words (`type_spellings`).
+fn resolve_node(
+    i: usize,
+    p: &Pending,
+    renders: &Renders,
+    scope: &Scope,
+    type_spellings: &[(&str, &str)],
+) -> ResolvedNode {
+    let own = match scope.relations.of_node[i].as_ref() {
+        Some(r) => Own {
+            quoted: r.quoted(),
+            schema: r.schema.clone(),
+            identifier: r.identifier.clone(),
+        },
+        None => Own {
+            quoted: quote_ident(&p.name),
+            schema: String::new(),
+            identifier: p.name.clone(),
+        },
+    };
     let mut out = ResolvedNode {
         sql: ResolvedSql {
             sql: None,
@@ -206,7 +225,11 @@ fn resolve_node(i: usize, p: &Pending, renders: &Renders, scope: &Scope) -> Reso
             });
             replacements.push(replacement);
         }
-        Some(substitute_tokens(&r.text, &own, &replacements))
+        let text = substitute_tokens(&r.text, &own, &replacements);
+        Some(match respell_types(&text, type_spellings) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(respelled) => respelled,
+        })
     };
     let src = p.template.as_deref().unwrap_or("");
     if let Some(r) = &renders.main[i] {
@@ -264,9 +287,21 @@ fn seed_edges(pending: &[Pending], relations: &Relations, edges: &mut Vec<Edge>)
     }
 }
 
+/// The relation a node is built into, as `this` and its attributes print.
+#[derive(Default)]
+pub(super) struct Own {
+    /// `this`: the quoted relation.
+    pub quoted: String,
+    /// `this.schema`.
+    pub schema: String,
+    /// `this.identifier` (also `this.name`, `this.table`).
+    pub identifier: String,
+}
+
 /// `text` with `this` and relation placeholders replaced, in one pass: `__strata_this__` by
-/// `own`, `__strata_rel_<n>__` by `relations[n]` (every relation of the render is resolved).
-pub(super) fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> String {
+/// `own`, `this`'s attribute tokens by their values, `__strata_rel_<n>__` by
+/// `relations[n]` (every relation of the render is resolved).
+pub(super) fn substitute_tokens(text: &str, own: &Own, relations: &[String]) -> String {
     const PREFIX: &str = "__strata_";
     let mut out = String::with_capacity(text.len() + 32 * relations.len());
     let mut rest = text;
@@ -274,7 +309,22 @@ pub(super) fn substitute_tokens(text: &str, own: &str, relations: &[String]) -> 
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         if let Some(after) = tail.strip_prefix(THIS_TOKEN) {
-            out.push_str(own);
+            out.push_str(&own.quoted);
+            rest = after;
+            continue;
+        }
+        if let Some((value, after)) = jinja::THIS_ATTRIBUTES.iter().find_map(|(attr, token)| {
+            let after = tail.strip_prefix(token)?;
+            Some((
+                if *attr == "schema" {
+                    &own.schema
+                } else {
+                    &own.identifier
+                },
+                after,
+            ))
+        }) {
+            out.push_str(value);
             rest = after;
             continue;
         }
@@ -476,7 +526,11 @@ mod tests {
     #[test]
     fn placeholders_are_substituted_in_one_pass() {
         let rels = vec!["\"a\".\"x\"".to_string(), "\"b\".\"y\"".to_string()];
-        let own = "\"main\".\"me\"";
+        let own = &Own {
+            quoted: "\"main\".\"me\"".into(),
+            schema: "main".into(),
+            identifier: "me".into(),
+        };
         assert_eq!(
             substitute_tokens(
                 "select * from __strata_rel_0__ join __strata_rel_1__ using (id) -- __strata_this__",
@@ -484,6 +538,14 @@ mod tests {
                 &rels
             ),
             "select * from \"a\".\"x\" join \"b\".\"y\" using (id) -- \"main\".\"me\""
+        );
+        assert_eq!(
+            substitute_tokens(
+                "__strata_this_schema__.__strata_this_identifier___x __strata_this_name__",
+                own,
+                &rels
+            ),
+            "main.me_x me"
         );
         // Adjacent tokens, a token at the very end, and look-alikes left alone.
         assert_eq!(

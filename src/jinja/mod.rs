@@ -111,6 +111,15 @@ pub fn relation_token(n: usize) -> String {
 /// The placeholder written for `this`.
 pub const THIS_TOKEN: &str = "__strata_this__";
 
+/// The attributes of `this` (as dbt's Relation has them) and the placeholders they print:
+/// the relation is known only once the node's config is, after rendering.
+pub const THIS_ATTRIBUTES: &[(&str, &str)] = &[
+    ("schema", "__strata_this_schema__"),
+    ("identifier", "__strata_this_identifier__"),
+    ("name", "__strata_this_name__"),
+    ("table", "__strata_this_table__"),
+];
+
 /// Per-render state visible to the context functions.
 #[derive(Debug)]
 struct RenderState {
@@ -133,6 +142,17 @@ struct RelationToken(String);
 impl Object for RelationToken {
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if self.0 != THIS_TOKEN {
+            return None;
+        }
+        let key = key.as_str()?;
+        THIS_ATTRIBUTES
+            .iter()
+            .find(|(attr, _)| *attr == key)
+            .map(|(_, token)| Value::from(*token))
     }
 }
 

@@ -300,12 +300,15 @@ fn load_in_transaction(
             format!("cast({q} as {t}) as {q}", q = quote_ident(c))
         })
         .collect();
-    conn.execute(&format!(
+    let select = format!(
         "create table {} as select {} from {}",
         tmp.quoted(),
         casts.join(", "),
         stage.quoted()
-    ))?;
+    );
+    // Declared `column_types` in the engine's words (`varchar` is `string` on Spark).
+    let spellings = crate::adapter::engine::engine(kind).type_spellings;
+    conn.execute(&crate::adapter::respell::respell_types(&select, spellings))?;
     conn.execute(&format!("drop table {}", stage.quoted()))?;
     swap_in(conn, &tmp, relation, crate::adapter::RelationKind::Table)?;
     run_hooks(conn, &node.post_hooks)?;

@@ -98,11 +98,18 @@ pub const ENGINE: Engine = Engine {
     },
     redact: url::redact,
     connection_string,
-    // Sessions run in UTC (see SESSION_SETTINGS): a `timestamp_ntz` cast to `timestamp` is read
-    // as UTC, a `timestamp` is the instant it is.
-    epoch_seconds: |e| format!("(unix_micros(cast({e} as timestamp)) / 1000000.0)"),
+    // Sessions run in UTC (see `settings`): a `timestamp_ntz` cast to `timestamp_ltz` is read
+    // as UTC, a `timestamp_ltz` is the instant it is.
+    epoch_seconds: |e| format!("(unix_micros(cast({e} as timestamp_ltz)) / 1000000.0)"),
     type_name_of: |e| format!("typeof({e})"),
     strategy_error,
+    // Spark has no `varchar` without a length, no `text`, no `double precision`.
+    type_spellings: &[
+        ("character varying", "string"),
+        ("varchar", "string"),
+        ("text", "string"),
+        ("double precision", "double"),
+    ],
 };
 
 /// Table formats whose tables take `MERGE INTO` and `DELETE` on Spark.
@@ -260,6 +267,8 @@ impl SparkAdapter {
             ("spark.sql.ansi.doubleQuotedIdentifiers", "true".into()),
             // Freshness reads timestamps without time zone as UTC.
             ("spark.sql.session.timeZone", "UTC".into()),
+            // `timestamp` means what it means in SQL, DuckDB and Postgres: without time zone.
+            ("spark.sql.timestampType", "TIMESTAMP_NTZ".into()),
             // `create table ... as` without `using` makes a table of the target's format.
             ("spark.sql.sources.default", self.file_format.clone()),
             ("spark.sql.legacy.createHiveTableByDefault", "false".into()),
@@ -445,17 +454,23 @@ fn is_blank(s: &str) -> bool {
 
 /// Text of every value of a batch, row by row (NULL as `None`).
 fn batch_rows(batch: &RecordBatch, out: &mut Vec<Vec<Option<String>>>) -> DbResult<()> {
-    let options = FormatOptions::default();
-    let formatters = batch
+    // Timestamps as DuckDB and Postgres print them: a space, no trailing zero fraction.
+    let options = FormatOptions::default()
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
+    let columns = batch
         .columns()
+        .iter()
+        .map(utc_as_offset)
+        .collect::<DbResult<Vec<ArrayRef>>>()?;
+    let formatters = columns
         .iter()
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AdapterError::permanent(format!("cannot read a Spark result: {e}")))?;
     for row in 0..batch.num_rows() {
         out.push(
-            batch
-                .columns()
+            columns
                 .iter()
                 .zip(&formatters)
                 .map(|(c, f)| (!c.is_null(row)).then(|| f.value(row).to_string()))
@@ -468,6 +483,23 @@ fn batch_rows(batch: &RecordBatch, out: &mut Vec<Vec<Option<String>>>) -> DbResu
 /// A Spark string literal (backslash escapes).
 fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A timestamp column in the session's zone, UTC, relabelled `+00:00`: the same instants, in
+/// a zone arrow formats without a time zone database.
+fn utc_as_offset(column: &ArrayRef) -> DbResult<ArrayRef> {
+    match column.data_type() {
+        DataType::Timestamp(unit, Some(tz)) if !tz.starts_with(['+', '-']) => {
+            let tz = if ["UTC", "Etc/UTC", "Z", "GMT"].contains(&tz.as_ref()) {
+                "+00:00"
+            } else {
+                return Ok(column.clone());
+            };
+            arrow_cast::cast(column, &DataType::Timestamp(*unit, Some(tz.into())))
+                .map_err(|e| AdapterError::permanent(format!("cannot read a Spark result: {e}")))
+        }
+        _ => Ok(column.clone()),
+    }
 }
 
 /// `` `a`, `b` `` for a column list.
