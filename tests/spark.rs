@@ -291,6 +291,13 @@ fn the_example_warehouse_builds_and_tests_green_on_spark_with_duckdbs_rows() {
     let env = [("SPARK_REMOTE", cluster.url.as_str())];
     let out = strata(&dir, &["build"], &[]);
     assert!(out.status.success(), "on DuckDB: {}", text(&out));
+    // OpenLineage events of the Spark builds go to a file.
+    let events = dir.join("events.jsonl");
+    std::fs::write(
+        dir.join("openlineage.yml"),
+        "transport:\n  type: file\n  log_file_path: events.jsonl\n",
+    )
+    .unwrap();
     // Twice: the second build takes the incremental path (insert_overwrite on Spark).
     for round in 1..=2 {
         let out = strata(&dir, &["build", "--target", "spark"], &env);
@@ -318,6 +325,22 @@ fn the_example_warehouse_builds_and_tests_green_on_spark_with_duckdbs_rows() {
         "{}",
         text(&out)
     );
+    // Lineage: valid events, datasets named as the spec names Spark's tables.
+    let events = common::openlineage::read_jsonl(&events);
+    common::openlineage::assert_valid_events(&events);
+    let mart = events
+        .iter()
+        .find(|e| e["job"]["name"] == "model.ofitec.mart_ar_aging" && e["eventType"] == "COMPLETE")
+        .expect("an event of mart_ar_aging");
+    assert_eq!(
+        mart["outputs"][0]["namespace"],
+        format!("spark://127.0.0.1:{}", cluster.port)
+    );
+    assert_eq!(
+        mart["outputs"][0]["name"],
+        "spark_catalog.marts.mart_ar_aging"
+    );
+    assert_eq!(mart["job"]["facets"]["sql"]["dialect"], "spark");
     let db = dir.join("warehouse/ofitec.duckdb");
     for relation in EXAMPLE_RELATIONS {
         let columns = comparable_columns(&db, relation);
