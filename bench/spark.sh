@@ -27,17 +27,22 @@ if [ -z "${SPARK_REMOTE:-}" ]; then
   SPARK_HOME=$(python3 -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))') || {
     echo 'bench: pyspark is missing: python3 -m pip install "pyspark[connect]>=4,<5"' >&2; exit 2; }
   export SPARK_HOME SPARK_LOG_DIR="$WORK/logs" SPARK_PID_DIR="$WORK/pids"
-  export SPARK_WORKER_INSTANCES=2 SPARK_WORKER_CORES=1 SPARK_WORKER_MEMORY=1g
-  export SPARK_WORKER_DIR="$WORK/workers" SPARK_MASTER_HOST=127.0.0.1 SPARK_MASTER_PORT=17077
-  export SPARK_MASTER_WEBUI_PORT=18080 SPARK_WORKER_WEBUI_PORT=18081
+  # pyspark ships spark-daemon.sh but not start-master.sh or start-worker.sh.
+  daemon="$SPARK_HOME/sbin/spark-daemon.sh"
+  master=org.apache.spark.deploy.master.Master
+  worker=org.apache.spark.deploy.worker.Worker
   stop() {
     "$SPARK_HOME/sbin/stop-connect-server.sh" >/dev/null 2>&1 || true
-    "$SPARK_HOME/sbin/stop-worker.sh" >/dev/null 2>&1 || true
-    "$SPARK_HOME/sbin/stop-master.sh" >/dev/null 2>&1 || true
+    "$daemon" stop "$worker" 1 >/dev/null 2>&1 || true
+    "$daemon" stop "$worker" 2 >/dev/null 2>&1 || true
+    "$daemon" stop "$master" 1 >/dev/null 2>&1 || true
   }
   trap stop EXIT
-  "$SPARK_HOME/sbin/start-master.sh" >/dev/null
-  "$SPARK_HOME/sbin/start-worker.sh" spark://127.0.0.1:17077 >/dev/null
+  "$daemon" start "$master" 1 --host 127.0.0.1 --port 17077 --webui-port 18080 >/dev/null
+  for n in 1 2; do
+    "$daemon" start "$worker" "$n" --host 127.0.0.1 --cores 1 --memory 1g \
+      --webui-port $((18080 + n)) --work-dir "$WORK/worker-$n" spark://127.0.0.1:17077 >/dev/null
+  done
   "$SPARK_HOME/sbin/start-connect-server.sh" --master spark://127.0.0.1:17077 \
     --driver-memory 1g --conf spark.executor.memory=768m --conf spark.ui.enabled=false \
     --conf spark.connect.grpc.binding.address=127.0.0.1 --conf spark.connect.grpc.binding.port=15012 \

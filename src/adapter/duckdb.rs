@@ -202,111 +202,7 @@ struct Catalog {
     kinds: HashMap<(String, String), RelationKind>,
 }
 
-type Key = (String, String);
-
-fn key(schema: &str, name: &str) -> Key {
-    (schema.to_lowercase(), name.to_lowercase())
-}
-
-/// Reads one identifier (quoted or not) at the start of `s`; returns it and the rest.
-fn ident(s: &str) -> Option<(String, &str)> {
-    let s = s.trim_start();
-    if let Some(rest) = s.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = rest.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if rest[i + 1..].starts_with('"') {
-                    out.push('"');
-                    chars.next();
-                } else {
-                    return Some((out, &rest[i + 1..]));
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        None
-    } else {
-        let end = s
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(s.len());
-        (end > 0).then(|| (s[..end].to_string(), &s[end..]))
-    }
-}
-
-/// `schema.name` (or `name`, in `main`) at the start of `s`.
-fn relation_name(s: &str) -> Option<(Key, &str)> {
-    let (first, rest) = ident(s)?;
-    match rest.strip_prefix('.') {
-        Some(r) => {
-            let (second, rest) = ident(r)?;
-            Some((key(&first, &second), rest))
-        }
-        None => Some((key("main", &first), rest)),
-    }
-}
-
-/// The text after the first `n` words of `sql`.
-fn after_words(sql: &str, n: usize) -> &str {
-    let mut rest = sql.trim_start();
-    for _ in 0..n {
-        rest = rest.trim_start();
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        rest = &rest[end..];
-    }
-    rest
-}
-
-/// What a statement does to the catalog: `Some(changes)` when understood (possibly none),
-/// `None` when it is DDL of a shape not recognised.
-fn catalog_effect(sql: &str) -> Option<Vec<(Key, Option<RelationKind>)>> {
-    let lower = sql.trim_start().to_lowercase();
-    let words: Vec<&str> = lower.split_whitespace().take(6).collect();
-    let made = |n: usize, kind: RelationKind| {
-        relation_name(after_words(sql, n)).map(|(k, _)| vec![(k, Some(kind))])
-    };
-    let dropped = |n: usize| relation_name(after_words(sql, n)).map(|(k, _)| vec![(k, None)]);
-    match words.as_slice() {
-        ["create", "or", "replace", "view", ..] => made(4, RelationKind::View),
-        ["create", "view", ..] => made(2, RelationKind::View),
-        ["create", "or", "replace", "table", ..] => made(4, RelationKind::Table),
-        ["create", "table", "if", "not", "exists", ..] => made(5, RelationKind::Table),
-        ["create", "table", ..] => made(2, RelationKind::Table),
-        ["drop", "table" | "view", "if", "exists", ..] => dropped(4),
-        ["drop", "table" | "view", ..] => dropped(2),
-        ["alter", kind @ ("table" | "view"), ..] => {
-            let (from, rest) = relation_name(after_words(sql, 2))?;
-            let rest = rest.trim_start();
-            let is_rename = rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("rename to");
-            if !is_rename {
-                // add column, alter column ...: the relation stays what it was.
-                return Some(Vec::new());
-            }
-            let (to, _) = ident(&rest[9..])?;
-            let kind = if *kind == "view" {
-                RelationKind::View
-            } else {
-                RelationKind::Table
-            };
-            Some(vec![(from.clone(), None), (key(&from.0, &to), Some(kind))])
-        }
-        ["create" | "drop" | "alter", rest @ ..] => {
-            // Schemas, indexes, sequences, macros, types do not change what relations exist.
-            let object = rest
-                .iter()
-                .find(|w| !matches!(**w, "or" | "replace" | "temp" | "temporary" | "unique"))
-                .copied()
-                .unwrap_or("");
-            matches!(
-                object,
-                "schema" | "index" | "sequence" | "macro" | "function" | "type" | "secret"
-            )
-            .then(Vec::new)
-        }
-        _ => Some(Vec::new()),
-    }
-}
+use super::ddl::{Key, catalog_effect, key};
 
 impl DuckDbAdapter {
     /// Opens (and, unless `read_only`, creates) the database file. A read-only open of a file
@@ -452,7 +348,7 @@ impl DuckDbConnection {
         }
         // A batch (hooks) may hold several statements: each is looked at.
         for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
-            match catalog_effect(stmt) {
+            match catalog_effect(stmt, "main") {
                 Some(changes) => self.pending.extend(changes),
                 None => self.pending_unknown = true,
             }
@@ -537,7 +433,8 @@ impl DuckDbConnection {
             Err(e) => {
                 // Inside a transaction the rollback that follows discards everything. Outside
                 // one, a batch may have run part of its DDL: read the catalog again.
-                if !self.in_transaction && catalog_effect(sql).is_none_or(|c| !c.is_empty()) {
+                if !self.in_transaction && catalog_effect(sql, "main").is_none_or(|c| !c.is_empty())
+                {
                     self.apply(Vec::new(), true);
                 }
                 Err(e)
@@ -677,42 +574,6 @@ impl Connection for DuckDbConnection {
 
     fn interrupter(&self) -> Interrupter {
         self.interrupter.clone()
-    }
-}
-
-#[cfg(test)]
-mod catalog_tests {
-    use super::*;
-
-    #[test]
-    fn ddl_is_understood() {
-        let v = |s: &str| catalog_effect(s);
-        assert_eq!(
-            v("create or replace view \"main\".\"m\" as\nselect 1"),
-            Some(vec![(key("main", "m"), Some(RelationKind::View))])
-        );
-        assert_eq!(
-            v("create table \"Marts\".\"x__strata_new\" as select 1"),
-            Some(vec![(
-                key("marts", "x__strata_new"),
-                Some(RelationKind::Table)
-            )])
-        );
-        assert_eq!(
-            v("alter table \"s\".\"x__strata_new\" rename to \"x\""),
-            Some(vec![
-                (key("s", "x__strata_new"), None),
-                (key("s", "x"), Some(RelationKind::Table))
-            ])
-        );
-        assert_eq!(
-            v("drop view if exists s.y"),
-            Some(vec![(key("s", "y"), None)])
-        );
-        assert_eq!(v("create schema if not exists raw"), Some(vec![]));
-        assert_eq!(v("insert into t select 1"), Some(vec![]));
-        assert_eq!(v("create temp view v as select 1"), None);
-        assert_eq!(v("alter table t add column c int"), Some(vec![]));
     }
 }
 

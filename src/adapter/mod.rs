@@ -5,6 +5,7 @@
 //!
 //! May import: `ir` and the utilities. The offline stages import `adapter::engine` only.
 
+mod ddl;
 pub mod duckdb;
 pub mod engine;
 pub mod naming;

@@ -21,6 +21,7 @@ mod proto {
 }
 pub mod url;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +32,7 @@ use arrow_schema::{DataType, Field, Schema};
 
 use self::client::{Client, ClientError};
 use self::url::SparkUrl;
+use super::ddl::{Key, catalog_effect, key};
 use super::engine::{Engine, FieldError, TypeFamily};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
@@ -232,6 +234,39 @@ pub struct SparkAdapter {
     url: SparkUrl,
     file_format: String,
     connect_timeout: Duration,
+    catalog: Arc<Mutex<Catalog>>,
+}
+
+/// What relations exist, per schema: read once per schema (`show tables`, `show views`) and
+/// kept up to date from the DDL strata's sessions run (`ddl::catalog_effect`), shared by the
+/// run's sessions. Asking Spark costs two round trips a model, each through Spark's
+/// analyzer; a statement whose effect is not understood (a hook's own DDL) empties it.
+#[derive(Default)]
+struct Catalog {
+    loaded: HashSet<String>,
+    kinds: HashMap<Key, RelationKind>,
+}
+
+impl Catalog {
+    /// Records what `sql`, which just ran (or failed: `ok` false), did.
+    fn track(&mut self, sql: &str, ok: bool) {
+        match catalog_effect(sql, "default") {
+            Some(changes) if ok => {
+                for (k, v) in changes {
+                    if !self.loaded.contains(&k.0) {
+                        continue;
+                    }
+                    match v {
+                        Some(kind) => self.kinds.insert(k, kind),
+                        None => self.kinds.remove(&k),
+                    };
+                }
+            }
+            // A failed statement with no effect on relations changed nothing.
+            Some(changes) if changes.is_empty() => {}
+            _ => *self = Catalog::default(),
+        }
+    }
 }
 
 impl SparkAdapter {
@@ -251,6 +286,7 @@ impl SparkAdapter {
             url,
             file_format: file_format.unwrap_or("parquet").to_string(),
             connect_timeout: CONNECT_TIMEOUT,
+            catalog: Arc::default(),
         })
     }
 
@@ -329,6 +365,7 @@ impl Adapter for SparkAdapter {
         Ok(Box::new(SparkConnection {
             client,
             file_format: self.file_format.clone(),
+            catalog: self.catalog.clone(),
             url: self.url.clone(),
             session,
             broken: Arc::new(AtomicBool::new(false)),
@@ -341,6 +378,7 @@ pub struct SparkConnection {
     client: Client,
     /// The target's table format, for tables whose model names none.
     file_format: String,
+    catalog: Arc<Mutex<Catalog>>,
     url: SparkUrl,
     session: String,
     broken: Arc<AtomicBool>,
@@ -375,10 +413,36 @@ impl SparkConnection {
     }
 
     fn command(&mut self, sql: &str) -> DbResult<u64> {
-        match self.client.sql_command(sql) {
+        let outcome = self.client.sql_command(sql);
+        self.catalog.lock().unwrap().track(sql, outcome.is_ok());
+        match outcome {
             Ok(x) => Ok(x.rows_written.unwrap_or(0)),
             Err(e) => Err(self.err(e, Some(sql))),
         }
+    }
+
+    /// The tables and views of `schema` (none when it does not exist).
+    fn list(&mut self, schema: &str) -> DbResult<HashMap<Key, RelationKind>> {
+        let q = format!("`{}`", schema.replace('`', "``"));
+        let names = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+            rows.into_iter()
+                .filter_map(|r| r.into_iter().nth(1).flatten())
+                .collect()
+        };
+        let tables = match self.query(&format!("show tables in {q}")) {
+            Ok(rows) => names(rows),
+            Err(e) if is_not_found(&e) => return Ok(HashMap::new()),
+            Err(e) => return Err(e),
+        };
+        let views = names(self.query(&format!("show views in {q}"))?);
+        let mut kinds: HashMap<Key, RelationKind> = tables
+            .iter()
+            .map(|t| (key(schema, t), RelationKind::Table))
+            .collect();
+        for v in &views {
+            kinds.insert(key(schema, v), RelationKind::View);
+        }
+        Ok(kinds)
     }
 }
 
@@ -586,30 +650,17 @@ impl Connection for SparkConnection {
     }
 
     fn relation_kind(&mut self, relation: &Relation) -> DbResult<Option<RelationKind>> {
-        let like = crate::ir::quote_literal(&relation.identifier.to_lowercase());
-        let schema = backticked(relation);
-        let schema = &schema[..schema.find("`.`").map_or(schema.len(), |i| i + 1)];
-        let tables = match self.query(&format!("show tables in {schema} like {like}")) {
-            Ok(rows) => rows,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let named = |rows: &[Vec<Option<String>>]| {
-            rows.iter().any(|r| {
-                r.get(1)
-                    .and_then(|n| n.as_deref())
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&relation.identifier))
-            })
-        };
-        if !named(&tables) {
-            return Ok(None);
+        let k = key(&relation.schema, &relation.identifier);
+        let catalog = self.catalog.clone();
+        // Held while a schema is listed: a session that changes that schema meanwhile records
+        // its change after the listing, not before it (where the listing would undo it).
+        let mut cat = catalog.lock().unwrap();
+        if !cat.loaded.contains(&k.0) {
+            let listed = self.list(&relation.schema)?;
+            cat.kinds.extend(listed);
+            cat.loaded.insert(k.0.clone());
         }
-        let views = self.query(&format!("show views in {schema} like {like}"))?;
-        Ok(Some(if named(&views) {
-            RelationKind::View
-        } else {
-            RelationKind::Table
-        }))
+        Ok(cat.kinds.get(&k).copied())
     }
 
     fn columns(&mut self, relation: &Relation) -> DbResult<Vec<ColumnMeta>> {
