@@ -2,8 +2,9 @@
 # The Spark run benchmark: a generated project of N models (every one a table) run on a local
 # Spark cluster (a standalone master, two workers of one core each, a Spark Connect server,
 # all from pyspark), `strata run --target spark --threads T` against the floor of sending the
-# same models' statements with the same parallelism straight through a Spark Connect session
-# (`examples/spark_floor.rs`), paired run by run with farm-bench; then strata's peak memory.
+# statements strata sends for the models (build under a temporary name, drop, rename) with the
+# same parallelism straight through a Spark Connect session (`examples/spark_floor.rs`), paired
+# run by run with farm-bench, which also reports strata's peak memory.
 #
 #   bench/spark.sh [MODELS]        default 200
 #

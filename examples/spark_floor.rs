@@ -1,16 +1,19 @@
-//! The floor of the Spark run benchmark: each model's compiled statement sent straight through
-//! a Spark Connect session, with the same parallelism as `strata run --threads N` (a model
-//! starts once its parents are built), and nothing else: no temporary name and swap, no
-//! catalog lookups, no tests, no artifacts. `strata run` on Spark is measured against this.
+//! The floor of the Spark run benchmark: the statements `strata run` sends for each model,
+//! sent straight through a Spark Connect session with the same parallelism as `strata run
+//! --threads N` (a model starts once its parents are built), and nothing else: no compile,
+//! no catalog lookups, no scheduler of strata's, no artifacts. `strata run` on Spark is
+//! measured against this.
 //!
 //! ```text
 //! strata --project-dir DIR compile --target spark    # writes DIR/.strata/manifest.json
 //! cargo run --release --example spark_floor -- DIR sc://127.0.0.1:15002 THREADS
 //! ```
 //!
-//! A view is `create or replace view "schema"."name" as <compiled SQL>`; a table is
-//! `drop table if exists` and `create table ... as <compiled SQL>` (Spark's parquet tables
-//! have no `create or replace table`). Seeds must already be loaded (`strata seed`).
+//! A view is `create or replace view "schema"."name" as <compiled SQL>`; a table is what
+//! strata's table materialization sends on Spark (parquet tables have no `create or replace
+//! table`): `create table "schema"."name__strata_floor" as <compiled SQL>`, `drop table if
+//! exists "schema"."name"`, `alter table ... rename to "name"`. Seeds must already be loaded
+//! (`strata seed`).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -65,9 +68,15 @@ fn plan(dir: &str) -> Result<Plan, String> {
         let statements = if kind == "view" {
             vec![format!("create or replace view {name} as\n{code}")]
         } else {
+            let tmp = format!(
+                "{}.{}",
+                quote(schema),
+                quote(&format!("{alias}__strata_floor"))
+            );
             vec![
+                format!("create table {tmp} as\n{code}"),
                 format!("drop table if exists {name}"),
-                format!("create table {name} as\n{code}"),
+                format!("alter table {tmp} rename to {}", quote(alias)),
             ]
         };
         if !schemas.iter().any(|s| s == schema) {

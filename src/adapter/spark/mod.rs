@@ -759,6 +759,38 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_follows_strata_ddl_and_forgets_what_it_cannot_read() {
+        let mut cat = Catalog::default();
+        cat.loaded.insert("marts".into());
+        cat.track(
+            "create table \"marts\".\"x__strata_new_1\" using parquet\nas\nselect 1",
+            true,
+        );
+        cat.track(
+            "alter table \"marts\".\"x__strata_new_1\" rename to \"x\"",
+            true,
+        );
+        cat.track("create or replace view \"marts\".\"v\" as select 1", true);
+        // Schemas not listed yet are not recorded: they are listed when first asked about.
+        cat.track("create table \"raw\".\"s\" as select 1", true);
+        assert_eq!(
+            cat.kinds.get(&key("marts", "x")),
+            Some(&RelationKind::Table)
+        );
+        assert_eq!(cat.kinds.get(&key("marts", "v")), Some(&RelationKind::View));
+        assert_eq!(cat.kinds.get(&key("marts", "x__strata_new_1")), None);
+        assert_eq!(cat.kinds.get(&key("raw", "s")), None);
+        // A failed insert changes nothing; a failed DDL, or DDL not understood, empties it.
+        cat.track("insert into \"marts\".\"x\" select 1", false);
+        assert!(cat.loaded.contains("marts"));
+        cat.track("drop table \"marts\".\"x\"", false);
+        assert!(cat.loaded.is_empty() && cat.kinds.is_empty());
+        cat.loaded.insert("marts".into());
+        cat.track("create temporary view t as select 1", true);
+        assert!(cat.loaded.is_empty());
+    }
+
+    #[test]
     fn layouts_become_create_table_clauses() {
         assert_eq!(
             layout_clauses(&TableLayout::default(), "parquet", None),
