@@ -5,29 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::spark;
-
-fn strata(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
-    cmd.arg("--project-dir").arg(dir).args(args);
-    cmd.env_remove("SPARK_REMOTE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("strata runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::spark::{self, strata, text};
 
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", text(&o));

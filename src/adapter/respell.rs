@@ -27,33 +27,14 @@ pub fn respell_types<'a>(sql: &'a str, spellings: &[(&str, &str)]) -> Cow<'a, st
     let mut last_word: Option<Word> = None;
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' && q == b'\'' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
+        if let Some((end, quoted)) = skip_quoted_or_comment(b, i) {
+            i = end;
+            if quoted {
                 last_word = None;
-                continue;
             }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
+            continue;
+        }
+        match b[i] {
             b'(' => {
                 let cast = last_word
                     .as_ref()
@@ -102,6 +83,37 @@ pub fn respell_types<'a>(sql: &'a str, spellings: &[(&str, &str)]) -> Cow<'a, st
     }
     out.push_str(&sql[at..]);
     Cow::Owned(out)
+}
+
+/// When a string, a quoted name or a comment starts at byte `i`: the byte after its end, and
+/// whether it was quoted (not a comment). Strings take backslash escapes, as in Spark SQL.
+pub(crate) fn skip_quoted_or_comment(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    match b[i] {
+        q @ (b'\'' | b'"' | b'`') => {
+            i += 1;
+            while i < b.len() && b[i] != q {
+                if b[i] == b'\\' && q == b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some(((i + 1).min(b.len()), true))
+        }
+        b'-' if b.get(i + 1) == Some(&b'-') => {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            Some((i, false))
+        }
+        b'/' if b.get(i + 1) == Some(&b'*') => {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            Some(((i + 2).min(b.len()), false))
+        }
+        _ => None,
+    }
 }
 
 /// The word starting at byte `i`.

@@ -8,6 +8,13 @@ use serde_json::Value as J;
 
 use crate::diagnostics::suggest;
 
+/// `self.f = later.f` for each field `f` that `later` sets: a more specific level wins.
+macro_rules! override_set {
+    ($self:ident, $later:ident; $($f:ident),* $(,)?) => {
+        $( if $later.$f.is_some() { $self.$f = $later.$f.clone(); } )*
+    };
+}
+
 /// How a model is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -212,10 +219,7 @@ impl TableLayout {
 
     /// Applies a later, more specific level on top of this one.
     fn merge(&mut self, later: &TableLayout) {
-        macro_rules! over {
-            ($($f:ident),*) => {$( if later.$f.is_some() { self.$f = later.$f.clone(); } )*};
-        }
-        over!(
+        override_set!(self, later;
             file_format,
             partition_by,
             clustered_by,
@@ -663,10 +667,7 @@ impl NodeConfig {
 
     /// Applies a later, more specific level on top of this one.
     pub fn merge(&mut self, later: &NodeConfig) {
-        macro_rules! over {
-            ($($f:ident),*) => {$( if later.$f.is_some() { self.$f = later.$f.clone(); } )*};
-        }
-        over!(
+        override_set!(self, later;
             enabled,
             materialized,
             schema,

@@ -8,7 +8,7 @@
 //! uses a running server instead. Missing Java or pyspark is a failure that names the
 //! command installing it, never a skipped test.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -374,4 +374,26 @@ pub fn sorted_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
         .collect();
     rows.sort();
     rows
+}
+
+/// Runs strata in `dir` with `env` set (SPARK_REMOTE and the schema of the Spark target);
+/// the SPARK_REMOTE of the test's own environment is not passed on.
+pub fn strata(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.arg("--project-dir").arg(dir).args(args);
+    cmd.env_remove("SPARK_REMOTE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("strata runs")
+}
+
+/// A run's exit code and output, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

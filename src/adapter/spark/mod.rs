@@ -34,6 +34,7 @@ use self::client::{Client, ClientError};
 use self::url::SparkUrl;
 use super::ddl::{Key, catalog_effect, key};
 use super::engine::{Engine, FieldError, TypeFamily};
+use super::respell::skip_quoted_or_comment;
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, ErrorClass, Interrupter,
     RelationKind,
@@ -474,33 +475,13 @@ fn statements(sql: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' && q == b'\'' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b';' => {
-                out.push(&sql[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+        if let Some((end, _)) = skip_quoted_or_comment(b, i) {
+            i = end;
+            continue;
+        }
+        if b[i] == b';' {
+            out.push(&sql[start..i]);
+            start = i + 1;
         }
         i += 1;
     }
