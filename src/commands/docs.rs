@@ -132,23 +132,11 @@ pub fn serve(global: &GlobalArgs, port: u16) -> Result<ExitStatus> {
         );
         return Ok(ExitStatus::Error);
     }
-    let server = match tiny_http::Server::http(("127.0.0.1", port)) {
-        Ok(s) => s,
-        Err(e) => {
-            out.always(
-                &format!(
-                    "error: cannot listen on 127.0.0.1:{port}: {e} (choose another with --port)"
-                ),
-                serde_json::json!({"event": "error", "message": e.to_string()}),
-            );
-            return Ok(ExitStatus::Error);
-        }
+    let listen = format!("127.0.0.1:{port}");
+    let Some((server, addr)) = super::bind_http(&listen, " (choose another with --port)", &out)
+    else {
+        return Ok(ExitStatus::Error);
     };
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     out.always(
         &format!("serving the docs site on http://{addr}/ (Ctrl-C to stop)"),
         serde_json::json!({"event": "serving", "address": addr}),

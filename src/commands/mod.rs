@@ -155,6 +155,28 @@ impl Output {
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Binds an HTTP server on `listen` and returns it with the address it got; a failure is
+/// reported (with `hint`, if any) and gives `None`.
+pub fn bind_http(listen: &str, hint: &str, out: &Output) -> Option<(tiny_http::Server, String)> {
+    match tiny_http::Server::http(listen) {
+        Ok(server) => {
+            let addr = server
+                .server_addr()
+                .to_ip()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| listen.to_string());
+            Some((server, addr))
+        }
+        Err(e) => {
+            out.always(
+                &format!("error: cannot listen on {listen}: {e}{hint}"),
+                serde_json::json!({"event": "error", "message": e.to_string()}),
+            );
+            None
+        }
+    }
+}
+
 /// Writes a line to stdout. False once stdout is closed (its reader, `head` say, went away):
 /// nothing more is written then, and the caller decides how to stop; a closed output never
 /// panics the process.

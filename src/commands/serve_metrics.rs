@@ -31,21 +31,9 @@ pub fn run(
         return Ok(ExitStatus::Error);
     };
     let specs = selected_specs(&c, &picked, Scope::All);
-    let server = match tiny_http::Server::http(listen) {
-        Ok(s) => s,
-        Err(e) => {
-            out.always(
-                &format!("cannot listen on {listen}: {e}"),
-                serde_json::json!({"event": "error", "message": e.to_string()}),
-            );
-            return Ok(ExitStatus::Error);
-        }
+    let Some((server, addr)) = super::bind_http(listen, "", &out) else {
+        return Ok(ExitStatus::Error);
     };
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| listen.to_string());
     out.always(
         &format!(
             "serving metrics of {} freshness checks on http://{addr}/metrics",
