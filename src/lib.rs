@@ -25,6 +25,7 @@ pub mod lineage;
 pub mod materialize;
 pub mod pages;
 pub mod project;
+pub mod rows;
 pub mod sorted;
 pub mod sql;
 pub mod timing;

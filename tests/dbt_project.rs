@@ -540,21 +540,22 @@ fn a_packages_vars_and_doc_blocks_reach_its_nodes_as_in_dbt() {
 }
 
 #[test]
-fn jinja_that_needs_a_database_while_compiling_says_so() {
+fn a_query_outside_a_nodes_render_says_where_queries_run() {
     let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let project = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
     std::fs::write(
-        dir.join("models/values.sql"),
-        "{% set r = run_query('select distinct status from ' ~ ref('orders')) %}\nselect 1 as one\n",
+        dir.join("dbt_project.yml"),
+        format!("{project}\non-run-start:\n  - \"{{{{ run_query('select 1') }}}}\"\n"),
     )
     .unwrap();
     let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
     assert!(
         stderr.contains(
-            "`run_query` queries the database while compiling, and strata compiles without one"
+            "`run_query` queries the database, which strata does only while a model or a test renders"
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("models/values.sql:1:"), "{stderr}");
+    assert!(stderr.contains("call it from a model's SQL"), "{stderr}");
 }
 
 /// A profiles.yml with one DuckDB output writing to `file`.

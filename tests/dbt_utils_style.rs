@@ -3,7 +3,9 @@
 //! `generate_surrogate_key`, `date_spine`, `pivot`, `get_column_values`), builds on DuckDB and on
 //! Postgres with its tables holding what the SQL means. The columns `star` and
 //! `union_relations` ask the adapter for are answered while compiling, with no database; what
-//! cannot be known so is an error that says what to declare.
+//! cannot be known so is an error that says what to declare. The queries models run while
+//! rendering (`get_column_values` over `run_query`, a `statement` block) run when the models
+//! run, as in dbt.
 
 mod common;
 
@@ -79,12 +81,30 @@ fn customer_orders() -> Vec<Vec<String>> {
 }
 
 /// date_spine: 2023-12-30 up to (not including) 2024-01-06, seven days; pivot: per status
-/// (from `vars:`), that week's orders.
+/// (found by get_column_values when the model ran), that week's orders.
 const CALENDAR: &str = "select count(*), min(date_day), max(date_day), sum(placed), sum(shipped), sum(returned) from {schema}.order_calendar";
 
 fn calendar() -> Vec<Vec<String>> {
     table(&[&["7", "2023-12-30", "2024-01-05", "1", "3", "1"]])
 }
+
+/// The columns of order_calendar and status_counts: one per status, found when they ran.
+const LATE_COLUMNS: &str = "select table_name, column_name from information_schema.columns where table_name in ('order_calendar', 'status_counts') and table_schema = '{schema}' order by table_name, ordinal_position";
+
+fn late_columns() -> Vec<Vec<String>> {
+    table(&[
+        &["order_calendar", "date_day"],
+        &["order_calendar", "placed"],
+        &["order_calendar", "returned"],
+        &["order_calendar", "shipped"],
+        &["status_counts", "placed"],
+        &["status_counts", "returned"],
+        &["status_counts", "shipped"],
+    ])
+}
+
+/// status_counts: the orders of each status, from a `statement` block's rows.
+const STATUS_COUNTS: &str = "select placed, returned, shipped from {schema}.status_counts";
 
 /// What every engine's build shows beyond its tables: the columns the compile knew, in the
 /// manifest; `get_column_values` run by `run-operation` against the warehouse.
@@ -118,6 +138,8 @@ fn assert_compiled_columns_and_operation(dir: &Path, home: &Path, env: &[(&str, 
         stdout.contains("[order_statuses] order statuses: placed, returned, shipped"),
         "{stdout}"
     );
+    let (stdout, _) = ok(strata(dir, home, &["run-operation", "order_count"], env));
+    assert!(stdout.contains("[order_count] orders: 5"), "{stdout}");
 }
 
 #[test]
@@ -133,7 +155,12 @@ fn a_dbt_utils_style_package_builds_on_duckdb() {
     );
     assert_eq!(q(CUSTOMER_ORDERS), customer_orders());
     assert_eq!(q(CALENDAR), calendar());
+    assert_eq!(q(LATE_COLUMNS), late_columns());
+    assert_eq!(q(STATUS_COUNTS), table(&[&["1", "1", "3"]]));
     drop(conn);
+    // The compiled SQL written is what ran: the query's rows in it.
+    let sql = compiled(&dir, "status_counts");
+    assert!(sql.contains("3 as shipped"), "{sql}");
     assert_compiled_columns_and_operation(&dir, tmp.path(), &[]);
     // An inline query introspects too, answered from the compiled nodes' columns.
     let inline = "select {{ strata_utils.star(ref('stg_customers'), except=['last_name']) }} from {{ ref('stg_customers') }} order by 1";
@@ -170,6 +197,8 @@ fn a_dbt_utils_style_package_builds_on_postgres() {
     );
     assert_eq!(q(CUSTOMER_ORDERS), customer_orders());
     assert_eq!(q(CALENDAR), calendar());
+    assert_eq!(q(LATE_COLUMNS), late_columns());
+    assert_eq!(q(STATUS_COUNTS), table(&[&["1", "1", "3"]]));
     let pg_run_operation = ["run-operation", "order_statuses", "-t", "pg"];
     let (stdout, _) = ok(strata(&dir, tmp.path(), &pg_run_operation, &env));
     assert!(
@@ -237,7 +266,7 @@ fn columns_not_known_offline_say_what_to_declare_and_declared_ones_are_used() {
 }
 
 #[test]
-fn get_relation_answers_from_the_projects_relations_and_queries_are_refused_while_compiling() {
+fn get_relation_answers_from_the_projects_relations() {
     let (tmp, dir) = fixture_copy("dbt_utils_style");
     write(
         &dir,
@@ -249,24 +278,76 @@ fn get_relation_answers_from_the_projects_relations_and_queries_are_refused_whil
         compiled(&dir, "probe").trim(),
         "select 'stg_orders' as found, true as missing_is_none"
     );
-    // get_column_values queries the database: while compiling, that is refused, saying what
-    // to do instead (the fixture's `vars:` hold the values; run-operation runs it).
+}
+
+#[test]
+fn queries_run_when_the_model_runs_and_the_compile_renders_with_execute_false() {
+    let (tmp, dir) = fixture_copy("dbt_utils_style");
+    // Offline, a model whose template queries is rendered with `execute` false, as dbt parses
+    // it: get_column_values returns its default, the pivot has no column yet.
+    ok(strata(&dir, tmp.path(), &["compile"], &[]));
+    let sql = compiled(&dir, "order_calendar");
+    assert!(sql.contains("spine.date_day,"), "{sql}");
+    assert!(!sql.contains("placed"), "{sql}");
+    assert!(compiled(&dir, "status_counts").contains("0 as not_counted_yet"));
+
+    // A result used outside `{% if execute %}` fails the compile, saying why.
     write(
         &dir,
-        "models/marts/statuses.sql",
-        "select 1 as one\n{%- for s in strata_utils.get_column_values(ref('stg_orders'), 'status') %}, '{{ s }}' as s{{ loop.index }}{% endfor %}\n",
+        "models/marts/first_status.sql",
+        "{%- set r = run_query('select min(status) as s from ' ~ ref('stg_orders')) -%}\nselect '{{ r.columns[0].values()[0] }}' as first_status\n",
     );
     let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
     assert!(
-        stderr.contains("`run_query` queries the database while compiling"),
+        stderr.contains("models/marts/first_status.sql:2"),
         "{stderr}"
     );
-    assert!(stderr.contains("values in `vars:`"), "{stderr}");
-    assert!(stderr.contains("strata run-operation"), "{stderr}");
     assert!(
-        stderr.contains("while rendering models/marts/statuses.sql"),
+        stderr.contains("renders it with `execute` false, where run_query() returns none"),
         "{stderr}"
     );
+    assert!(stderr.contains("{% if execute %}"), "{stderr}");
+
+    // Guarded, it builds after stg_orders, with the query's rows; the ref inside the query
+    // alone makes stg_orders a parent.
+    write(
+        &dir,
+        "models/marts/first_status.sql",
+        "select\n{%- if execute %}\n{%- set r = run_query('select min(status) as s, count(*) as n from ' ~ ref('stg_orders')) %} '{{ r.columns[0].values()[0] }}' as first_status, {{ r.rows[0]['n'] }} as orders\n{%- else %} null as first_status, 0 as orders{% endif %}\n",
+    );
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["build", "-s", "+first_status"],
+        &[],
+    ));
+    assert!(stdout.contains("table main.first_status"), "{stdout}");
+    let conn = duckdb::Connection::open(dir.join("shop.duckdb")).unwrap();
+    assert_eq!(
+        common::rows(&conn, "select first_status, orders from main.first_status"),
+        vec![vec!["placed".to_string(), "5".to_string()]]
+    );
+    drop(conn);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.shop.first_status"]["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.stg_orders"])
+    );
+
+    // A query the warehouse refuses fails its model, saying so; the others go on.
+    write(
+        &dir,
+        "models/marts/first_status.sql",
+        "{%- set r = run_query('select * from no_such_table') -%}\nselect 1 as one\n",
+    );
+    let out = strata(&dir, tmp.path(), &["build"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("run_query() while rendering"), "{stdout}");
+    assert!(stdout.contains("no_such_table"), "{stdout}");
+    assert!(stdout.contains("table main.status_counts"), "{stdout}");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! result for every model: zero rows.
 
 use crate::compile::Compiled;
-use crate::ir::ResourceType;
+use crate::ir::{CompiledNode, ResourceType};
 
 /// `sql` as a query with the same columns and no rows.
 pub fn empty_query(sql: &str) -> String {
@@ -23,16 +23,20 @@ pub fn empty_query(sql: &str) -> String {
 /// Makes the selected models and data tests of `c` read zero rows.
 pub fn apply(c: &mut Compiled, selected: &[usize]) {
     for &i in selected {
-        let n = &mut c.nodes[i];
-        let data_test = n.resource_type == ResourceType::Test
-            && n.test.as_ref().is_none_or(|t| t.unit.is_none());
-        if n.resource_type != ResourceType::Model && !data_test {
-            continue;
-        }
-        for code in [&mut n.compiled_code, &mut n.compiled_incremental_code] {
-            if let Some(sql) = code.as_mut() {
-                *sql = empty_query(sql);
-            }
+        apply_node(&mut c.nodes[i]);
+    }
+}
+
+/// [`apply`] to one node: a model's or data test's SQL reads zero rows.
+pub fn apply_node(n: &mut CompiledNode) {
+    let data_test =
+        n.resource_type == ResourceType::Test && n.test.as_ref().is_none_or(|t| t.unit.is_none());
+    if n.resource_type != ResourceType::Model && !data_test {
+        return;
+    }
+    for code in [&mut n.compiled_code, &mut n.compiled_incremental_code] {
+        if let Some(sql) = code.as_mut() {
+            *sql = empty_query(sql);
         }
     }
 }

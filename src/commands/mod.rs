@@ -10,6 +10,7 @@ pub mod empty;
 pub mod failures;
 pub mod freshness;
 pub mod init;
+pub mod late;
 pub mod lineage;
 pub mod ls;
 pub mod openlineage;
@@ -280,6 +281,7 @@ pub fn compile_project(
         profile: args.profile.clone(),
         vars,
         check_compiled: writes_compiled,
+        answers: Default::default(),
     };
     std::fs::metadata(root)
         .with_context(|| format!("project directory {} does not exist", root.display()))?;

@@ -499,18 +499,7 @@ fn execute_invocation(
         freshness: !inv.skip_freshness,
     };
     if !out.is_json() && !out.is_quiet() {
-        reporter.print(&format!(
-            "Running {} on target `{}` ({}) with {}{}",
-            count(selected.len(), "node"),
-            c.target.info.name,
-            c.target.info.kind.as_str(),
-            count(threads.min(selected.len().max(1)), "thread"),
-            if inv.empty {
-                " (--empty: models are built with zero rows)"
-            } else {
-                ""
-            }
-        ));
+        reporter.print(&running_line(&c, selected.len(), threads, inv.empty));
     }
     let lineage = super::openlineage::start(&c, kind.name(), &out);
     let with_lineage = lineage.as_ref().map(|e| e.reporter(&reporter));
@@ -518,17 +507,18 @@ fn execute_invocation(
         Some(r) => r,
         None => &reporter,
     };
-    let results = execute::run(&c, &selected, adapter.clone(), &opts, progress, &cancel);
+    let late = super::late::Late::new(&c, &selected, inv.empty);
+    let results = execute::run(
+        &c,
+        &selected,
+        adapter.clone(),
+        &opts,
+        progress,
+        &cancel,
+        late.compiler(),
+    );
     reporter.finish();
-    let mut end_error = None;
-    if !c.on_run_end.is_empty() && !cancel.is_cancelled() {
-        end_error = with_retries(|| {
-            let mut conn = adapter.connect()?;
-            crate::materialize::run_hooks(conn.as_mut(), &c.on_run_end)?;
-            Ok(())
-        })
-        .err();
-    }
+    let end_error = run_on_run_end(&c, adapter.as_ref(), &cancel);
     let elapsed = started.elapsed().as_secs_f64();
     let state = if cancel.is_cancelled() {
         run_results::RunState::Interrupted
@@ -547,7 +537,69 @@ fn execute_invocation(
     super::freshness::publish_run(&c, kind.name(), &results, elapsed, status, metrics, &out)?;
     // The failures again, as the last thing printed.
     super::failures::print(&out, &c, &results, end_error.as_ref());
+    let late_nodes = late.into_nodes();
+    if !inv.empty {
+        write_late_code(&mut c, &late_nodes, &results)?;
+    }
     Ok(status)
+}
+
+/// The line a run starts with: how many nodes, where, with how many threads.
+fn running_line(c: &Compiled, nodes: usize, threads: usize, empty: bool) -> String {
+    format!(
+        "Running {} on target `{}` ({}) with {}{}",
+        count(nodes, "node"),
+        c.target.info.name,
+        c.target.info.kind.as_str(),
+        count(threads.min(nodes.max(1)), "thread"),
+        if empty {
+            " (--empty: models are built with zero rows)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Runs `on-run-end` unless the run was stopped; the error it ended with, if any.
+fn run_on_run_end(
+    c: &Compiled,
+    adapter: &dyn Adapter,
+    cancel: &CancelToken,
+) -> Option<crate::adapter::AdapterError> {
+    if c.on_run_end.is_empty() || cancel.is_cancelled() {
+        return None;
+    }
+    with_retries(|| {
+        let mut conn = adapter.connect()?;
+        crate::materialize::run_hooks(conn.as_mut(), &c.on_run_end)?;
+        Ok(())
+    })
+    .err()
+}
+
+/// The compiled SQL files and manifest again, with the SQL the models compiled at run time
+/// (their templates' queries answered) ran.
+fn write_late_code(c: &mut Compiled, late: &[usize], results: &[NodeResult]) -> Result<()> {
+    let mut changed = Vec::new();
+    for &i in late {
+        let id = &c.nodes[i].unique_id;
+        let ran = results
+            .iter()
+            .find(|r| &r.unique_id == id && r.status.is_done())
+            .and_then(|r| r.compiled_code.as_deref());
+        if let Some(code) = ran {
+            c.nodes[i].compiled_checksum = Some(crate::digest::sha256_hex(code.as_bytes()));
+            c.nodes[i].compiled_code = Some(code.to_string());
+            c.nodes[i].late_query = None;
+            changed.push(i);
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    crate::artifacts::write_compiled(c, &changed)?;
+    crate::artifacts::write_manifest(c, true)?;
+    Ok(())
 }
 
 /// Compiles and selects the nodes `kind` runs; `None` when either failed (already reported).

@@ -98,6 +98,10 @@ pub fn analyze(
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
+            // A node whose query waits for the run has its SQL only then: analyzed then.
+            if resolved.nodes[i].query.is_some() {
+                return None;
+            }
             let code = resolved.nodes[i].sql.as_ref()?;
             let r = renders.main[i].as_ref()?;
             Some(analyze_node(&inputs, cache, i, p, r, code))
@@ -108,6 +112,7 @@ pub fn analyze(
     let incremental_checked: Vec<Result<Option<(String, sql::Analysis)>, Diagnostic>> = pending
         .par_iter()
         .enumerate()
+        .filter(|(i, _)| resolved.nodes[*i].query.is_none())
         .filter_map(|(i, p)| {
             let code = resolved.nodes[i].incremental.as_ref()?;
             let r = renders.extra[i].incremental.as_deref()?.as_ref().ok()?;

@@ -197,6 +197,7 @@ fn node_of(
     node.compiled_incremental_code = sql.incremental;
     node.pre_hooks = sql.pre_hooks;
     node.post_hooks = sql.post_hooks;
+    node.late_query = sql.query.map(Box::new);
     node.contract = contract.map(Box::new);
     node.freshness = p.props.and_then(|pp| pp.freshness.clone()).map(Box::new);
     node.logs = rendered.map(|r| r.recorded.logs).unwrap_or_default();

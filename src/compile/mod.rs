@@ -68,6 +68,8 @@ pub struct Compiled {
     pub caches: caches::CacheFiles,
     /// The previous compiled SQL files, checked in the background (when asked for).
     pub compiled_index: crate::files::compiled_index::IndexCheck,
+    /// The options it was compiled with (a run compiles again with its queries' answers).
+    pub options: LoadOptions,
 }
 
 /// Compiles the project in `root`. All problems are collected; warnings are returned with the
@@ -81,7 +83,10 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     } = load::load(root, opts)?;
     mark("load");
     let inputs = caches::start(&project, &target);
-    let renderer = Renderer::new(&project, &target.info, &inputs.macro_sources, &mut diags);
+    let mut renderer = Renderer::new(&project, &target.info, &inputs.macro_sources, &mut diags);
+    if !opts.answers.is_empty() {
+        renderer.set_answers(opts.answers.clone());
+    }
     let ctx = Context::new(&project, &target, &renderer, &inputs.render_global);
     let mut pending = prepare::prepare(&project, &mut diags);
     mark("prepare");
@@ -186,6 +191,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         warnings: diags,
         caches,
         compiled_index,
+        options: opts.clone(),
     })
 }
 

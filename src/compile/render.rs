@@ -61,6 +61,7 @@ fn cached_render(
             logs: e.logs,
             env_values: Vec::new(),
             introspected: None,
+            query: None,
         },
         relation_spans: e
             .at
@@ -107,13 +108,15 @@ pub fn render_node(
         return Ok(cached_render(e, key, scope, &p.path));
     }
     let mut r = render_uncached(ctx, p, source, scope, incremental, None)?;
-    if !r.secret && r.recorded.introspected.is_none() {
+    if !r.secret && r.recorded.introspected.is_none() && r.recorded.query.is_none() {
         r.cache_key = Some(key);
     }
     Ok(r)
 }
 
-/// Renders `source` for node `p` (never from the cache), with what introspection answers.
+/// Renders `source` for node `p` (never from the cache), with what introspection answers. A
+/// render that runs a query whose answer is not known yet is rendered again with `execute`
+/// false, as dbt parses, and keeps the query for the run.
 pub fn render_uncached(
     ctx: &Context,
     p: &Pending,
@@ -123,10 +126,32 @@ pub fn render_uncached(
     introspection: Option<std::sync::Arc<jinja::Introspection>>,
 ) -> Result<jinja::Rendered, Diagnostic> {
     let name = crate::diagnostics::display_path_cow(&p.path);
-    let mut r = ctx
-        .renderer
-        .render_introspecting(&name, source, scope, &p.config, incremental, introspection)
-        .map_err(|e| jinja::jinja_diagnostic(&e, &p.path, Some(&p.path), ctx.sources()))?;
+    let mut pass = jinja::Pass {
+        introspection,
+        execute: true,
+    };
+    let render = |pass: &jinja::Pass| {
+        ctx.renderer
+            .render_pass(&name, source, scope, &p.config, incremental, pass)
+    };
+    let diagnostic =
+        |e: &minijinja::Error| jinja::jinja_diagnostic(e, &p.path, Some(&p.path), ctx.sources());
+    let mut r = match render(&pass) {
+        Ok(r) => r,
+        Err(e) => {
+            let Some(asked) = jinja::query_asked(&e) else {
+                return Err(diagnostic(&e));
+            };
+            pass.execute = false;
+            let mut r = render(&pass).map_err(|e| {
+                diagnostic(&e).with_note(
+                    "it runs a query while rendering (run_query, statement): the compile renders it with `execute` false, where run_query() returns none and load_result() nothing, and the run renders it again with the rows; use the results inside `{% if execute %}`",
+                )
+            })?;
+            r.recorded.query = Some(Box::new(asked));
+            r
+        }
+    };
     let map = SourceMap {
         spans: r.spans.as_deref().unwrap_or_default(),
         rendered: &r.text,

@@ -15,7 +15,7 @@ use crate::adapter::respell::respell_types;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span, suggest};
 use crate::graph::Edge;
 use crate::ir::config::Materialized;
-use crate::ir::{Relation, ResourceType, quote_ident};
+use crate::ir::{LateQuery, Relation, ResourceType, quote_ident};
 use crate::jinja::{self, RelationCall, THIS_TOKEN};
 use crate::sorted::FastMap;
 
@@ -136,6 +136,8 @@ pub struct ResolvedSql {
     pub pre_hooks: Vec<String>,
     /// Post-hooks.
     pub post_hooks: Vec<String>,
+    /// The first query a render ran with no answer known, ready to run.
+    pub query: Option<LateQuery>,
 }
 
 /// The resolved SQL of every pending node, and the DAG's edges so far.
@@ -204,32 +206,47 @@ fn resolve_node(
             incremental: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
+            query: None,
         },
         edges: Vec::new(),
         diags: Diagnostics::new(),
     };
+    let substitute =
+        |text: &str, calls: &[RelationCall], spans: &[Span], src: &str, out: &mut ResolvedNode| {
+            let mut replacements: Vec<String> = Vec::with_capacity(calls.len());
+            for (n, call) in calls.iter().enumerate() {
+                let span = spans
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(|| call_span(src, &p.path, call));
+                let (parent, replacement) =
+                    scope.resolve_call_from(p.package, call, &span, &mut out.diags)?;
+                out.edges.push(Edge {
+                    parent,
+                    child: i,
+                    span: Some(span),
+                });
+                replacements.push(replacement);
+            }
+            let text = substitute_tokens(text, &own, &replacements);
+            Some(match respell_types(&text, type_spellings) {
+                Cow::Borrowed(_) => text,
+                Cow::Owned(respelled) => respelled,
+            })
+        };
     let resolve = |r: &jinja::Rendered, src: &str, out: &mut ResolvedNode| {
-        let mut replacements: Vec<String> = Vec::with_capacity(r.recorded.relations.len());
-        for (n, call) in r.recorded.relations.iter().enumerate() {
-            let span = r
-                .relation_spans
-                .get(n)
-                .cloned()
-                .unwrap_or_else(|| call_span(src, &p.path, call));
-            let (parent, replacement) =
-                scope.resolve_call_from(p.package, call, &span, &mut out.diags)?;
-            out.edges.push(Edge {
-                parent,
-                child: i,
-                span: Some(span),
+        // The first query a render ran with no answer: its relations are dependencies too.
+        if let Some(q) = r.recorded.query.as_deref()
+            && out.sql.query.is_none()
+        {
+            let sql = substitute(&q.text, &q.relations, &[], src, out);
+            out.sql.query = sql.map(|sql| LateQuery {
+                template: q.template.clone(),
+                text: q.text.clone(),
+                sql,
             });
-            replacements.push(replacement);
         }
-        let text = substitute_tokens(&r.text, &own, &replacements);
-        Some(match respell_types(&text, type_spellings) {
-            Cow::Borrowed(_) => text,
-            Cow::Owned(respelled) => respelled,
-        })
+        substitute(&r.text, &r.recorded.relations, &r.relation_spans, src, out)
     };
     let src = p.template.as_deref().unwrap_or("");
     if let Some(r) = &renders.main[i] {

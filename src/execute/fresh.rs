@@ -37,6 +37,7 @@ pub(super) fn source(
         failures: None,
         details: Vec::new(),
         freshness: Some(Arc::new(r)),
+        late_code: None,
     })
 }
 

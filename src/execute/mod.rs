@@ -179,6 +179,16 @@ pub struct Executed {
     failures: Option<u64>,
     details: Vec<String>,
     freshness: Option<Arc<crate::freshness::FreshnessResult>>,
+    /// The SQL a node compiled at run time ran (see [`LateCompile`]).
+    late_code: Option<String>,
+}
+
+/// Compiles again, while the run goes, a node whose template runs queries as it renders
+/// (`CompiledNode::late_query`): dbt renders such a model just before building it, with its
+/// parents built.
+pub trait LateCompile: Sync {
+    /// Runs `node`'s queries on `conn` and returns it compiled with their answers.
+    fn settle(&self, conn: &mut dyn Connection, node: &CompiledNode) -> DbResult<CompiledNode>;
 }
 
 impl Executed {
@@ -189,6 +199,7 @@ impl Executed {
             failures: None,
             details: Vec::new(),
             freshness: None,
+            late_code: None,
         }
     }
 }
@@ -280,6 +291,7 @@ pub fn execute_node_once(
                 failures: Some(t.failures),
                 details: t.sample,
                 freshness: None,
+                late_code: None,
             })
         }
         ResourceType::Source => match crate::freshness::spec_of(node).filter(|_| mode.freshness) {
@@ -338,6 +350,7 @@ fn execute_node(
     opts: &RunOptions,
     caps: crate::adapter::Capabilities,
     cancel: &CancelToken,
+    late: Option<&dyn LateCompile>,
 ) -> (DbResult<Executed>, u32) {
     let node = &c.nodes[index];
     let backoff = Backoff {
@@ -366,7 +379,14 @@ fn execute_node(
                 freshness: opts.freshness,
                 engine: c.target.info.kind,
             };
-            execute_node_once(conn.as_mut(), node, seeds.get(&index), mode, caps)
+            let settled = match late.filter(|_| node.late_query.is_some()) {
+                Some(late) => Some(late.settle(conn.as_mut(), node)?),
+                None => None,
+            };
+            let run = settled.as_ref().unwrap_or(node);
+            let mut x = execute_node_once(conn.as_mut(), run, seeds.get(&index), mode, caps)?;
+            x.late_code = settled.and_then(|n| n.compiled_code);
+            Ok(x)
         });
         if conn.is_broken() {
             cancel.interrupters.lock().unwrap().remove(&worker);
@@ -394,6 +414,7 @@ pub fn run(
     opts: &RunOptions,
     reporter: &dyn Reporter,
     cancel: &CancelToken,
+    late: Option<&dyn LateCompile>,
 ) -> Vec<NodeResult> {
     let total = selected.len();
     let plan = plan_run(c, selected);
@@ -420,6 +441,7 @@ pub fn run(
                 c,
                 opts,
                 caps,
+                late,
             };
             scope.spawn(move || worker.serve());
         }
@@ -520,6 +542,7 @@ struct Worker<'a> {
     c: &'a Compiled,
     opts: &'a RunOptions,
     caps: crate::adapter::Capabilities,
+    late: Option<&'a dyn LateCompile>,
 }
 
 impl Worker<'_> {
@@ -535,6 +558,7 @@ impl Worker<'_> {
             c,
             opts,
             caps,
+            late,
         } = self;
         let mut conn: Option<Box<dyn Connection>> = None;
         loop {
@@ -555,6 +579,7 @@ impl Worker<'_> {
                 opts,
                 caps,
                 &cancel,
+                late,
             );
             let result = match r {
                 Ok(x) => NodeResult {
@@ -562,6 +587,10 @@ impl Worker<'_> {
                     failures: x.failures,
                     details: x.details,
                     freshness: x.freshness,
+                    compiled_code: match x.late_code {
+                        Some(code) => Some(Arc::from(code)),
+                        None => node.compiled_code.as_deref().map(Arc::from),
+                    },
                     ..ran(node, x.status, &x.outcome.message, t, started, t0, attempts)
                 },
                 Err(e) => {

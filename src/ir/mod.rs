@@ -9,6 +9,7 @@ pub mod config;
 pub mod contract;
 pub mod lineage;
 pub mod node;
+pub mod query;
 pub mod relation;
 pub mod target;
 pub mod threshold;
@@ -19,5 +20,6 @@ pub use node::{
     ColumnInfo, CompiledNode, ExposureInfo, Freshness, FreshnessThreshold, ModelFreshness,
     ResourceType, SourceInfo, TestInfo,
 };
+pub use query::{LateQuery, QueryAnswers, QueryTable};
 pub use relation::{ColumnMeta, Relation, push_quoted_ident, quote_ident, quote_literal};
 pub use target::{AdapterKind, Target, TargetInfo};

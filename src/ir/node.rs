@@ -233,6 +233,9 @@ pub struct CompiledNode {
     pub freshness: Option<Box<ModelFreshness>>,
     /// `log()` output of the render.
     pub logs: Vec<String>,
+    /// The query its render ran (`run_query`, `statement`) with no answer yet: its SQL here
+    /// is what `execute` false made, and the run compiles it again with the answer.
+    pub late_query: Option<Box<crate::ir::LateQuery>>,
     /// The line of `original_file_path` where the node is declared: 1 for a node that is a
     /// whole file, the YAML entry of a generic test, unit test or exposure.
     pub line: usize,
@@ -274,6 +277,7 @@ impl CompiledNode {
             lineage: None,
             freshness: None,
             logs: Vec::new(),
+            late_query: None,
             line: 1,
         }
     }

@@ -1,37 +1,205 @@
-//! The parts of dbt's Jinja context that need no database: `zip`, `modules.re`,
-//! `modules.datetime` (fixed dates, never the clock: a compile is deterministic),
-//! `api.Relation.create`, `execute`. What needs a database while compiling (`run_query`,
-//! `statement`, `load_result`) is an error that says so: strata compiles offline
-//! (`adapter.get_columns_in_relation` and `get_relation` are answered offline, `introspect`).
+//! dbt's Jinja context beyond the node functions: `zip`, `modules.re`, `modules.datetime`
+//! (fixed dates, never the clock: a compile is deterministic), `api.Relation.create`,
+//! `execute`, and the queries a template runs while it renders: `run_query`, `statement`
+//! (over whichever `run_query` the environment has), `store_result` and `load_result`.
+//!
+//! The compile is offline: `run_query` in a node's render answers what the run found
+//! ([`QueryAnswers`]); a query with no answer stops the render ([`QueryAsked`]), which the
+//! compiler renders again with `execute` false and leaves to the run (`ir::query`). Outside a
+//! node's render (a description, `on-run-start`) a query is an error that says so.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use minijinja::value::{Kwargs, Object, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use super::ctx_error;
+use super::{RelationCall, ctx_error, relations_so_far, split_kwargs, with_rec};
 use crate::diagnostics::Code;
+use crate::ir::QueryAnswers;
 
-/// Adds the context to `env`.
-pub fn add(env: &mut Environment) {
+/// Adds the context to `env`, with `run_query` answering from `answers`.
+pub fn add(env: &mut Environment, answers: Arc<QueryAnswers>) {
     env.add_global("execute", Value::from(true));
     env.add_function("zip", zip);
     env.add_global("modules", Value::from_object(Modules));
     env.add_global("api", Value::from_object(Api));
-    for name in ["run_query", "statement", "load_result"] {
-        env.add_function(name, move |_args: Rest<Value>| -> Result<Value, Error> {
-            Err(needs_database(name))
-        });
+    set_answers(env, answers);
+    env.add_global("statement", Value::from_object(Statement));
+    env.add_function("store_result", store_result);
+    env.add_function("load_result", load_result);
+}
+
+/// Makes `run_query` answer from `answers`.
+pub fn set_answers(env: &mut Environment, answers: Arc<QueryAnswers>) {
+    env.add_function(
+        "run_query",
+        move |state: &State, sql: String| -> Result<Value, Error> {
+            run_query(state, &answers, sql)
+        },
+    );
+}
+
+/// A query a node's render ran with no answer known: the error that stops the render.
+#[derive(Clone, Debug)]
+pub struct QueryAsked {
+    /// The template being rendered.
+    pub template: String,
+    /// The SQL as the template passed it.
+    pub text: String,
+    /// The render's relations when it asked: what the placeholders in `text` stand for.
+    pub relations: Vec<RelationCall>,
+}
+
+impl fmt::Display for QueryAsked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("run_query(): the query's answer is known only when the model runs")
     }
+}
+
+impl std::error::Error for QueryAsked {}
+
+/// The query whose missing answer stopped a render, if that is what `e` is.
+pub fn query_asked(e: &Error) -> Option<QueryAsked> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(q) = s.downcast_ref::<QueryAsked>() {
+            return Some(q.clone());
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// `run_query(sql)` while a node renders: the rows the run found for it; with no answer yet,
+/// none when `execute` is false, else the render stops and asks.
+fn run_query(state: &State, answers: &QueryAnswers, sql: String) -> Result<Value, Error> {
+    let Some((template, execute)) = with_rec(state, |r| (r.template.to_string(), r.execute)) else {
+        return Err(needs_database("run_query"));
+    };
+    let key = (template, sql);
+    if let Some(answer) = answers.get(&key) {
+        return Ok(answer
+            .clone()
+            .map_or_else(|| Value::from(()), super::table::value));
+    }
+    if !execute {
+        return Ok(Value::from(()));
+    }
+    let (template, text) = key;
+    let asked = QueryAsked {
+        template,
+        text,
+        relations: relations_so_far(state),
+    };
+    Err(Error::new(ErrorKind::InvalidOperation, asked.to_string()).with_source(asked))
+}
+
+/// `{% call statement(name=none, fetch_result=false, auto_begin=true, language='sql') %} SQL
+/// {% endcall %}`: with `execute` true, runs the block's SQL as `run_query()` does and stores
+/// it for `load_result(name)` (its rows with `fetch_result`).
+#[derive(Debug)]
+struct Statement;
+
+impl Object for Statement {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        statement(state, args)
+    }
+}
+
+fn statement(state: &mut State, args: &[Value]) -> Result<Value, Error> {
+    let (pos, kw) = split_kwargs(args);
+    let Some(kw) = kw else {
+        return Err(statement_without_block());
+    };
+    let arg = |i: usize, key: &str| -> Result<Value, Error> {
+        match pos.get(i) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(kw.get::<Option<Value>>(key)?.unwrap_or_default()),
+        }
+    };
+    let name = arg(0, "name")?;
+    let fetch = arg(1, "fetch_result")?.is_true();
+    arg(2, "auto_begin")?;
+    arg(3, "language")?;
+    let caller: Value = kw
+        .get::<Option<Value>>("caller")?
+        .ok_or_else(statement_without_block)?;
+    kw.assert_all_used()?;
+    if !state.lookup("execute").is_some_and(|v| v.is_true()) {
+        return Ok(Value::from(""));
+    }
+    let sql = caller.call(state, &[])?.to_string();
+    let run_query = state
+        .lookup("run_query")
+        .ok_or_else(|| needs_database("statement"))?;
+    let table = run_query.call(state, &[Value::from(sql)])?;
+    if name.is_none() || name.is_undefined() {
+        return Ok(Value::from(""));
+    }
+    let table = if fetch { table } else { Value::from(()) };
+    store(state, name.to_string(), Value::from("OK"), table)?;
+    Ok(Value::from(""))
+}
+
+fn statement_without_block() -> Error {
+    ctx_error(
+        Code::JinjaError,
+        "statement() is called as a block: {% call statement('name', fetch_result=true) %} SQL {% endcall %}".into(),
+        None,
+    )
+}
+
+/// `store_result(name, response=none, agate_table=none)`: what a `statement` block ran, for
+/// `load_result(name)` later in the same render.
+fn store_result(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    let (pos, kw) = split_kwargs(&args.0);
+    let get = |i: usize, key: &str| -> Result<Value, Error> {
+        match (pos.get(i), &kw) {
+            (Some(v), _) => Ok(v.clone()),
+            (None, Some(kw)) => Ok(kw.get::<Option<Value>>(key)?.unwrap_or_default()),
+            (None, None) => Ok(Value::from(())),
+        }
+    };
+    let name = get(0, "name")?.to_string();
+    let response = get(1, "response")?;
+    let table = get(2, "agate_table")?;
+    if let Some(kw) = &kw {
+        kw.assert_all_used()?;
+    }
+    store(state, name, response, table)?;
+    Ok(Value::from(""))
+}
+
+/// Keeps a statement's result for `load_result(name)`: `response`, `data`, `table`.
+fn store(state: &State, name: String, response: Value, table: Value) -> Result<(), Error> {
+    let data = super::table::data(&table);
+    let stored = Value::from(BTreeMap::from([
+        ("response", response),
+        ("data", data),
+        ("table", table),
+    ]));
+    with_rec(state, |r| r.results.lock().unwrap().insert(name, stored))
+        .map(|_| ())
+        .ok_or_else(|| needs_database("store_result"))
+}
+
+/// `load_result(name)`: what `statement(name, ...)` stored (`response`, `data`, `table`), or
+/// none when it did not run (`execute` false).
+fn load_result(state: &State, name: String) -> Result<Value, Error> {
+    with_rec(state, |r| r.results.lock().unwrap().get(&name).cloned())
+        .ok_or_else(|| needs_database("load_result"))
+        .map(Option::unwrap_or_default)
 }
 
 /// The error for a context member that would query the database while compiling.
 pub fn needs_database(what: &str) -> Error {
     ctx_error(
         Code::JinjaError,
-        format!("`{what}` queries the database while compiling, and strata compiles without one"),
+        format!("`{what}` queries the database, which strata does only while a model or a test renders"),
         Some(
-            "declare what the query would look up (values in `vars:`, columns in the model's YAML), compute it in SQL, or run the macro against the target with `strata run-operation`"
+            "call it from a model's SQL (its queries run when the model runs), declare what it would look up (values in `vars:`, columns in the YAML), or run the macro with `strata run-operation`"
                 .into(),
         ),
     )

@@ -29,6 +29,10 @@ pub mod cache;
 mod dbt_context;
 mod introspect;
 mod packages;
+mod table;
+
+pub use dbt_context::{QueryAsked, query_asked};
+pub use table::value as table_value;
 
 /// A relation a node asked for while rendering; its index is the placeholder's number.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -68,6 +72,9 @@ pub struct Recorded {
     /// whether it asked `adapter.get_relation`: a render that did is rendered again once the
     /// columns are known ([`Introspection`]), and is never cached.
     pub introspected: Option<Box<Introspected>>,
+    /// The query the render ran with no answer known (`run_query`, `statement`): it was
+    /// rendered again with `execute` false, and the run answers the query.
+    pub query: Option<Box<QueryAsked>>,
 }
 
 /// What a render asked of the project's relations while rendering.
@@ -131,9 +138,36 @@ struct RenderState {
     package: Option<Arc<str>>,
     /// What introspection answers; none on the first render, which records what is asked.
     introspection: Option<Arc<Introspection>>,
+    /// The template's name: the key, with the SQL, of what its queries returned.
+    template: Arc<str>,
+    /// `execute`: false on the render made while a query's answer is not known yet.
+    execute: bool,
+    /// What `statement` blocks stored, for `load_result(name)`.
+    results: Mutex<BTreeMap<String, Value>>,
 }
 
 impl Object for RenderState {}
+
+/// One render of a node: what introspection answers (none on a first render, where
+/// `adapter.get_columns_in_relation` records what it is asked and answers nothing), and
+/// whether `execute` is true (false while a query the template runs has no answer: dbt's
+/// parse-time render).
+#[derive(Clone, Debug)]
+pub struct Pass {
+    /// What introspection answers.
+    pub introspection: Option<Arc<Introspection>>,
+    /// `execute`.
+    pub execute: bool,
+}
+
+impl Default for Pass {
+    fn default() -> Self {
+        Pass {
+            introspection: None,
+            execute: true,
+        }
+    }
+}
 
 /// A relation placeholder; prints as its token.
 #[derive(Debug)]
@@ -352,7 +386,7 @@ impl<'a> Renderer<'a> {
         let env_reads = Self::add_variable_functions(&mut env, project, &package_dirs);
         Self::add_node_functions(&mut env);
         Self::add_doc_function(&mut env, project, &package_dirs);
-        dbt_context::add(&mut env);
+        dbt_context::add(&mut env, Arc::default());
 
         // Macros: each file becomes a template; each macro a global function.
         let (macros, builtin_names, package_macros) =
@@ -709,13 +743,33 @@ impl<'a> Renderer<'a> {
         incremental: bool,
         introspection: Option<Arc<Introspection>>,
     ) -> Result<Rendered, Error> {
+        let pass = Pass {
+            introspection,
+            execute: true,
+        };
+        self.render_pass(name, source, scope, base_config, incremental, &pass)
+    }
+
+    /// [`Renderer::render_node`] in the given [`Pass`].
+    pub fn render_pass(
+        &self,
+        name: &str,
+        source: &str,
+        scope: ConfigScope,
+        base_config: &NodeConfig,
+        incremental: bool,
+        pass: &Pass,
+    ) -> Result<Rendered, Error> {
         let tmpl = self.env.template_from_named_str(name, source)?;
         let state = Arc::new(RenderState {
             scope,
             base_config: serde_json::to_value(base_config).unwrap_or(J::Null),
             recorded: Mutex::new(Recorded::default()),
             package: package_at(&self.package_dirs, Path::new(name)),
-            introspection,
+            introspection: pass.introspection.clone(),
+            template: Arc::from(name),
+            execute: pass.execute,
+            results: Mutex::default(),
         });
         // A package's node sees its package's macros before the project's.
         let own = self
@@ -726,6 +780,7 @@ impl<'a> Renderer<'a> {
         let ctx = minijinja::context! {
             __strata__ => Value::from_dyn_object(state.clone()),
             __incremental__ => incremental,
+            execute => pass.execute,
             this => Value::from_object(RelationToken(THIS_TOKEN.to_string())),
             ..own
         };
@@ -733,8 +788,9 @@ impl<'a> Renderer<'a> {
             Ok(done) => done,
             // A first render that introspected got empty answers, which a macro may refuse:
             // it is rendered again with the answers, and an error that remains is reported then.
-            Err(_)
-                if state.introspection.is_none()
+            Err(e)
+                if query_asked(&e).is_none()
+                    && state.introspection.is_none()
                     && state.recorded.lock().unwrap().introspected.is_some() =>
             {
                 (String::new(), Vec::new())
@@ -764,6 +820,12 @@ impl<'a> Renderer<'a> {
     /// target provides (`execute`, `run_query` for `strata run-operation`).
     pub fn add_global(&mut self, name: &'static str, value: Value) {
         self.env.add_global(name, value);
+    }
+
+    /// Makes `run_query()` in node renders answer from `answers` (what a run's queries
+    /// returned); without them, every query of a node's render waits for the run.
+    pub fn set_answers(&mut self, answers: Arc<crate::ir::QueryAnswers>) {
+        dbt_context::set_answers(&mut self.env, answers);
     }
 
     /// True when the project defines (or overrides) a macro named `name`.
@@ -991,10 +1053,12 @@ impl Object for MacroFn {
             .lookup("__incremental__")
             .unwrap_or(Value::from(false));
         let this = state.lookup("this").unwrap_or(Value::from(()));
+        let execute = state.lookup("execute").unwrap_or(Value::from(true));
         let tmpl = state.env().get_template(&self.template)?;
         let ctx = minijinja::context! {
             __strata__ => rec.clone().unwrap_or(Value::from(())),
             __incremental__ => incremental,
+            execute => execute,
             this => this,
         };
         let mut captured = tmpl.render_captured(ctx)?;

@@ -42,6 +42,9 @@ pub struct LoadOptions {
     /// The command writes compiled SQL: the compile checks the files written last time on
     /// another thread meanwhile (see `artifacts::IndexCheck`).
     pub check_compiled: bool,
+    /// What the queries templates run while rendering returned (`run_query`): known during
+    /// a run, for the models compiled again once their queries are answered.
+    pub answers: std::sync::Arc<crate::ir::QueryAnswers>,
 }
 
 /// A source file of the project (a model, a singular test or a macro file).
