@@ -660,3 +660,85 @@ fn dbt_project_keys_are_checked_and_project_yml_wins() {
     );
     assert!(dir.join(".strata/manifest.json").is_file());
 }
+
+#[test]
+fn a_relations_attributes_print_its_parts_and_values_have_pythons_methods() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/relation_parts.sql"),
+        "{%- set r = ref('raw_orders') -%}\nselect '{{ r.schema }}' as s, '{{ r.identifier }}' as i, '{{ r.name }}' as n, '{{ ref(\"stg_orders\").table }}' as t, '{{ this.identifier }}' as me, '{{ r.identifier.upper() }}' as up{% for k, v in {'one': 1}.items() %}, {{ v }} as {{ k }}{% endfor %} from {{ r }}\n",
+    )
+    .unwrap();
+    let manifest = compiled_manifest(&dir, tmp.path(), &["compile"]);
+    let node = &manifest["nodes"]["model.jaffle.relation_parts"];
+    assert_eq!(
+        node["compiled_code"].as_str().unwrap().trim(),
+        "select 'main_raw' as s, 'raw_orders' as i, 'raw_orders' as n, 'stg_orders' as t, 'relation_parts' as me, 'RAW_ORDERS' as up, 1 as one from \"main_raw\".\"raw_orders\""
+    );
+    assert_eq!(
+        node["depends_on"]["nodes"],
+        serde_json::json!(["model.jaffle.stg_orders", "seed.jaffle.raw_orders"])
+    );
+}
+
+#[test]
+fn the_graph_variable_lists_the_projects_nodes_and_sources_as_dbt_does() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    // One count per seed of the project, found in `graph`; the seeds become parents.
+    std::fs::write(
+        dir.join("models/seed_counts.sql"),
+        "{%- set seeds = graph.nodes.values() | selectattr('resource_type', 'equalto', 'seed') | selectattr('package_name', 'equalto', 'jaffle') | sort(attribute='name') | list -%}\n{%- for node in seeds %}\nselect '{{ node.name }}' as seed_name, count(*) as n from {{ ref(node.name) }}\n{% if not loop.last %}union all{% endif %}\n{%- else %}\nselect 'none' as seed_name, 0 as n\n{%- endfor %}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/sources.yml"),
+        "version: 2\nsources:\n  - name: shop\n    schema: main_raw\n    tables:\n      - name: raw_orders\n        identifier: raw_orders\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/graph_facts.sql"),
+        "{%- set orders = graph.nodes['model.jaffle.orders'] -%}\nselect '{{ graph.sources.values() | map(attribute='unique_id') | join(',') }}' as sources, '{{ orders.depends_on.nodes | join(',') }}' as orders_parents, '{{ orders.config.materialized }}' as orders_materialized, '{{ orders.relation_name | replace('\"', '') }}' as orders_relation\n",
+    )
+    .unwrap();
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["build", "-s", "+seed_counts", "graph_facts"],
+        &[],
+    ));
+    assert!(stdout.contains("0 ERROR"), "{stdout}");
+    let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
+    assert_eq!(
+        common::rows(
+            &conn,
+            "select seed_name, n from main.seed_counts order by 1"
+        ),
+        vec![
+            vec!["raw_customers".to_string(), "4".to_string()],
+            vec!["raw_orders".to_string(), "6".to_string()],
+            vec!["raw_payments".to_string(), "7".to_string()],
+        ]
+    );
+    let facts = common::rows(&conn, "select * from main.graph_facts");
+    assert_eq!(
+        facts[0],
+        [
+            "source.jaffle.shop.raw_orders",
+            "model.jaffle.stg_orders,model.jaffle.stg_payments",
+            "table",
+            "main.orders",
+        ]
+    );
+    drop(conn);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.seed_counts"]["depends_on"]["nodes"],
+        serde_json::json!([
+            "seed.jaffle.raw_customers",
+            "seed.jaffle.raw_orders",
+            "seed.jaffle.raw_payments"
+        ])
+    );
+}

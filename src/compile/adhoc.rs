@@ -176,7 +176,7 @@ pub fn render(
             ephemeral.push(parent);
         }
         reads.push(parent);
-        texts.push(text);
+        texts.push(Own::of(text, scope.relations.of(parent)));
     }
     if rendered.text.contains(THIS_TOKEN) {
         diags.push(
@@ -219,8 +219,8 @@ pub fn render(
 /// macro renders (`run_query`), whose placeholders cannot wait for the render to end.
 #[derive(Clone, Debug, Default)]
 pub struct RelationTexts {
-    refs: BTreeMap<String, Result<String, String>>,
-    sources: BTreeMap<(String, String), String>,
+    refs: BTreeMap<String, Result<Own, String>>,
+    sources: BTreeMap<(String, String), Own>,
 }
 
 impl RelationTexts {
@@ -233,7 +233,7 @@ impl RelationTexts {
                 continue;
             }
             let text = match (&r.relation, r.ephemeral) {
-                (Some(rel), false) => Ok(rel.quoted()),
+                (Some(rel), false) => Ok(Own::of(rel.quoted(), Some(rel))),
                 _ => Err(format!(
                     "ref('{name}') is an ephemeral model, which builds no relation a statement can name"
                 )),
@@ -243,7 +243,7 @@ impl RelationTexts {
         let sources = relations_of(c)
             .source_index
             .into_iter()
-            .map(|(key, (_, rel))| (key, rel.quoted()))
+            .map(|(key, (_, rel))| (key, Own::of(rel.quoted(), Some(&rel))))
             .collect();
         RelationTexts { refs, sources }
     }

@@ -18,7 +18,7 @@ use super::resolve::Scope;
 use crate::diagnostics::{Diagnostics, Span};
 use crate::ir::ResourceType;
 use crate::ir::config::ConfigScope;
-use crate::jinja::{Introspection, KnownColumn, RelationCall};
+use crate::jinja::{self, Introspection, KnownColumn, RelationCall};
 use crate::sql;
 
 /// How many times a node is rendered again when each render asks about relations the one
@@ -115,7 +115,10 @@ impl Settler<'_, '_, '_, '_> {
                 &source,
                 p.scope(),
                 false,
-                Some(introspection.clone()),
+                jinja::Pass {
+                    introspection: Some(introspection.clone()),
+                    ..jinja::Pass::default()
+                },
             );
             let r = match main {
                 Ok(r) => r,
@@ -141,7 +144,10 @@ impl Settler<'_, '_, '_, '_> {
                         &source,
                         ConfigScope::Model,
                         true,
-                        Some(introspection),
+                        jinja::Pass {
+                            introspection: Some(introspection),
+                            ..jinja::Pass::default()
+                        },
                     );
                     self.renders.extra[i].incremental = Some(Box::new(inc));
                 }

@@ -26,6 +26,7 @@ mod introspect;
 mod lineage;
 mod load;
 mod prepare;
+mod project_facts;
 mod relations;
 mod render;
 mod resolve;
@@ -103,11 +104,14 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
     let package_names = project.packages.iter().map(|p| p.name.as_str()).collect();
     let scope = Scope::new(&project.name, package_names, &pending, &relations);
     mark("scope");
-    introspect::settle(&ctx, &pending, &mut renders, &relations, &scope, &mut diags);
-    mark("introspect");
-    let spellings = crate::adapter::engine::engine(ctx.target.info.kind).type_spellings;
-    let resolved = resolve::resolve(&pending, &renders, &scope, spellings, &mut diags);
-    mark("resolve");
+    let facts = project_facts::Inputs {
+        ctx: &ctx,
+        pending: &pending,
+        relations: &relations,
+        scope: &scope,
+        spellings: crate::adapter::engine::engine(ctx.target.info.kind).type_spellings,
+    };
+    let resolved = settle_and_resolve(&facts, &mut renders, &mut diags);
     let analyses_read = inputs.analysis_read.wait();
     mark("analysis_cache_read");
     let analyzed = analyze::analyze(
@@ -144,14 +148,7 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         renders: &mut renders,
     });
     mark("caches_save");
-    let mut later =
-        generic_tests::generic_tests(&ctx, &pending, &scope, declared_tests, &mut diags);
-    mark("generic_tests");
-    let units = unit_tests::declare(&ctx, &pending, &scope, &mut later, &mut diags);
-    exposures::exposures(&ctx, &scope, &mut later, &mut diags);
-    mark("unit_tests_exposures");
-    strategies::check(&ctx, &pending, &mut diags);
-    mark("strategies");
+    let (mut later, units) = later_nodes(&facts, declared_tests, &mut diags);
     // Cycles are only meaningful once every ref resolved: stop here on errors.
     stop_on_errors(&mut diags)?;
     let contracts = contracts::contracts(&ctx, &pending, &mut diags);
@@ -193,6 +190,42 @@ pub fn compile(root: &Path, opts: &LoadOptions) -> Result<Compiled, Diagnostics>
         compiled_index,
         options: opts.clone(),
     })
+}
+
+/// Stages `introspect`, `resolve` and `project_facts`: the renders that asked about
+/// relations rendered again with the answers, every relation call resolved, then the renders
+/// that read the graph or relations' parts rendered again with them.
+fn settle_and_resolve(
+    facts: &project_facts::Inputs,
+    renders: &mut render::Renders,
+    diags: &mut Diagnostics,
+) -> resolve::Resolved {
+    let (ctx, pending, scope) = (facts.ctx, facts.pending, facts.scope);
+    introspect::settle(ctx, pending, renders, facts.relations, scope, diags);
+    mark("introspect");
+    let mut resolved = resolve::resolve(pending, renders, scope, facts.spellings, diags);
+    mark("resolve");
+    project_facts::settle(facts, renders, &mut resolved, diags);
+    mark("project_facts");
+    resolved
+}
+
+/// Stages `generic_tests`, `unit_tests_exposures` and `strategies`: the nodes declared in
+/// properties (tests, unit tests, exposures), and the incremental strategies checked.
+fn later_nodes(
+    facts: &project_facts::Inputs,
+    declared_tests: load::DeclaredTests,
+    diags: &mut Diagnostics,
+) -> (generic_tests::LaterNodes, Vec<unit_tests::UnitPending>) {
+    let (ctx, pending, scope) = (facts.ctx, facts.pending, facts.scope);
+    let mut later = generic_tests::generic_tests(ctx, pending, scope, declared_tests, diags);
+    mark("generic_tests");
+    let units = unit_tests::declare(ctx, pending, scope, &mut later, diags);
+    exposures::exposures(ctx, scope, &mut later, diags);
+    mark("unit_tests_exposures");
+    strategies::check(ctx, pending, diags);
+    mark("strategies");
+    (later, units)
 }
 
 /// The stages that need the DAG: columns completed (`*` expanded), column lineage, ephemeral

@@ -62,6 +62,8 @@ fn cached_render(
             env_values: Vec::new(),
             introspected: None,
             query: None,
+            read_graph: false,
+            read_names: false,
         },
         relation_spans: e
             .at
@@ -107,29 +109,28 @@ pub fn render_node(
     if let Some(e) = cache.take(&key) {
         return Ok(cached_render(e, key, scope, &p.path));
     }
-    let mut r = render_uncached(ctx, p, source, scope, incremental, None)?;
-    if !r.secret && r.recorded.introspected.is_none() && r.recorded.query.is_none() {
+    let mut r = render_uncached(ctx, p, source, scope, incremental, jinja::Pass::default())?;
+    let rec = &r.recorded;
+    let later =
+        rec.introspected.is_some() || rec.query.is_some() || rec.read_graph || rec.read_names;
+    if !r.secret && !later {
         r.cache_key = Some(key);
     }
     Ok(r)
 }
 
-/// Renders `source` for node `p` (never from the cache), with what introspection answers. A
-/// render that runs a query whose answer is not known yet is rendered again with `execute`
-/// false, as dbt parses, and keeps the query for the run.
+/// Renders `source` for node `p` (never from the cache) in `pass` (with what introspection
+/// answers, the graph). A render that runs a query whose answer is not known yet is rendered
+/// again with `execute` false, as dbt parses, and keeps the query for the run.
 pub fn render_uncached(
     ctx: &Context,
     p: &Pending,
     source: &str,
     scope: ConfigScope,
     incremental: bool,
-    introspection: Option<std::sync::Arc<jinja::Introspection>>,
+    mut pass: jinja::Pass,
 ) -> Result<jinja::Rendered, Diagnostic> {
     let name = crate::diagnostics::display_path_cow(&p.path);
-    let mut pass = jinja::Pass {
-        introspection,
-        execute: true,
-    };
     let render = |pass: &jinja::Pass| {
         ctx.renderer
             .render_pass(&name, source, scope, &p.config, incremental, pass)

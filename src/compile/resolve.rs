@@ -179,6 +179,24 @@ pub fn resolve(
     Resolved { nodes, edges }
 }
 
+/// Resolves pending node `i` again after it was rendered again (stage `graph`): its SQL and
+/// its edges replace those it had.
+pub fn resolve_again(
+    i: usize,
+    p: &Pending,
+    renders: &Renders,
+    scope: &Scope,
+    type_spellings: &[(&str, &str)],
+    resolved: &mut Resolved,
+    diags: &mut Diagnostics,
+) {
+    let r = resolve_node(i, p, renders, scope, type_spellings);
+    resolved.nodes[i] = r.sql;
+    resolved.edges.retain(|e| e.child != i);
+    resolved.edges.extend(r.edges);
+    diags.extend(r.diags);
+}
+
 /// One node's SQL (and its hooks') with every placeholder replaced and cast types in the
 /// engine's words (`type_spellings`).
 fn resolve_node(
@@ -213,7 +231,7 @@ fn resolve_node(
     };
     let substitute =
         |text: &str, calls: &[RelationCall], spans: &[Span], src: &str, out: &mut ResolvedNode| {
-            let mut replacements: Vec<String> = Vec::with_capacity(calls.len());
+            let mut replacements: Vec<Own> = Vec::with_capacity(calls.len());
             for (n, call) in calls.iter().enumerate() {
                 let span = spans
                     .get(n)
@@ -226,7 +244,7 @@ fn resolve_node(
                     child: i,
                     span: Some(span),
                 });
-                replacements.push(replacement);
+                replacements.push(Own::of(replacement, scope.relations.of(parent)));
             }
             let text = substitute_tokens(text, &own, &replacements);
             Some(match respell_types(&text, type_spellings) {
@@ -304,21 +322,49 @@ fn seed_edges(pending: &[Pending], relations: &Relations, edges: &mut Vec<Edge>)
     }
 }
 
-/// The relation a node is built into, as `this` and its attributes print.
-#[derive(Default)]
+/// A relation as `this`, `ref()` and `source()` and their attributes print: the relation a
+/// node is built into, or one it reads.
+#[derive(Clone, Debug, Default)]
 pub(super) struct Own {
-    /// `this`: the quoted relation.
+    /// The relation: quoted, or an ephemeral model's CTE name.
     pub quoted: String,
-    /// `this.schema`.
+    /// `.schema` (empty for an ephemeral model).
     pub schema: String,
-    /// `this.identifier` (also `this.name`, `this.table`).
+    /// `.identifier` (also `.name`, `.table`).
     pub identifier: String,
+}
+
+impl Own {
+    /// What `text` (a resolved call) prints, with the attributes of `relation` when it has one
+    /// (an ephemeral model's CTE has none: its identifier is the CTE's name).
+    pub fn of(text: String, relation: Option<&Relation>) -> Own {
+        match relation {
+            Some(r) => Own {
+                schema: r.schema.clone(),
+                identifier: r.identifier.clone(),
+                quoted: text,
+            },
+            None => Own {
+                identifier: text.clone(),
+                quoted: text,
+                schema: String::new(),
+            },
+        }
+    }
+
+    fn attribute(&self, attr: &str) -> &str {
+        if attr == "schema" {
+            &self.schema
+        } else {
+            &self.identifier
+        }
+    }
 }
 
 /// `text` with `this` and relation placeholders replaced, in one pass: `__strata_this__` by
 /// `own`, `this`'s attribute tokens by their values, `__strata_rel_<n>__` by
 /// `relations[n]` (every relation of the render is resolved).
-pub(super) fn substitute_tokens(text: &str, own: &Own, relations: &[String]) -> String {
+pub(super) fn substitute_tokens(text: &str, own: &Own, relations: &[Own]) -> String {
     const PREFIX: &str = "__strata_";
     let mut out = String::with_capacity(text.len() + 32 * relations.len());
     let mut rest = text;
@@ -330,31 +376,19 @@ pub(super) fn substitute_tokens(text: &str, own: &Own, relations: &[String]) -> 
             rest = after;
             continue;
         }
-        if let Some((value, after)) = jinja::THIS_ATTRIBUTES.iter().find_map(|(attr, token)| {
-            let after = tail.strip_prefix(token)?;
-            Some((
-                if *attr == "schema" {
-                    &own.schema
-                } else {
-                    &own.identifier
-                },
-                after,
-            ))
-        }) {
+        if let Some((value, after)) = jinja::THIS_ATTRIBUTES
+            .iter()
+            .find_map(|(attr, token)| Some((own.attribute(attr), tail.strip_prefix(token)?)))
+        {
             out.push_str(value);
             rest = after;
             continue;
         }
-        const REL: &str = "__strata_rel_";
-        let number = tail.strip_prefix(REL).and_then(|after| {
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let n = after[..digits].parse::<usize>().ok()?;
-            after[digits..].starts_with("__").then_some((n, digits))
-        });
-        match number {
-            Some((n, digits)) if n < relations.len() => {
-                out.push_str(&relations[n]);
-                rest = &tail[REL.len() + digits + 2..];
+        match jinja::parse_relation_token(tail) {
+            Some((n, attr, len)) if n < relations.len() => {
+                let r = &relations[n];
+                out.push_str(attr.map_or(r.quoted.as_str(), |a| r.attribute(a)));
+                rest = &tail[len..];
             }
             _ => {
                 out.push_str(PREFIX);
@@ -542,7 +576,14 @@ mod tests {
 
     #[test]
     fn placeholders_are_substituted_in_one_pass() {
-        let rels = vec!["\"a\".\"x\"".to_string(), "\"b\".\"y\"".to_string()];
+        let rel = |s: &str, i: &str| {
+            let r = Relation {
+                schema: s.into(),
+                identifier: i.into(),
+            };
+            Own::of(r.quoted(), Some(&r))
+        };
+        let rels = vec![rel("a", "x"), rel("b", "y")];
         let own = &Own {
             quoted: "\"main\".\"me\"".into(),
             schema: "main".into(),
@@ -578,5 +619,27 @@ mod tests {
             "__strata_rel_7__ __strata_other __strata_"
         );
         assert_eq!(substitute_tokens("no tokens", own, &rels), "no tokens");
+        // A relation's attributes; an ephemeral model's identifier is its CTE.
+        assert_eq!(
+            substitute_tokens(
+                "__strata_rel_1_schema__.__strata_rel_1_identifier__ __strata_rel_0_table____strata_rel_0_name__",
+                own,
+                &rels
+            ),
+            "b.y xx"
+        );
+        let cte = [Own::of("__dbt__cte__e".into(), None)];
+        assert_eq!(
+            substitute_tokens(
+                "__strata_rel_0_identifier__ '__strata_rel_0_schema__'",
+                own,
+                &cte
+            ),
+            "__dbt__cte__e ''"
+        );
+        assert_eq!(
+            substitute_tokens("__strata_rel_0_other__", own, &rels),
+            "__strata_rel_0_other__"
+        );
     }
 }

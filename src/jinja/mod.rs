@@ -75,6 +75,12 @@ pub struct Recorded {
     /// The query the render ran with no answer known (`run_query`, `statement`): it was
     /// rendered again with `execute` false, and the run answers the query.
     pub query: Option<Box<QueryAsked>>,
+    /// It read the `graph` variable while it was empty: it is rendered again with the
+    /// project's graph once every node's relation and dependencies are known.
+    pub read_graph: bool,
+    /// It read a relation's attributes (`ref('x').identifier`, `this.schema`) while they
+    /// were placeholders: it is rendered again with the relations' parts.
+    pub read_names: bool,
 }
 
 /// What a render asked of the project's relations while rendering.
@@ -115,6 +121,31 @@ pub fn relation_token(n: usize) -> String {
     format!("__strata_rel_{n}__")
 }
 
+/// The placeholder written for attribute `attr` (`schema`, `identifier`, `name`, `table`) of
+/// relation number `n`.
+fn relation_attribute_token(n: usize, attr: &str) -> String {
+    format!("__strata_rel_{n}_{attr}__")
+}
+
+/// A relation placeholder at the start of `text`: (its number, the attribute it stands for,
+/// its length).
+pub fn parse_relation_token(text: &str) -> Option<(usize, Option<&'static str>, usize)> {
+    const REL: &str = "__strata_rel_";
+    let after = text.strip_prefix(REL)?;
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    let n = after[..digits].parse::<usize>().ok()?;
+    let rest = &after[digits..];
+    if rest.starts_with("__") {
+        return Some((n, None, REL.len() + digits + 2));
+    }
+    let rest = rest.strip_prefix('_')?;
+    THIS_ATTRIBUTES.iter().find_map(|(attr, _)| {
+        rest.strip_prefix(attr)?
+            .starts_with("__")
+            .then(|| (n, Some(*attr), REL.len() + digits + 1 + attr.len() + 2))
+    })
+}
+
 /// The placeholder written for `this`.
 pub const THIS_TOKEN: &str = "__strata_this__";
 
@@ -144,20 +175,26 @@ struct RenderState {
     execute: bool,
     /// What `statement` blocks stored, for `load_result(name)`.
     results: Mutex<BTreeMap<String, Value>>,
+    /// The parts of relations, when known.
+    names: Option<Arc<Names>>,
 }
 
 impl Object for RenderState {}
 
 /// One render of a node: what introspection answers (none on a first render, where
-/// `adapter.get_columns_in_relation` records what it is asked and answers nothing), and
-/// whether `execute` is true (false while a query the template runs has no answer: dbt's
-/// parse-time render).
+/// `adapter.get_columns_in_relation` records what it is asked and answers nothing), whether
+/// `execute` is true (false while a query the template runs has no answer: dbt's parse-time
+/// render), and the `graph` variable (empty on a first render, which records that it read it).
 #[derive(Clone, Debug)]
 pub struct Pass {
     /// What introspection answers.
     pub introspection: Option<Arc<Introspection>>,
     /// `execute`.
     pub execute: bool,
+    /// `graph`, as dbt has it: `nodes`, `sources`, `exposures`, ... by unique id.
+    pub graph: Option<Value>,
+    /// The parts of the relations `ref()` and `source()` name, and of `this`.
+    pub names: Option<(Arc<Names>, Option<Parts>)>,
 }
 
 impl Default for Pass {
@@ -165,28 +202,112 @@ impl Default for Pass {
         Pass {
             introspection: None,
             execute: true,
+            graph: None,
+            names: None,
         }
     }
 }
 
-/// A relation placeholder; prints as its token.
+/// The `graph` a first render sees: empty, and it records that it was read.
 #[derive(Debug)]
-struct RelationToken(String);
+struct EmptyGraph(Arc<RenderState>);
+
+impl Object for EmptyGraph {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.recorded.lock().unwrap().read_graph = true;
+        GRAPH_KEYS
+            .contains(&key.as_str()?)
+            .then(|| Value::from(BTreeMap::<String, Value>::new()))
+    }
+}
+
+/// The members of dbt's `graph`.
+pub const GRAPH_KEYS: &[&str] = &[
+    "nodes",
+    "sources",
+    "exposures",
+    "metrics",
+    "groups",
+    "semantic_models",
+    "saved_queries",
+];
+
+/// A relation's schema and identifier (an ephemeral model's: none, and its CTE's name).
+pub type Parts = [String; 2];
+
+/// The parts of every relation `ref()` and `source()` can name, known once every node's
+/// config is: what a render that reads a relation's attributes gets when it is rendered
+/// again (stage `project_facts`).
+#[derive(Debug, Default)]
+pub struct Names {
+    /// Models and seeds by name (the root project's when a package has the same name).
+    pub refs: std::collections::HashMap<String, Parts>,
+    /// Models and seeds by (package, name).
+    pub package_refs: std::collections::HashMap<(String, String), Parts>,
+    /// Source tables by (source, table).
+    pub sources: std::collections::HashMap<(String, String), Parts>,
+}
+
+impl Names {
+    /// The parts of what `call`, written in a node of `package`, names.
+    fn of(&self, call: &RelationCall, package: Option<&str>) -> Option<Parts> {
+        match call {
+            RelationCall::Ref {
+                project: Some(p),
+                name,
+            } => self.package_refs.get(&(p.clone(), name.clone())),
+            RelationCall::Ref {
+                project: None,
+                name,
+            } => package
+                .and_then(|p| self.package_refs.get(&(p.to_string(), name.clone())))
+                .or_else(|| self.refs.get(name)),
+            RelationCall::Source { source, table } => {
+                self.sources.get(&(source.clone(), table.clone()))
+            }
+        }
+        .cloned()
+    }
+}
+
+/// A relation placeholder; prints as its token. Its attributes (`schema`, `identifier`, ...)
+/// are the relation's parts when the render knows them; else placeholders of their own,
+/// resolved with the relation, and the render records that it read them (it is rendered
+/// again with the parts, so that `ref('x').identifier.upper()` works).
+#[derive(Debug)]
+struct RelationToken {
+    token: String,
+    parts: Option<Parts>,
+    reader: Option<Arc<RenderState>>,
+}
 
 impl Object for RelationToken {
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.token)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        if self.0 != THIS_TOKEN {
-            return None;
-        }
         let key = key.as_str()?;
-        THIS_ATTRIBUTES
-            .iter()
-            .find(|(attr, _)| *attr == key)
-            .map(|(_, token)| Value::from(*token))
+        let (attr, token) = THIS_ATTRIBUTES.iter().find(|(attr, _)| *attr == key)?;
+        if let Some([schema, identifier]) = &self.parts {
+            return Some(Value::from(
+                if *attr == "schema" {
+                    schema
+                } else {
+                    identifier
+                }
+                .clone(),
+            ));
+        }
+        if let Some(r) = &self.reader {
+            r.recorded.lock().unwrap().read_names = true;
+        }
+        if self.token == THIS_TOKEN {
+            return Some(Value::from(*token));
+        }
+        // `ref('x').identifier`: a placeholder of its own, resolved with the relation.
+        let (n, _, _) = parse_relation_token(&self.token)?;
+        Some(Value::from(relation_attribute_token(n, attr)))
     }
 }
 
@@ -367,6 +488,8 @@ impl<'a> Renderer<'a> {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(200);
+        // Python's methods on strings, maps and lists, as dbt's Jinja has them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
@@ -745,7 +868,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<Rendered, Error> {
         let pass = Pass {
             introspection,
-            execute: true,
+            ..Pass::default()
         };
         self.render_pass(name, source, scope, base_config, incremental, &pass)
     }
@@ -770,6 +893,7 @@ impl<'a> Renderer<'a> {
             template: Arc::from(name),
             execute: pass.execute,
             results: Mutex::default(),
+            names: pass.names.as_ref().map(|(n, _)| n.clone()),
         });
         // A package's node sees its package's macros before the project's.
         let own = self
@@ -777,21 +901,33 @@ impl<'a> Renderer<'a> {
             .iter()
             .find(|(dir, _)| Path::new(name).starts_with(dir))
             .map_or(Value::UNDEFINED, |(_, scope)| scope.clone());
+        let graph = match &pass.graph {
+            Some(g) => g.clone(),
+            None => Value::from_object(EmptyGraph(state.clone())),
+        };
         let ctx = minijinja::context! {
             __strata__ => Value::from_dyn_object(state.clone()),
             __incremental__ => incremental,
             execute => pass.execute,
-            this => Value::from_object(RelationToken(THIS_TOKEN.to_string())),
+            graph => graph,
+            this => Value::from_object(RelationToken {
+                token: THIS_TOKEN.to_string(),
+                parts: pass.names.as_ref().and_then(|(_, this)| this.clone()),
+                reader: Some(state.clone()),
+            }),
             ..own
         };
         let (text, spans) = match tmpl.render_with_spans(ctx) {
             Ok(done) => done,
-            // A first render that introspected got empty answers, which a macro may refuse:
-            // it is rendered again with the answers, and an error that remains is reported then.
+            // A first render that introspected got empty answers, or read an empty graph,
+            // which a template may refuse: it is rendered again with the answers or the graph,
+            // and an error that remains is reported then.
             Err(e)
-                if query_asked(&e).is_none()
-                    && state.introspection.is_none()
-                    && state.recorded.lock().unwrap().introspected.is_some() =>
+                if query_asked(&e).is_none() && {
+                    let rec = state.recorded.lock().unwrap();
+                    (state.introspection.is_none() && rec.introspected.is_some())
+                        || (pass.graph.is_none() && rec.read_graph)
+                } =>
             {
                 (String::new(), Vec::new())
             }
@@ -881,19 +1017,30 @@ fn split_kwargs(args: &[Value]) -> (Vec<Value>, Option<Kwargs>) {
 }
 
 fn record_relation(state: &State, call: RelationCall) -> Value {
-    let token = with_rec(state, |r| {
-        let mut rec = r.recorded.lock().unwrap();
-        let n = match rec.relations.iter().position(|c| *c == call) {
-            Some(n) => n,
-            None => {
-                rec.relations.push(call.clone());
-                rec.relations.len() - 1
+    let token = rec_of(state).and_then(|v| {
+        let r = v.downcast_object::<RenderState>()?;
+        let n = {
+            let mut rec = r.recorded.lock().unwrap();
+            match rec.relations.iter().position(|c| *c == call) {
+                Some(n) => n,
+                None => {
+                    rec.relations.push(call.clone());
+                    rec.relations.len() - 1
+                }
             }
         };
-        relation_token(n)
+        let parts = r
+            .names
+            .as_ref()
+            .and_then(|names| names.of(&call, r.package.as_deref()));
+        Some(RelationToken {
+            token: relation_token(n),
+            parts,
+            reader: Some(r),
+        })
     });
     match token {
-        Some(t) => Value::from_object(RelationToken(t)),
+        Some(t) => Value::from_object(t),
         // Outside of a node render (a description, a hook), the call has no node to record into.
         None => Value::from(match call {
             RelationCall::Ref { name, .. } => name,
@@ -1054,11 +1201,13 @@ impl Object for MacroFn {
             .unwrap_or(Value::from(false));
         let this = state.lookup("this").unwrap_or(Value::from(()));
         let execute = state.lookup("execute").unwrap_or(Value::from(true));
+        let graph = state.lookup("graph").unwrap_or_default();
         let tmpl = state.env().get_template(&self.template)?;
         let ctx = minijinja::context! {
             __strata__ => rec.clone().unwrap_or(Value::from(())),
             __incremental__ => incremental,
             execute => execute,
+            graph => graph,
             this => this,
         };
         let mut captured = tmpl.render_captured(ctx)?;
