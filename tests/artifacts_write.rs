@@ -312,6 +312,8 @@ fn a_manifest_of_several_serialization_batches_is_one_valid_document() {
         .split("\"unique_id\":\"")
         .skip(1)
         .map(|s| &s[..s.find('"').unwrap()])
+        // The built-in macros are in the manifest's `macros` map.
+        .filter(|id| !id.starts_with("macro."))
         .collect();
     let mut sorted = first_keys.clone();
     sorted.sort_unstable();

@@ -742,3 +742,23 @@ fn the_graph_variable_lists_the_projects_nodes_and_sources_as_dbt_does() {
         ])
     );
 }
+
+#[test]
+fn changing_a_list_in_place_is_an_error_that_says_what_to_write() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/appended.sql"),
+        "{%- set cols = [] -%}\n{%- do cols.append('id') -%}\nselect 1 as {{ cols | join(',') }}\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(stderr.contains("models/appended.sql:2"), "{stderr}");
+    assert!(
+        stderr.contains("`.append()` changes a list or a dict in place"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("| map(attribute='name') | list"),
+        "{stderr}"
+    );
+}

@@ -133,6 +133,20 @@ fn assert_compiled_columns_and_operation(dir: &Path, home: &Path, env: &[(&str, 
             "status"
         ]
     );
+    // The macros each model's template calls itself, each in the manifest's macros.
+    let macros = &manifest["nodes"]["model.shop.order_calendar"]["depends_on"]["macros"];
+    assert_eq!(
+        macros,
+        &serde_json::json!([
+            "macro.strata_utils.date_spine",
+            "macro.strata_utils.get_column_values",
+            "macro.strata_utils.pivot"
+        ])
+    );
+    for id in macros.as_array().unwrap() {
+        assert!(manifest["macros"][id.as_str().unwrap()].is_object(), "{id}");
+    }
+    assert!(manifest["macros"]["macro.dbt.dateadd"].is_object());
     let (stdout, _) = ok(strata(dir, home, &["run-operation", "order_statuses"], env));
     assert!(
         stdout.contains("[order_statuses] order statuses: placed, returned, shipped"),

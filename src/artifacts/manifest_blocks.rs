@@ -12,6 +12,9 @@ use serde::ser::{SerializeMap, Serializer};
 use super::Manifest;
 use crate::diagnostics::display_path_cow;
 
+/// Where the built-in macros are said to be (they are part of strata).
+const BUILTINS_PATH: &str = "strata/builtins.sql";
+
 /// The `macros` map.
 pub(super) struct MacrosOut<'a>(pub(super) &'a Manifest<'a>);
 
@@ -26,6 +29,13 @@ impl Serialize for MacrosOut<'_> {
                 let id = format!("macro.{package}.{name}");
                 macros.insert(id, (name, package, path.clone(), sql));
             }
+        }
+        // The built-ins, as package `dbt`'s (where dbt has them).
+        for (name, sql) in macro_blocks(crate::jinja::BUILTINS) {
+            let id = format!("macro.dbt.{name}");
+            macros
+                .entry(id)
+                .or_insert((name, "dbt", BUILTINS_PATH.into(), sql));
         }
         let mut m = s.serialize_map(Some(macros.len()))?;
         for (id, (name, package, path, sql)) in &macros {

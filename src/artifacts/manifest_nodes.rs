@@ -184,11 +184,14 @@ impl<'a> NodeOut<'a> {
         m.serialize_entry("relation_name", &rel.map(Relation::quoted))?;
         m.serialize_entry("raw_code", n.raw_code.as_deref().unwrap_or(""))?;
         if shape == Shape::Seed {
-            return m.serialize_entry("depends_on", &DependsOut(None));
+            return m.serialize_entry("depends_on", &DependsOut(None, &n.depends_on_macros));
         }
         m.serialize_entry("language", "sql")?;
         self.refs_and_sources(m)?;
-        m.serialize_entry("depends_on", &DependsOut(Some(&n.depends_on)))?;
+        m.serialize_entry(
+            "depends_on",
+            &DependsOut(Some(&n.depends_on), &n.depends_on_macros),
+        )?;
         let code = self.compiled_code();
         m.serialize_entry("compiled", &code.is_some())?;
         m.serialize_entry("compiled_code", &code)?;
@@ -303,7 +306,10 @@ impl<'a> NodeOut<'a> {
         m.serialize_entry("config", &config)?;
         m.serialize_entry("unrendered_config", &Empty)?;
         m.serialize_entry("url", &e.and_then(|e| e.url.as_ref()))?;
-        m.serialize_entry("depends_on", &DependsOut(Some(&n.depends_on)))?;
+        m.serialize_entry(
+            "depends_on",
+            &DependsOut(Some(&n.depends_on), &n.depends_on_macros),
+        )?;
         self.refs_and_sources(m)
     }
 
@@ -316,7 +322,10 @@ impl<'a> NodeOut<'a> {
         m.serialize_entry("expect", &FixtureOut(spec.map(|s| &s.expect)))?;
         self.identity(m, Shape::UnitTest)?;
         m.serialize_entry("description", n.description.as_deref().unwrap_or(""))?;
-        m.serialize_entry("depends_on", &DependsOut(Some(&n.depends_on)))?;
+        m.serialize_entry(
+            "depends_on",
+            &DependsOut(Some(&n.depends_on), &n.depends_on_macros),
+        )?;
         let config = ConfigOut {
             node: self,
             shape: Shape::UnitTest,
@@ -369,14 +378,14 @@ impl Serialize for ContractOut<'_> {
     }
 }
 
-/// `{macros: [], nodes: [...]}`; only `macros` for a seed (`None`). strata does not record
-/// which macros a node called.
-struct DependsOut<'a>(Option<&'a [String]>);
+/// `{macros: [...], nodes: [...]}`; only `macros` for a seed (`None`): the macros its
+/// template called itself.
+struct DependsOut<'a>(Option<&'a [String]>, &'a [String]);
 
 impl Serialize for DependsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("macros", &NONE)?;
+        m.serialize_entry("macros", self.1)?;
         if let Some(nodes) = self.0 {
             m.serialize_entry("nodes", nodes)?;
         }

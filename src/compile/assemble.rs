@@ -58,15 +58,7 @@ pub fn assemble(
             .zip(contracts)
             .map(
                 |(((((p, description), rendered), sql), relation), contract)| {
-                    node_of(
-                        p,
-                        description,
-                        rendered,
-                        sql,
-                        relation,
-                        contract,
-                        ctx.target,
-                    )
+                    node_of(p, description, rendered, sql, relation, contract, ctx)
                 },
             ),
     );
@@ -151,8 +143,9 @@ fn node_of(
     sql: ResolvedSql,
     relation: Option<Relation>,
     contract: Option<ContractInfo>,
-    target: &Target,
+    ctx: &Context,
 ) -> CompiledNode {
+    let (project, target) = (ctx.project, ctx.target);
     let mut columns: Vec<ColumnInfo> = p.columns.iter().map(column_info).collect();
     for c in &p.seed_columns {
         if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
@@ -200,7 +193,17 @@ fn node_of(
     node.late_query = sql.query.map(Box::new);
     node.contract = contract.map(Box::new);
     node.freshness = p.props.and_then(|pp| pp.freshness.clone()).map(Box::new);
-    node.logs = rendered.map(|r| r.recorded.logs).unwrap_or_default();
+    if let Some(r) = rendered {
+        node.depends_on_macros = r
+            .recorded
+            .macros
+            .iter()
+            .map(|(template, name)| jinja::macro_id(project, template, name))
+            .collect();
+        node.depends_on_macros.sort_unstable();
+        node.depends_on_macros.dedup();
+        node.logs = r.recorded.logs;
+    }
     node
 }
 /// The table a test's failing rows are kept in when `store_failures` is on: the audit schema

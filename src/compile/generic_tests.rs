@@ -15,7 +15,7 @@ use super::context::Context;
 use super::load::DeclaredTests;
 use super::prepare::Pending;
 use super::resolve::Scope;
-use crate::diagnostics::{Code, Diagnostic, Diagnostics, suggest};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, display_path, suggest};
 use crate::graph::Edge;
 use crate::ir::config::{
     NodeConfig, TEST_CONFIG_KEYS, TEST_ENTRY_KEYS, TEST_TOP_LEVEL_COMMON, TestSeverity,
@@ -459,6 +459,14 @@ fn custom_test_sql(
     }
 }
 
+/// The unique id of the macro a generic test is, `test_<name>`, when the project or a package
+/// defines it (the built-in tests are strata's own, not macros).
+fn test_macro_id(ctx: &Context, test_name: &str) -> Option<String> {
+    let name = format!("test_{}", test_name.rsplit('.').next().unwrap_or(test_name));
+    let file = ctx.renderer.macros().get(&name)?;
+    Some(jinja::macro_id(ctx.project, &display_path(file), &name))
+}
+
 fn test_node(
     shared: &Shared,
     default_config: &Arc<NodeConfig>,
@@ -512,6 +520,9 @@ fn test_node(
     node.compiled_code = Some(t.sql_text);
     node.checksum = t.checksum;
     node.line = def.span.line;
+    node.depends_on_macros = test_macro_id(shared.ctx, &def.test_name)
+        .into_iter()
+        .collect();
     node.test = Some(Box::new(TestInfo {
         test_name: def.test_name.clone(),
         test_type: "generic",

@@ -64,6 +64,7 @@ fn cached_render(
             query: None,
             read_graph: false,
             read_names: false,
+            macros: e.macros,
         },
         relation_spans: e
             .at
@@ -88,6 +89,7 @@ pub fn cache_entry(r: &mut jinja::Rendered) -> jinja::cache::Entry {
             .collect(),
         config: std::mem::take(&mut r.recorded.config_calls),
         logs: r.recorded.logs.clone(),
+        macros: r.recorded.macros.clone(),
     }
 }
 

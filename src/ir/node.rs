@@ -202,6 +202,8 @@ pub struct CompiledNode {
     pub columns: Vec<ColumnInfo>,
     /// Ids of the nodes this one reads, sorted.
     pub depends_on: Vec<String>,
+    /// Ids of the macros its template calls itself (`macro.<package>.<name>`), sorted.
+    pub depends_on_macros: Vec<String>,
     /// The relation it builds or reads.
     pub relation: Option<Relation>,
     /// SQL as written (shared with the project's copy of the file).
@@ -262,6 +264,7 @@ impl CompiledNode {
             description: None,
             columns: Vec::new(),
             depends_on: Vec::new(),
+            depends_on_macros: Vec::new(),
             relation: None,
             raw_code: None,
             compiled_code: None,

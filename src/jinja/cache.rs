@@ -28,7 +28,7 @@ pub const FILE: &str = "render-cache.json";
 
 /// What a cache file must say to be used: the crate version and this format's number.
 fn stamp() -> String {
-    format!("strata {} render 2", env!("CARGO_PKG_VERSION"))
+    format!("strata {} render 3", env!("CARGO_PKG_VERSION"))
 }
 
 /// One stored render.
@@ -48,6 +48,9 @@ pub struct Entry {
     /// `log()` messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<String>,
+    /// The macros the template called itself, as (template file, name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<(String, String)>,
 }
 
 /// Entries by key, as written (ordered, so that the file is the same for the same project).

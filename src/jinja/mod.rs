@@ -81,6 +81,8 @@ pub struct Recorded {
     /// It read a relation's attributes (`ref('x').identifier`, `this.schema`) while they
     /// were placeholders: it is rendered again with the relations' parts.
     pub read_names: bool,
+    /// The macros the template called itself, as (template file, name), in call order.
+    pub macros: Vec<(String, String)>,
 }
 
 /// What a render asked of the project's relations while rendering.
@@ -177,6 +179,8 @@ struct RenderState {
     results: Mutex<BTreeMap<String, Value>>,
     /// The parts of relations, when known.
     names: Option<Arc<Names>>,
+    /// How many macro calls deep the render is.
+    depth: std::sync::atomic::AtomicUsize,
 }
 
 impl Object for RenderState {}
@@ -412,10 +416,49 @@ fn package_at(dirs: &PackageDirs, file: &Path) -> Option<Arc<str>> {
 /// Template texts by path relative to the project, for error positions.
 pub type SourceTexts = BTreeMap<PathBuf, Arc<str>>;
 
+/// `value.method(...)` for a method minijinja's values do not have: Python's (`d.items()`,
+/// `s.upper()`), except those that change a list or a dict in place, which are an error that
+/// says what to write instead.
+fn python_method(
+    state: &mut State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    use minijinja::value::ValueKind;
+    let in_place = match value.kind() {
+        ValueKind::Seq => [
+            "append", "extend", "insert", "pop", "remove", "sort", "reverse",
+        ]
+        .contains(&method),
+        ValueKind::Map => ["update", "pop", "setdefault", "clear"].contains(&method),
+        _ => false,
+    };
+    if in_place {
+        return Err(ctx_error(
+            Code::JinjaError,
+            format!("`.{method}()` changes a list or a dict in place, which strata's Jinja values do not allow"),
+            Some("build the value in one expression instead: `{% set cols = columns | map(attribute='name') | list %}`, `{% set both = a + b %}`, or a `{% for %}` loop that writes its output".into()),
+        ));
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// dbt's unique id of macro `name` defined in `template`: `macro.<package>.<name>`, the
+/// package being the one whose folder holds the file, the project's, or `dbt` for the
+/// built-ins.
+pub fn macro_id(project: &Project, template: &str, name: &str) -> String {
+    let package = match template {
+        BUILTINS_FILE => "dbt",
+        _ => packages::package_of(project, template).unwrap_or(&project.name),
+    };
+    format!("macro.{package}.{name}")
+}
+
 /// The template name of the built-in cross-dialect macros.
-const BUILTINS_FILE: &str = "<strata builtins>";
+pub const BUILTINS_FILE: &str = "<strata builtins>";
 /// The built-in cross-dialect macros (dbt's names), dispatched per engine.
-const BUILTINS: &str = include_str!("builtins.sql");
+pub const BUILTINS: &str = include_str!("builtins.sql");
 
 /// Where each macro is defined, for error messages and dispatch.
 pub type MacroIndex = BTreeMap<String, PathBuf>;
@@ -489,7 +532,7 @@ impl<'a> Renderer<'a> {
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(200);
         // Python's methods on strings, maps and lists, as dbt's Jinja has them.
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(python_method);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
@@ -894,6 +937,7 @@ impl<'a> Renderer<'a> {
             execute: pass.execute,
             results: Mutex::default(),
             names: pass.names.as_ref().map(|(n, _)| n.clone()),
+            depth: Default::default(),
         });
         // A package's node sees its package's macros before the project's.
         let own = self
@@ -1212,6 +1256,19 @@ impl Object for MacroFn {
         };
         let mut captured = tmpl.render_captured(ctx)?;
         let name = self.name.clone();
+        // The macros a node's template calls itself are its dependencies (not those they call).
+        let node = rec
+            .as_ref()
+            .and_then(|v| v.downcast_object::<RenderState>());
+        if let Some(r) = &node
+            && r.depth.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0
+        {
+            let called = (self.template.clone(), name.clone());
+            let mut recorded = r.recorded.lock().unwrap();
+            if !recorded.macros.contains(&called) {
+                recorded.macros.push(called);
+            }
+        }
         let result = captured.with_state_mut(|s| {
             if let Some(r) = &rec {
                 s.set_temp("__strata__", r.clone());
@@ -1224,6 +1281,9 @@ impl Object for MacroFn {
             })?;
             f.call(s, args)
         });
+        if let Some(r) = &node {
+            r.depth.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         match result {
             Ok(v) => Ok(v),
             Err(e) => {
