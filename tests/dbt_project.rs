@@ -762,3 +762,40 @@ fn changing_a_list_in_place_is_an_error_that_says_what_to_write() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sources_configs_in_dbt_project_yml_apply_to_source_tables() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    let project = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        dir.join("dbt_project.yml"),
+        format!("{project}\nsources:\n  jaffle:\n    +tags: ['raw']\n    shop:\n      +meta: {{owner: ingest}}\n      raw_payments:\n        +enabled: false\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/sources.yml"),
+        "version: 2\nsources:\n  - name: shop\n    schema: main_raw\n    tags: ['shop']\n    tables:\n      - name: raw_orders\n      - name: raw_payments\n",
+    )
+    .unwrap();
+    let (_, stderr) = ok(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(!stderr.contains("`sources` is accepted"), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let orders = &manifest["sources"]["source.jaffle.shop.raw_orders"];
+    assert_eq!(orders["tags"], serde_json::json!(["raw", "shop"]));
+    assert_eq!(orders["meta"]["owner"], "ingest");
+    assert!(manifest["sources"]["source.jaffle.shop.raw_payments"].is_null());
+    // A disabled source table named in a model is an error that says so.
+    std::fs::write(
+        dir.join("models/payments_copy.sql"),
+        "select * from {{ source('shop', 'raw_payments') }}\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("source('shop', 'raw_payments') is disabled"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("models/payments_copy.sql:1"), "{stderr}");
+}

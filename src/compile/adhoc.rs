@@ -352,5 +352,6 @@ fn relations_of(c: &Compiled) -> Relations {
         sources: Vec::new(),
         source_index,
         disabled: Default::default(),
+        disabled_sources: Default::default(),
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::context::Context;
 use super::prepare::Pending;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
-use crate::ir::config::{Materialized, NodeConfig};
+use crate::ir::config::Materialized;
 use crate::ir::{ColumnInfo, CompiledNode, Relation, ResourceType, SourceInfo};
 use crate::jinja;
 use crate::project::Project;
@@ -29,6 +29,8 @@ pub struct Relations {
     pub source_index: SourceIndex,
     /// Names of disabled nodes, for clearer ref errors.
     pub disabled: BTreeSet<String>,
+    /// Source tables disabled in the project file's `sources:`, by (source, table).
+    pub disabled_sources: BTreeSet<(String, String)>,
 }
 
 impl Relations {
@@ -112,12 +114,13 @@ pub fn relations(
             }
         }
     }
-    let (sources, source_index) = source_nodes(ctx.project, pending.len(), diags);
+    let (sources, source_index, disabled_sources) = source_nodes(ctx.project, pending.len(), diags);
     let relations = Relations {
         of_node,
         sources,
         source_index,
         disabled,
+        disabled_sources,
     };
     (relations, schema_entries)
 }
@@ -164,15 +167,17 @@ fn custom_schema(
     Ok((schema.clone(), (key, schema)))
 }
 
-/// A node per source table (each numbered from `base`), and their index by (source, table).
+/// A node per enabled source table (each numbered from `base`), their index by (source,
+/// table), and the tables the project file's `sources:` disables.
 fn source_nodes(
     project: &Project,
     base: usize,
     diags: &mut Diagnostics,
-) -> (Vec<CompiledNode>, SourceIndex) {
+) -> (Vec<CompiledNode>, SourceIndex, BTreeSet<(String, String)>) {
     let pname = &project.name;
     let mut nodes: Vec<CompiledNode> = Vec::new();
     let mut index: SourceIndex = BTreeMap::new();
+    let mut disabled = BTreeSet::new();
     let mut seen: BTreeMap<(String, String), Span> = BTreeMap::new();
     for s in &project.properties.sources {
         for t in &s.tables {
@@ -189,19 +194,24 @@ fn source_nodes(
                 continue;
             }
             seen.insert(key.clone(), t.span.clone());
+            // `sources:` in the project file (by source, then table), then the YAML's.
+            let mut config = project
+                .source_configs
+                .resolve(std::slice::from_ref(&s.name), &t.name);
+            if !config.is_enabled() {
+                disabled.insert(key);
+                continue;
+            }
             let relation = Relation {
                 schema: s.schema.clone(),
                 identifier: t.identifier.clone(),
             };
-            let mut config = NodeConfig::default();
-            let mut tags = s.tags.clone();
-            for tag in &t.tags {
-                if !tags.contains(tag) {
-                    tags.push(tag.clone());
+            for tag in s.tags.iter().chain(&t.tags) {
+                if !config.tags.contains(tag) {
+                    config.tags.push(tag.clone());
                 }
             }
-            config.tags = tags;
-            config.meta = s.meta.clone();
+            config.meta.extend(s.meta.clone());
             config.meta.extend(t.meta.clone());
             index.insert(key, (base + nodes.len(), relation.clone()));
             let mut node = CompiledNode::new(
@@ -231,7 +241,7 @@ fn source_nodes(
             nodes.push(node);
         }
     }
-    (nodes, index)
+    (nodes, index, disabled)
 }
 
 /// A documented column as the manifest shows it.

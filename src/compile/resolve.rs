@@ -544,6 +544,24 @@ impl Scope<'_> {
             RelationCall::Source { source, table } => {
                 match sources.get(&(source.clone(), table.clone())) {
                     Some((i, rel)) => Some((*i, rel.quoted())),
+                    None if self
+                        .relations
+                        .disabled_sources
+                        .contains(&(source.clone(), table.clone())) =>
+                    {
+                        diags.push(
+                            Diagnostic::error(
+                                Code::MissingSource,
+                                format!("source('{source}', '{table}') is disabled"),
+                            )
+                            .at(span.clone())
+                            .with_label("disabled with `enabled: false` under `sources:`")
+                            .with_help(format!(
+                                "enable `{source}.{table}` in the project file's `sources:`, or remove this call"
+                            )),
+                        );
+                        None
+                    }
                     None => {
                         let known: Vec<String> =
                             sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();

@@ -249,6 +249,8 @@ pub enum ConfigScope {
     Seed,
     /// Data tests.
     Test,
+    /// Source tables (`sources:` in the project file: `enabled`, `tags`, `meta`, `docs`).
+    Source,
 }
 
 const COMMON_KEYS: &[&str] = &["enabled", "tags", "meta", "docs"];
@@ -326,6 +328,7 @@ impl ConfigScope {
                     .copied()
                     .collect();
             }
+            ConfigScope::Source => &[],
         };
         COMMON_KEYS.iter().chain(own).copied().collect()
     }
@@ -339,6 +342,7 @@ impl ConfigScope {
                 ConfigScope::Test => {
                     TEST_CONFIG_KEYS.contains(&key) || TEST_ONLY_IN_CONFIG.contains(&key)
                 }
+                ConfigScope::Source => false,
             }
     }
 
@@ -348,6 +352,7 @@ impl ConfigScope {
             ConfigScope::Model => "model config",
             ConfigScope::Seed => "seed config",
             ConfigScope::Test => "test config",
+            ConfigScope::Source => "source config",
         }
     }
 }

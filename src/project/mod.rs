@@ -253,6 +253,8 @@ pub struct Project {
     pub seed_configs: ConfigTree,
     /// `data_tests:` (or dbt's older `tests:`) folder configs.
     pub test_configs: ConfigTree,
+    /// `sources:` configs, by source name then table name.
+    pub source_configs: ConfigTree,
     /// Lines to tell the user once: where the target comes from, keys accepted and not acted on.
     pub notes: Vec<String>,
     /// The packages read (local ones and those installed), in order.
@@ -418,10 +420,6 @@ const DBT_NOTED_KEYS: &[(&str, &str)] = &[
     ("snapshot-paths", "strata has no snapshots yet"),
     ("asset-paths", "the docs site does not copy assets yet"),
     ("snapshots", "strata has no snapshots yet"),
-    (
-        "sources",
-        "strata does not apply folder configs to sources yet: set them in the sources' YAML",
-    ),
     ("quoting", "strata always quotes the identifiers it writes"),
     ("flags", "strata's behaviour does not depend on dbt's flags"),
     ("query-comment", "strata adds no comment to its queries"),
@@ -548,6 +546,7 @@ fn read_project_file(
     let model_configs = tree(&mut r, &["models"], ConfigScope::Model);
     let seed_configs = tree(&mut r, &["seeds"], ConfigScope::Seed);
     let test_configs = tree(&mut r, &["data_tests", "tests"], ConfigScope::Test);
+    let source_configs = tree(&mut r, &["sources"], ConfigScope::Source);
     let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
     let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
     let dispatch = read_dispatch(&mut r, file, diags);
@@ -599,6 +598,7 @@ fn read_project_file(
         model_configs,
         seed_configs,
         test_configs,
+        source_configs,
         on_run_start,
         on_run_end,
         notes,
@@ -1015,6 +1015,7 @@ fn check_package_keys(p: &Project, diags: &mut Diagnostics) {
         (&p.model_configs, ConfigScope::Model),
         (&p.seed_configs, ConfigScope::Seed),
         (&p.test_configs, ConfigScope::Test),
+        (&p.source_configs, ConfigScope::Source),
     ];
     for (tree, scope) in trees {
         for (key, child) in &tree.packages {
