@@ -175,6 +175,19 @@ fn a_dbt_utils_style_package_builds_on_duckdb() {
     // The compiled SQL written is what ran: the query's rows in it.
     let sql = compiled(&dir, "status_counts");
     assert!(sql.contains("3 as shipped"), "{sql}");
+    // `show` settles a model's queries as a run does.
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["show", "-s", "status_counts", "-o", "json"],
+        &[],
+    ));
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        shown["rows"][0],
+        serde_json::json!({"placed": 1, "returned": 1, "shipped": 3}),
+        "{stdout}"
+    );
     assert_compiled_columns_and_operation(&dir, tmp.path(), &[]);
     // An inline query introspects too, answered from the compiled nodes' columns.
     let inline = "select {{ strata_utils.star(ref('stg_customers'), except=['last_name']) }} from {{ ref('stg_customers') }} order by 1";

@@ -10,6 +10,7 @@ pub mod duckdb;
 pub mod engine;
 pub mod naming;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod respell;
 pub mod retry;
 pub mod spark;
@@ -363,7 +364,7 @@ pub fn open(
                 .dsn
                 .as_deref()
                 .ok_or_else(|| AdapterError::permanent("the Postgres target has no `dsn`"))?;
-            let mut a = postgres::PostgresAdapter::new(dsn, read_only, notices)?;
+            let mut a = postgres::PostgresAdapter::new(dsn, project_root, read_only, notices)?;
             if let Some(s) = target.connect_timeout {
                 a.set_connect_timeout(std::time::Duration::from_secs_f64(s));
             }

@@ -51,7 +51,8 @@ pub fn target_secrets(target: &Target) -> Vec<String> {
     if let Ok(url) = super::spark::url::SparkUrl::parse(dsn) {
         return url.token.into_iter().filter(|t| !t.is_empty()).collect();
     }
-    let config: Option<tokio_postgres::Config> = dsn.parse().ok();
+    // Without libpq's TLS keys, which tokio-postgres refuses.
+    let config: Option<tokio_postgres::Config> = super::postgres_tls::split_dsn(dsn).0.parse().ok();
     config
         .and_then(|c| {
             c.get_password()
@@ -105,7 +106,8 @@ fn percent_encode_path(path: &str) -> String {
 }
 
 fn postgres_location(dsn: &str) -> DatasetLocation {
-    let config: Option<tokio_postgres::Config> = dsn.parse().ok();
+    // Without libpq's TLS keys, which tokio-postgres refuses.
+    let config: Option<tokio_postgres::Config> = super::postgres_tls::split_dsn(dsn).0.parse().ok();
     let host = config
         .as_ref()
         .and_then(|c| {
@@ -155,6 +157,32 @@ mod tests {
             (l.namespace.as_str(), l.database.as_str()),
             ("postgres://127.0.0.1:5432", "ana")
         );
+    }
+
+    #[test]
+    fn tls_keys_do_not_hide_the_server_or_its_password() {
+        let dsn =
+            "postgresql://ana:s3cret@db.example:6543/dw?sslmode=verify-full&sslrootcert=%2Fca.pem";
+        let l = postgres_location(dsn);
+        assert_eq!(l.namespace, "postgres://db.example:6543");
+        let target = Target {
+            info: crate::ir::TargetInfo {
+                name: "pg".into(),
+                kind: crate::ir::AdapterKind::Postgres,
+                schema: "public".into(),
+                threads: 1,
+            },
+            path: None,
+            dsn: Some(dsn.into()),
+            connect_timeout: None,
+            lock_timeout: None,
+            search_path: None,
+            extensions: Vec::new(),
+            settings: Vec::new(),
+            attach: Vec::new(),
+            file_format: None,
+        };
+        assert_eq!(target_secrets(&target), vec!["s3cret".to_string()]);
     }
 
     #[test]

@@ -2,16 +2,19 @@
 //! single-threaded runtime (the connection task runs while a statement is awaited), statements
 //! sent with the simple query protocol (so hooks may hold several statements and rows come back
 //! as text), seeds loaded with `COPY ... FROM STDIN`, and statements cancelled from another
-//! thread with the server's cancel request. The DSN's password never leaves this module: every
-//! message that names the server uses the redacted DSN.
+//! thread with the server's cancel request. Every connection (sessions, cancel requests, the
+//! side session that says who holds a lock) speaks TLS as libpq's `sslmode` says (see
+//! `postgres_tls`). The DSN's password never leaves this module: every message that names the
+//! server uses the redacted DSN.
 
 use std::sync::{Arc, Mutex};
 
 use futures_util::SinkExt;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::engine::{Engine, FieldError, TypeFamily};
+use super::postgres_tls::{self, PgTls, SslMode, TlsSettings};
 use super::{
     Adapter, AdapterError, Capabilities, ColumnMeta, Connection, DbResult, Dependent, ErrorClass,
     Interrupter, Notices, RelationKind, RunLock,
@@ -37,6 +40,9 @@ pub const ENGINE: Engine = Engine {
         "schema",
         "threads",
         "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
         "keepalives_idle",
         "connect_timeout",
         "search_path",
@@ -120,7 +126,8 @@ const OWN_FUNCTIONS: &[(&str, Option<&str>)] = &[
 ];
 
 /// A Postgres connection string from dbt-postgres' fields (`host`, `port`, `user`, `password`,
-/// `dbname`, `sslmode`, `keepalives_idle`, `role`), when the target has a `host`.
+/// `dbname`, `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `keepalives_idle`, `role`), when the
+/// target has a `host`.
 fn postgres_dsn(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FieldError> {
     let Some(host) = get("host") else {
         return Ok(None);
@@ -134,24 +141,29 @@ fn postgres_dsn(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, 
         ("password", &["password", "pass"][..]),
         ("dbname", &["dbname", "database"][..]),
         ("keepalives_idle", &["keepalives_idle"][..]),
+        ("sslmode", &["sslmode"][..]),
+        ("sslrootcert", &["sslrootcert"][..]),
+        ("sslcert", &["sslcert"][..]),
+        ("sslkey", &["sslkey"][..]),
     ] {
         if let Some(v) = names.iter().find_map(|name| get(name)) {
             dsn.push_str(&format!(" {key}={}", quote(&v)));
         }
     }
-    if let Some(mode) = get("sslmode") {
-        match mode.as_str() {
-            "disable" | "allow" | "prefer" => dsn.push_str(&format!(
-                " sslmode={}",
-                quote(if mode == "allow" { "prefer" } else { &mode })
-            )),
-            _ => {
-                return Err(FieldError {
-                    field: "sslmode",
-                    message: format!("sslmode `{mode}` needs TLS, which strata's Postgres connection does not have yet"),
-                    help: Some("use `disable` or `prefer`, or reach the server through a local port (an SSH tunnel, a proxy)".into()),
-                });
-            }
+    if let Some(mode) = get("sslmode").filter(|m| SslMode::parse(m).is_none()) {
+        return Err(FieldError {
+            field: "sslmode",
+            message: format!("sslmode `{mode}` is not one of {}", SslMode::CHOICES),
+            help: Some("`require` encrypts; `verify-ca` and `verify-full` also check the server's certificate (against `sslrootcert`, else the webpki roots)".into()),
+        });
+    }
+    for (field, other) in [("sslcert", "sslkey"), ("sslkey", "sslcert")] {
+        if get(field).is_some() && get(other).is_none() {
+            return Err(FieldError {
+                field,
+                message: format!("`{field}` is given without `{other}`"),
+                help: Some("a client certificate needs both: `sslcert` (the certificate, PEM) and `sslkey` (its private key, PEM)".into()),
+            });
         }
     }
     if let Some(role) = get("role") {
@@ -265,6 +277,7 @@ fn runtime() -> DbResult<tokio::runtime::Runtime> {
 /// A Postgres server reached through a DSN.
 pub struct PostgresAdapter {
     config: tokio_postgres::Config,
+    tls: PgTls,
     redacted: String,
     read_only: bool,
     notices: Notices,
@@ -279,20 +292,37 @@ const KEEPALIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(15);
 const WAIT_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PostgresAdapter {
-    /// Parses the DSN; nothing is connected yet. `read_only` sessions cannot write (dry runs).
-    pub fn new(dsn: &str, read_only: bool, notices: Notices) -> DbResult<PostgresAdapter> {
+    /// Parses the DSN and reads its certificate files (a relative path is relative to
+    /// `project_root`); nothing is connected yet. `read_only` sessions cannot write (dry runs).
+    pub fn new(
+        dsn: &str,
+        project_root: &std::path::Path,
+        read_only: bool,
+        notices: Notices,
+    ) -> DbResult<PostgresAdapter> {
         let redacted = redact_dsn(dsn);
+        // tokio-postgres refuses libpq's TLS keys: they are read apart.
+        let (rest, tls_keys) = postgres_tls::split_dsn(dsn);
+        let settings = TlsSettings::from_pairs(&tls_keys)
+            .map_err(|e| {
+                AdapterError::permanent(format!("invalid Postgres DSN `{redacted}`: {e}"))
+            })?
+            .relative_to(project_root);
         let mut config: tokio_postgres::Config =
-            dsn.parse().map_err(|_: tokio_postgres::Error| {
+            rest.parse().map_err(|_: tokio_postgres::Error| {
                 // The parser's message can quote the DSN, password included.
                 AdapterError::permanent(format!("invalid Postgres DSN `{redacted}`"))
             })?;
+        settings.apply(&mut config);
+        let tls = PgTls::new(&settings)
+            .map_err(|e| AdapterError::permanent(format!("cannot connect to {redacted}: {e}")))?;
         if config.get_application_name().is_none() {
             config.application_name("strata");
         }
         config.keepalives(true).keepalives_idle(KEEPALIVES_IDLE);
         let mut a = PostgresAdapter {
             config,
+            tls,
             redacted,
             read_only,
             notices,
@@ -426,11 +456,9 @@ impl Adapter for PostgresAdapter {
 impl PostgresAdapter {
     fn open(&self) -> DbResult<PostgresConnection> {
         let rt = runtime()?;
-        let (client, connection) = rt.block_on(self.config.connect(NoTls)).map_err(|e| {
-            let mut a = err(e);
-            a.message = format!("cannot connect to {}: {}", self.redacted, a.message);
-            a
-        })?;
+        let (client, connection) = rt
+            .block_on(postgres_tls::connect(&self.config, &self.tls))
+            .map_err(|e| self.connect_error(e))?;
         let failure: Arc<Mutex<Option<String>>> = Arc::default();
         {
             let failure = failure.clone();
@@ -441,6 +469,7 @@ impl PostgresAdapter {
             });
         }
         let token = client.cancel_token();
+        let cancel_tls = self.tls.clone();
         let mut conn = PostgresConnection {
             rt,
             client,
@@ -449,11 +478,12 @@ impl PostgresAdapter {
                 let token = token.clone();
                 // A short-lived runtime on the calling thread sends the cancel request.
                 if let Ok(rt) = runtime() {
-                    let _ = rt.block_on(token.cancel_query(NoTls));
+                    let _ = rt.block_on(token.cancel_query(cancel_tls.clone()));
                 }
             }),
             watch: Watch {
                 config: self.config.clone(),
+                tls: self.tls.clone(),
                 pid: 0,
                 notices: self.notices.clone(),
             },
@@ -481,6 +511,30 @@ impl PostgresAdapter {
         }
         Ok(conn)
     }
+
+    /// Why a connection failed, naming the server (password redacted) and, for TLS, the
+    /// `sslmode` and what to change.
+    fn connect_error(&self, e: tokio_postgres::Error) -> AdapterError {
+        let mode = self.tls.mode().as_str();
+        let tls = if let Some(h) = postgres_tls::handshake_error(&e) {
+            Some(h.message.clone())
+        } else if postgres_tls::server_refused_tls(&e) {
+            Some(format!(
+                "the server does not accept TLS connections (its `ssl` setting is off), and sslmode `{mode}` requires TLS: turn `ssl` on in the server's configuration, or use `sslmode: prefer` (TLS when the server offers it) or `disable`"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = tls {
+            return AdapterError::permanent(format!(
+                "cannot connect to {}: {message}",
+                self.redacted
+            ));
+        }
+        let mut a = err(e);
+        a.message = format!("cannot connect to {}: {}", self.redacted, a.message);
+        a
+    }
 }
 
 /// One Postgres session.
@@ -496,6 +550,7 @@ pub struct PostgresConnection {
 /// What a session needs to say, when one of its statements waits on a lock, who holds it.
 struct Watch {
     config: tokio_postgres::Config,
+    tls: PgTls,
     /// The session's server process.
     pid: i32,
     notices: Notices,
@@ -505,7 +560,7 @@ impl Watch {
     /// Tells which sessions block this one's statement, from a short second session (this one
     /// is busy waiting). Nothing when the statement is slow without waiting on a lock.
     async fn tell_blockers(&self) {
-        let Ok((side, connection)) = self.config.connect(NoTls).await else {
+        let Ok((side, connection)) = postgres_tls::connect(&self.config, &self.tls).await else {
             return;
         };
         let task = tokio::spawn(connection);
@@ -887,6 +942,35 @@ impl Connection for PostgresConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dbt_tls_fields_go_into_the_dsn() {
+        let fields = |v: &'static [(&'static str, &'static str)]| {
+            move |k: &str| v.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let dsn = postgres_dsn(&fields(&[
+            ("host", "db"),
+            ("sslmode", "verify-full"),
+            ("sslrootcert", "/etc/ca's.pem"),
+            ("sslcert", "/c.pem"),
+            ("sslkey", "/k.pem"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            dsn,
+            "host='db' sslmode='verify-full' sslrootcert='/etc/ca\\'s.pem' sslcert='/c.pem' sslkey='/k.pem'"
+        );
+        let (rest, tls) = postgres_tls::split_dsn(&dsn);
+        assert_eq!(rest, "host='db'");
+        let s = TlsSettings::from_pairs(&tls).unwrap();
+        assert_eq!(s.root_cert.as_deref(), Some("/etc/ca's.pem"));
+        let e = postgres_dsn(&fields(&[("host", "db"), ("sslkey", "/k.pem")])).unwrap_err();
+        assert_eq!(e.field, "sslkey");
+        assert!(e.message.contains("`sslkey` is given without `sslcert`"));
+        let e = postgres_dsn(&fields(&[("host", "db"), ("sslmode", "on")])).unwrap_err();
+        assert_eq!(e.field, "sslmode");
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -38,6 +38,9 @@ struct Preview {
     unique_id: Option<String>,
     /// The query, limited.
     sql: String,
+    /// A model whose template runs queries as it renders (by index) and the limit: its SQL
+    /// is settled on the connection first, as a run does (`commands::late`).
+    late: Option<(usize, i64)>,
 }
 
 /// Runs `strata show`.
@@ -59,8 +62,17 @@ pub fn run(global: &GlobalArgs, args: &CompileArgs, what: &What) -> Result<ExitS
     };
     let fetched = super::run::open_adapter(&c, true, &out).and_then(|adapter| {
         let mut conn = adapter.connect()?;
-        let columns = conn.describe(&preview.sql)?;
-        let rows = conn.query(&preview.sql)?;
+        let sql = match preview.late {
+            Some((i, limit)) => {
+                use crate::execute::LateCompile;
+                let late = super::late::Late::new(&c, &[i], false);
+                let node = late.settle(conn.as_mut(), &c.nodes[i])?;
+                limited(node.compiled_code.as_deref().unwrap_or(""), limit)
+            }
+            None => preview.sql.clone(),
+        };
+        let columns = conn.describe(&sql)?;
+        let rows = conn.query(&sql)?;
         Ok((columns, rows))
     });
     let (columns, rows) = match fetched {
@@ -134,6 +146,7 @@ fn inline_preview(
         label: "inline query".into(),
         unique_id: None,
         sql: limited(&r.sql, limit),
+        late: None,
     })
 }
 
@@ -179,6 +192,7 @@ fn node_preview(c: &Compiled, select: &[String], limit: i64) -> Result<Preview, 
         label,
         unique_id: Some(n.unique_id.clone()),
         sql: limited(&sql, limit),
+        late: n.late_query.is_some().then_some((*i, limit)),
     })
 }
 

@@ -3,7 +3,8 @@
 //! loopback port, as user `postgres` when the tests run as root (initdb refuses root), with
 //! password authentication over TCP; or the server at `STRATA_TEST_PG_URL` when set. A watchdog
 //! process stops the server when the test binary exits. Missing Postgres is a failure with a
-//! message, never a skipped test.
+//! message, never a skipped test. `start_tls_cluster` starts one with TLS on, its certificates
+//! made with the openssl CLI (see `TlsFiles`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -120,6 +121,139 @@ fn start() -> PgServer {
 
 /// A new throwaway cluster of its own (for a test that stops and restarts the server).
 pub fn start_cluster() -> PgServer {
+    start_cluster_with(false)
+}
+
+/// The role of `start_tls_cluster` that logs in with its client certificate only.
+pub const CERT_USER: &str = "strata_cert";
+
+/// The certificates of a TLS cluster, in `<cluster dir>/tls`: a certificate authority, the
+/// server's certificate (signed by it, valid for the host name `localhost` only, not for
+/// `127.0.0.1`) and a client certificate for `CERT_USER`.
+pub struct TlsFiles {
+    /// The authority's certificate (for `sslrootcert`).
+    pub ca: PathBuf,
+    /// The client certificate of `CERT_USER` (for `sslcert`).
+    pub client_cert: PathBuf,
+    /// Its private key (for `sslkey`).
+    pub client_key: PathBuf,
+}
+
+impl PgServer {
+    /// The certificates of a cluster from `start_tls_cluster`.
+    pub fn tls_files(&self) -> TlsFiles {
+        let tls = self.dir.as_ref().expect("a throwaway cluster").join("tls");
+        TlsFiles {
+            ca: tls.join("ca.crt"),
+            client_cert: tls.join("client.crt"),
+            client_key: tls.join("client.key"),
+        }
+    }
+}
+
+/// A new throwaway cluster with `ssl=on`; `CERT_USER` must come over TLS with its client
+/// certificate (`hostssl ... cert`), everyone else as `start_cluster`'s does (TLS or not).
+pub fn start_tls_cluster() -> PgServer {
+    start_cluster_with(true)
+}
+
+/// Runs the openssl CLI in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl CLI runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes `TlsFiles` in `dir/tls` (EC P-256 keys: fast to make).
+fn make_certificates(dir: &Path) {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-new"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=strata-test-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&tls, &ca);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "localhost",
+            "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
+        ),
+        ("client", CERT_USER, "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let (key, csr, crt, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(
+            tls.join(&extfile),
+            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{ext}"),
+        )
+        .unwrap();
+        let subject = format!("/CN={cn}");
+        let mut req = vec!["req", "-new"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(&tls, &req);
+        openssl(
+            &tls,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-out",
+                &crt,
+                "-extfile",
+                &extfile,
+            ],
+        );
+    }
+    // The server refuses a key file others can read.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        tls.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+}
+
+fn start_cluster_with(tls: bool) -> PgServer {
     let tmp = tempfile::Builder::new()
         .prefix("strata-pg-")
         .tempdir()
@@ -166,6 +300,27 @@ pub fn start_cluster() -> PgServer {
         "initdb failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if tls {
+        make_certificates(&dir);
+        // First match wins: the certificate role over TLS only, by its certificate.
+        let hba = data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).unwrap();
+        std::fs::write(
+            &hba,
+            format!("hostssl all {CERT_USER} 127.0.0.1/32 cert\nhost all {CERT_USER} 0.0.0.0/0 reject\n{rules}"),
+        )
+        .unwrap();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.join("tls"))
+                .arg(&hba)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "cannot give the certificates to user postgres");
+        }
+    }
     let port = free_port();
     pg_ctl_start(&dir, port);
     watchdog(&data);
@@ -175,15 +330,28 @@ pub fn start_cluster() -> PgServer {
         port,
     };
     create_roles(&server);
+    if tls {
+        psql(
+            &format!("{}/postgres", server.base_url),
+            &format!("create role {CERT_USER} login superuser"),
+        );
+    }
     server
 }
 
 fn pg_ctl_start(dir: &Path, port: u16) {
     let data = dir.join("data");
-    let opts = format!(
+    let mut opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
         dir.display()
     );
+    let tls = dir.join("tls");
+    if tls.join("server.crt").exists() {
+        opts.push_str(&format!(
+            " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key -c ssl_ca_file={0}/ca.crt",
+            tls.display()
+        ));
+    }
     let log = dir.join("server.log");
     let out = pg_command(
         "pg_ctl",
