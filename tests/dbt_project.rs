@@ -799,3 +799,25 @@ fn sources_configs_in_dbt_project_yml_apply_to_source_tables() {
     );
     assert!(stderr.contains("models/payments_copy.sql:1"), "{stderr}");
 }
+
+#[test]
+fn a_seeds_hook_that_reads_its_relations_parts_builds() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/seed_hooks.yml"),
+        "version: 2\nseeds:\n  - name: raw_orders\n    config:\n      post-hook: \"create or replace table {{ this.schema }}.{{ this.identifier.upper() }}_COPY as select * from {{ this }}\"\n",
+    )
+    .unwrap();
+    let (stdout, _) = ok(strata(
+        &dir,
+        tmp.path(),
+        &["build", "-s", "raw_orders"],
+        &[],
+    ));
+    assert!(stdout.contains("seed main_raw.raw_orders"), "{stdout}");
+    let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
+    assert_eq!(
+        common::rows(&conn, "select count(*) from main_raw.\"RAW_ORDERS_COPY\""),
+        vec![vec!["6".to_string()]]
+    );
+}

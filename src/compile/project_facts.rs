@@ -69,11 +69,14 @@ pub fn settle(
         };
         let p = &inputs.pending[i];
         let source = p.template.as_deref().unwrap_or("");
-        match render_uncached(ctx, p, source, p.scope(), false, pass()) {
-            Ok(r) => renders.main[i] = Some(r),
-            Err(d) => {
-                diags.push(d);
-                renders.main[i] = None;
+        // A seed has no SQL of its own, only hooks.
+        if p.template.is_some() && renders.main[i].is_some() {
+            match render_uncached(ctx, p, source, p.scope(), false, pass()) {
+                Ok(r) => renders.main[i] = Some(r),
+                Err(d) => {
+                    diags.push(d);
+                    renders.main[i] = None;
+                }
             }
         }
         let extra = &mut renders.extra[i];
