@@ -84,13 +84,17 @@ fn introspected(
             columns,
             relations: known.clone(),
         });
-        let r = renderer.render_introspecting(
+        let pass = jinja::Pass {
+            introspection: Some(answers),
+            ..jinja::Pass::default()
+        };
+        let r = renderer.render_pass(
             name,
             template,
             ConfigScope::Model,
             &NodeConfig::default(),
             false,
-            Some(answers),
+            &pass,
         )?;
         let now = r
             .recorded

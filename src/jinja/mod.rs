@@ -895,28 +895,12 @@ impl<'a> Renderer<'a> {
         base_config: &NodeConfig,
         incremental: bool,
     ) -> Result<Rendered, Error> {
-        self.render_introspecting(name, source, scope, base_config, incremental, None)
-    }
-
-    /// [`Renderer::render_node`], with what introspection answers (none on a first render:
-    /// `adapter.get_columns_in_relation` then records what it was asked and answers nothing).
-    pub fn render_introspecting(
-        &self,
-        name: &str,
-        source: &str,
-        scope: ConfigScope,
-        base_config: &NodeConfig,
-        incremental: bool,
-        introspection: Option<Arc<Introspection>>,
-    ) -> Result<Rendered, Error> {
-        let pass = Pass {
-            introspection,
-            ..Pass::default()
-        };
+        let pass = Pass::default();
         self.render_pass(name, source, scope, base_config, incremental, &pass)
     }
 
-    /// [`Renderer::render_node`] in the given [`Pass`].
+    /// [`Renderer::render_node`] in the given [`Pass`] (with what introspection answers, the
+    /// graph, the relations' parts).
     pub fn render_pass(
         &self,
         name: &str,
