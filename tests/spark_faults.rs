@@ -23,10 +23,12 @@ fn strata(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command
 fn a_server_killed_mid_run_fails_the_running_model_and_retry_finishes_it() {
     let cluster = spark::cluster();
     let (_tmp, dir) = common::fixture_copy("spark_shop");
-    // The last model to run, and a slow one: 400 million joined rows counted.
+    // The last model to run, and a slow one: 400 million joined rows counted, then a pause
+    // of 20 s on the server (`Thread.sleep` through `reflect`), so the kill two seconds
+    // after it starts always lands while it runs, however fast the count is.
     std::fs::write(
         dir.join("models/marts/slow.sql"),
-        "{{ config(materialized='table') }}\nselect count(*) as n from range(0, 20000) as a cross join range(0, 20000) as b cross join {{ ref('dim_customers') }} as c where c.customer_id = 1\n",
+        "{{ config(materialized='table') }}\nselect n from (select count(*) as n from range(0, 20000) as a cross join range(0, 20000) as b cross join {{ ref('dim_customers') }} as c where c.customer_id = 1) as counted where length(reflect('java.lang.Thread', 'sleep', cast(20000 as bigint))) > 0\n",
     )
     .unwrap();
     let schema = spark::fresh_schema("faults");
