@@ -744,23 +744,44 @@ fn the_graph_variable_lists_the_projects_nodes_and_sources_as_dbt_does() {
 }
 
 #[test]
-fn changing_a_list_in_place_is_an_error_that_says_what_to_write() {
+fn lists_and_dicts_written_in_a_template_change_in_place_as_in_python() {
     let (tmp, dir) = fixture_copy("dbt_jaffle");
     std::fs::write(
         dir.join("models/appended.sql"),
-        "{%- set cols = [] -%}\n{%- do cols.append('id') -%}\nselect 1 as {{ cols | join(',') }}\n",
+        "{%- set cols = [] -%}\n{%- set seen = {} -%}\n{%- for c in ['id', 'name', 'id'] -%}\n{%- if c not in seen %}{% do cols.append(c) -%}{%- do seen.update({c: true}) %}{% endif -%}\n{%- endfor -%}\nselect 1 as {{ cols | join(', 2 as ') }}\n",
+    )
+    .unwrap();
+    let out = strata(&dir, tmp.path(), &["compile", "-s", "appended"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compiled =
+        std::fs::read_to_string(dir.join("target/compiled/dev/models/appended.sql")).unwrap();
+    assert_eq!(compiled.trim(), "select 1 as id, 2 as name");
+}
+
+#[test]
+fn changing_a_list_no_template_wrote_is_an_error_at_its_column_that_says_what_to_write() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/appended.sql"),
+        "select 1 as id\n{%- set cols = ['a', 'b'] | map('upper') | list %}{% do cols.append('x') %}\n",
     )
     .unwrap();
     let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
-    assert!(stderr.contains("models/appended.sql:2"), "{stderr}");
+    // The column is the file's own, though the literal before it was wrapped to compile it.
+    let col = "{%- set cols = ['a', 'b'] | map('upper') | list %}{% do cols".len() + 1;
+    assert!(
+        stderr.contains(&format!("models/appended.sql:2:{col}")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("`.append()` changes a list or a dict in place"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("| map(attribute='name') | list"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("{% do cols.extend(value) %}"), "{stderr}");
 }
 
 #[test]

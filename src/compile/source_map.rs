@@ -42,7 +42,7 @@ impl SourceMap<'_> {
             // Output of `{{ ... }}`: mark the whole expression.
             _ => (src.clone(), true),
         };
-        let mut s = jinja::span_of_range(self.file, self.source, range);
+        let mut s = jinja::span_in_template(self.file, self.source, range);
         if !whole {
             s.len = 1;
         }

@@ -26,9 +26,11 @@ use crate::project::Project;
 /// File name in the artifacts folder.
 pub const FILE: &str = "render-cache.json";
 
-/// What a cache file must say to be used: the crate version and this format's number.
+/// What a cache file must say to be used: the crate version and this format's number, which
+/// also changes when the same template renders differently (4: lists and dicts written in
+/// templates change in place; two relations compare equal only when they are the same).
 fn stamp() -> String {
-    format!("strata {} render 3", env!("CARGO_PKG_VERSION"))
+    format!("strata {} render 4", env!("CARGO_PKG_VERSION"))
 }
 
 /// One stored render.

@@ -28,6 +28,7 @@ use crate::project::{DocBlock, Project};
 pub mod cache;
 mod dbt_context;
 mod introspect;
+mod mutable;
 mod packages;
 mod table;
 
@@ -290,6 +291,20 @@ impl Object for RelationToken {
         f.write_str(&self.token)
     }
 
+    /// A relation, not a mapping: two are equal when they name the same relation (as dbt's
+    /// relations compare by their rendering), which a dict keyed by relations relies on.
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<RelationToken>()?;
+        Some(self.token.cmp(&other.token))
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
         let (attr, token) = THIS_ATTRIBUTES.iter().find(|(attr, _)| *attr == key)?;
@@ -417,8 +432,8 @@ fn package_at(dirs: &PackageDirs, file: &Path) -> Option<Arc<str>> {
 pub type SourceTexts = BTreeMap<PathBuf, Arc<str>>;
 
 /// `value.method(...)` for a method minijinja's values do not have: Python's (`d.items()`,
-/// `s.upper()`), except those that change a list or a dict in place, which are an error that
-/// says what to write instead.
+/// `s.upper()`). A list or dict written in a template changes in place (`mutable`); one
+/// that cannot is an error that says what to write instead.
 fn python_method(
     state: &mut State,
     value: &Value,
@@ -437,8 +452,8 @@ fn python_method(
     if in_place {
         return Err(ctx_error(
             Code::JinjaError,
-            format!("`.{method}()` changes a list or a dict in place, which strata's Jinja values do not allow"),
-            Some("build the value in one expression instead: `{% set cols = columns | map(attribute='name') | list %}`, `{% set both = a + b %}`, or a `{% for %}` loop that writes its output".into()),
+            format!("`.{method}()` changes a list or a dict in place, and this one cannot change: it was not written as `[...]` or `{{...}}` in a template (a filter, an operator or strata made it)"),
+            Some("copy it into a literal first: `{% set cols = [] %}{% do cols.extend(value) %}`, or `{% set d = {} %}{% do d.update(value) %}`".into()),
         ));
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
@@ -533,6 +548,7 @@ impl<'a> Renderer<'a> {
         env.set_recursion_limit(200);
         // Python's methods on strings, maps and lists, as dbt's Jinja has them.
         env.set_unknown_method_callback(python_method);
+        mutable::add(&mut env);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
@@ -764,7 +780,11 @@ impl<'a> Renderer<'a> {
             .chain(macro_sources.iter().map(|(n, s)| (n.as_str(), s.as_str())));
         let mut builtin_names: Vec<String> = Vec::new();
         for (name, source) in all_sources {
-            if let Err(e) = env.add_template(name, source) {
+            let added = match mutable::rewrite(source) {
+                Some(changeable) => env.add_template_owned(name, changeable),
+                None => env.add_template(name, source),
+            };
+            if let Err(e) = added {
                 diags.push(jinja_diagnostic(&e, Path::new(name), None, &macro_texts));
                 continue;
             }
@@ -910,7 +930,10 @@ impl<'a> Renderer<'a> {
         incremental: bool,
         pass: &Pass,
     ) -> Result<Rendered, Error> {
-        let tmpl = self.env.template_from_named_str(name, source)?;
+        let changeable = mutable::rewrite(source);
+        let tmpl = self
+            .env
+            .template_from_named_str(name, changeable.as_deref().unwrap_or(source))?;
         let state = Arc::new(RenderState {
             scope,
             base_config: serde_json::to_value(base_config).unwrap_or(J::Null),
@@ -977,7 +1000,10 @@ impl<'a> Renderer<'a> {
         if !source.contains("{{") && !source.contains("{%") {
             return Ok(source.to_string());
         }
-        self.env.template_from_named_str(name, source)?.render(())
+        let changeable = mutable::rewrite(source);
+        self.env
+            .template_from_named_str(name, changeable.as_deref().unwrap_or(source))?
+            .render(())
     }
 
     /// Adds a global for every later render: what a command that renders against a live
@@ -1440,7 +1466,7 @@ pub fn jinja_diagnostic(
         .at(Span::line(&file, line))
         .with_help_opt(help);
     if let (Some(range), Some(src)) = (e.range(), sources.get(&file)) {
-        d.span = Some(span_of_range(&file, src, range));
+        d.span = Some(span_in_template(&file, src, range));
     }
     if let Some(nf) = node_file
         && nf != file
@@ -1451,6 +1477,12 @@ pub fn jinja_diagnostic(
         ));
     }
     d
+}
+
+/// A span for a byte range minijinja reports in template `src` (which it compiled with its
+/// list and dict literals made changeable, see `mutable`).
+pub fn span_in_template(file: &Path, src: &str, range: std::ops::Range<usize>) -> Span {
+    span_of_range(file, src, mutable::original_range(src, range))
 }
 
 /// A span for a byte range of `src`.
