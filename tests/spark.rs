@@ -252,15 +252,12 @@ fn comparable_columns(db: &Path, relation: &str) -> Vec<String> {
     let adapter = strata::adapter::duckdb::DuckDbAdapter::open(db, true).unwrap();
     let mut conn = adapter.connect().unwrap();
     let (schema, name) = relation.split_once('.').unwrap();
-    conn.columns(&strata::ir::Relation {
-        schema: schema.into(),
-        identifier: name.into(),
-    })
-    .unwrap()
-    .into_iter()
-    .map(|c| c.name)
-    .filter(|c| !c.ends_with("load_ts") && c != "loaded_at")
-    .collect()
+    conn.columns(&strata::ir::Relation::new(schema, name))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|c| !c.ends_with("load_ts") && c != "loaded_at")
+        .collect()
 }
 
 #[test]

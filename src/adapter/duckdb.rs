@@ -608,10 +608,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let adapter = DuckDbAdapter::open(&dir.path().join("w.duckdb"), false).unwrap();
         let mut conn = adapter.connect().unwrap();
-        let rel = |name: &str| Relation {
-            schema: "main".into(),
-            identifier: name.into(),
-        };
+        let rel = |name: &str| Relation::new("main", name);
         conn.run("create or replace table t as select 1 as a; create view v as select * from t")
             .unwrap();
         assert_eq!(

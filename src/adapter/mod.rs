@@ -299,6 +299,7 @@ pub trait Connection: Send {
                 let mut next = || r.next().flatten();
                 Some(CatalogColumn {
                     relation: Relation {
+                        database: None,
                         schema: next()?,
                         identifier: next()?,
                     },

@@ -851,6 +851,7 @@ impl Connection for PostgresConnection {
         for r in rows {
             let oid: i64 = r.get(0);
             let dep = Relation {
+                database: None,
                 schema: r.get(1),
                 identifier: r.get(2),
             };

@@ -247,16 +247,25 @@ impl<'a> NodeOut<'a> {
         let info = n.source.as_deref();
         let source_name = info.map_or("", |s| s.source_name.as_str());
         let props = self.m.sources.get(source_name);
-        m.serialize_entry("database", &NULL)?;
+        m.serialize_entry("database", &rel.and_then(|r| r.database.as_ref()))?;
         let schema = rel.map_or(&self.m.c.target.info.schema, |r| &r.schema);
         m.serialize_entry("schema", schema)?;
         self.identity(m, Shape::Source)?;
         m.serialize_entry("source_name", source_name)?;
         let source_description = props.and_then(|p| p.description.as_deref());
         m.serialize_entry("source_description", source_description.unwrap_or(""))?;
-        m.serialize_entry("loader", "")?;
+        m.serialize_entry(
+            "loader",
+            props.and_then(|p| p.loader.as_deref()).unwrap_or(""),
+        )?;
         m.serialize_entry("identifier", rel.map_or(&n.name, |r| &r.identifier))?;
-        m.serialize_entry("quoting", &Empty)?;
+        // The parts quoted: the project's `quoting:`, then the source's, then the table's.
+        let quoting = props.map_or(self.m.c.project.quoting, |p| {
+            let table = p.tables.iter().find(|t| t.name == n.name);
+            let q = self.m.c.project.quoting.with(&p.quoting);
+            table.map_or(q, |t| q.with(&t.quoting))
+        });
+        m.serialize_entry("quoting", &quoting)?;
         m.serialize_entry(
             "loaded_at_field",
             &info.and_then(|s| s.loaded_at_field.as_ref()),

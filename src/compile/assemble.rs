@@ -230,7 +230,7 @@ pub fn audit_relation(target: &Target, config: &NodeConfig, name: &str) -> Optio
     } else {
         name.to_string()
     };
-    Some(Relation { schema, identifier })
+    Some(Relation::new(schema, identifier))
 }
 
 /// The sha256 of each model's and test's final SQL.

@@ -11,7 +11,7 @@ use super::context::Context;
 use super::prepare::Pending;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::config::Materialized;
-use crate::ir::{ColumnInfo, CompiledNode, Relation, ResourceType, SourceInfo};
+use crate::ir::{AdapterKind, ColumnInfo, CompiledNode, Relation, ResourceType, SourceInfo, fold};
 use crate::jinja;
 use crate::project::Project;
 use crate::project::properties::ColumnProps;
@@ -71,6 +71,8 @@ pub fn relations(
     diags: &mut Diagnostics,
 ) -> (Relations, SchemaNames) {
     let has_schema_macro = ctx.renderer.has_macro("generate_schema_name");
+    let engine = ctx.target.info.kind;
+    let quoting = ctx.project.quoting;
     let relations: Vec<Result<WithSchemaMemo, Diagnostic>> = pending
         .par_iter()
         .map(|p| {
@@ -89,10 +91,12 @@ pub fn relations(
                 };
                 (schema, None)
             };
+            let identifier = p.config.alias.as_deref().unwrap_or(&p.name);
             Ok((
                 Some(Relation {
-                    schema,
-                    identifier: p.config.alias.clone().unwrap_or_else(|| p.name.clone()),
+                    database: None,
+                    schema: fold(engine, &schema, quoting.schema),
+                    identifier: fold(engine, identifier, quoting.identifier),
                 }),
                 memo,
             ))
@@ -114,7 +118,8 @@ pub fn relations(
             }
         }
     }
-    let (sources, source_index, disabled_sources) = source_nodes(ctx.project, pending.len(), diags);
+    let (sources, source_index, disabled_sources) =
+        source_nodes(ctx.project, engine, pending.len(), diags);
     let relations = Relations {
         of_node,
         sources,
@@ -171,6 +176,7 @@ fn custom_schema(
 /// table), and the tables the project file's `sources:` disables.
 fn source_nodes(
     project: &Project,
+    engine: AdapterKind,
     base: usize,
     diags: &mut Diagnostics,
 ) -> (Vec<CompiledNode>, SourceIndex, BTreeSet<(String, String)>) {
@@ -194,17 +200,25 @@ fn source_nodes(
                 continue;
             }
             seen.insert(key.clone(), t.span.clone());
-            // `sources:` in the project file (by source, then table), then the YAML's.
+            // `sources:` in the project file (by source, then table), then the YAML's
+            // `config:` of the source, then of the table.
             let mut config = project
                 .source_configs
                 .resolve(std::slice::from_ref(&s.name), &t.name);
+            config.merge(&s.config);
+            config.merge(&t.config);
             if !config.is_enabled() {
                 disabled.insert(key);
                 continue;
             }
+            let quoting = project.quoting.with(&s.quoting).with(&t.quoting);
             let relation = Relation {
-                schema: s.schema.clone(),
-                identifier: t.identifier.clone(),
+                database: s
+                    .database
+                    .as_deref()
+                    .map(|d| fold(engine, d, quoting.database)),
+                schema: fold(engine, &s.schema, quoting.schema),
+                identifier: fold(engine, &t.identifier, quoting.identifier),
             };
             for tag in s.tags.iter().chain(&t.tags) {
                 if !config.tags.contains(tag) {

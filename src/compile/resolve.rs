@@ -595,10 +595,7 @@ mod tests {
     #[test]
     fn placeholders_are_substituted_in_one_pass() {
         let rel = |s: &str, i: &str| {
-            let r = Relation {
-                schema: s.into(),
-                identifier: i.into(),
-            };
+            let r = Relation::new(s, i);
             Own::of(r.quoted(), Some(&r))
         };
         let rels = vec![rel("a", "x"), rel("b", "y")];

@@ -417,10 +417,7 @@ mod tests {
 
     #[test]
     fn the_query_quotes_a_column_and_leaves_an_expression_alone() {
-        let rel = Relation {
-            schema: "raw".into(),
-            identifier: "orders".into(),
-        };
+        let rel = Relation::new("raw", "orders");
         let mut fresh = f(Some(1), None);
         fresh.filter = Some("region = 'cl'".into());
         let spec = Spec {

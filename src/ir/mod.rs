@@ -21,5 +21,8 @@ pub use node::{
     ResourceType, SourceInfo, TestInfo,
 };
 pub use query::{LateQuery, QueryAnswers, QueryTable};
-pub use relation::{ColumnMeta, Relation, push_quoted_ident, quote_ident, quote_literal};
+pub use relation::{
+    ColumnMeta, Quoting, QuotingProps, Relation, fold, push_quoted_ident, quote_ident,
+    quote_literal,
+};
 pub use target::{AdapterKind, Target, TargetInfo};

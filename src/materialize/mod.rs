@@ -33,6 +33,7 @@ pub struct BuildOptions {
 /// The relation a node is built into before the swap.
 pub fn temp_relation(r: &Relation, suffix: &str) -> Relation {
     Relation {
+        database: r.database.clone(),
         schema: r.schema.clone(),
         identifier: format!("{}__strata_{suffix}", r.identifier),
     }

@@ -257,6 +257,8 @@ pub struct Project {
     pub source_configs: ConfigTree,
     /// Lines to tell the user once: where the target comes from, keys accepted and not acted on.
     pub notes: Vec<String>,
+    /// `quoting:`: which parts of relation names are quoted (all, by default).
+    pub quoting: crate::ir::Quoting,
     /// The packages read (local ones and those installed), in order.
     pub packages: Vec<packages::Package>,
     /// `dispatch:` search orders by macro namespace.
@@ -420,7 +422,6 @@ const DBT_NOTED_KEYS: &[(&str, &str)] = &[
     ("snapshot-paths", "strata has no snapshots yet"),
     ("asset-paths", "the docs site does not copy assets yet"),
     ("snapshots", "strata has no snapshots yet"),
-    ("quoting", "strata always quotes the identifiers it writes"),
     ("flags", "strata's behaviour does not depend on dbt's flags"),
     ("query-comment", "strata adds no comment to its queries"),
     (
@@ -550,6 +551,10 @@ fn read_project_file(
     let on_run_start = r.string_list(&["on-run-start", "on_run_start"], diags);
     let on_run_end = r.string_list(&["on-run-end", "on_run_end"], diags);
     let dispatch = read_dispatch(&mut r, file, diags);
+    let quoting = r
+        .take(&["quoting"])
+        .map(|q| crate::ir::Quoting::default().with(&properties::read_quoting(q, file, diags)))
+        .unwrap_or_default();
     let mut notes = Vec::new();
     let mut lineage_config = None;
     match flavor {
@@ -602,6 +607,7 @@ fn read_project_file(
         on_run_start,
         on_run_end,
         notes,
+        quoting,
         packages: Vec::new(),
         dispatch,
         models: Vec::new(),

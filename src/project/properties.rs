@@ -10,7 +10,7 @@ use serde_json::Value as J;
 use super::yaml::{self, Kind, MapReader, Node};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::config::{ConfigScope, NodeConfig, is_test_top_level_config};
-use crate::ir::{Freshness, FreshnessThreshold, ModelFreshness};
+use crate::ir::{Freshness, FreshnessThreshold, ModelFreshness, QuotingProps};
 
 /// Everything read from the properties files of a project, in file order.
 #[derive(Clone, Debug, Default)]
@@ -149,6 +149,14 @@ pub struct SourceProps {
     pub name: String,
     /// Schema of its tables (defaults to the source name).
     pub schema: String,
+    /// The database (catalog) holding it, when not the target's.
+    pub database: Option<String>,
+    /// What loads it (`loader:`, shown in the manifest).
+    pub loader: Option<String>,
+    /// `quoting:` of its tables' names.
+    pub quoting: QuotingProps,
+    /// `config:` (and `docs:`): enabled, tags, meta, docs.
+    pub config: NodeConfig,
     /// Description.
     pub description: Option<String>,
     /// Column holding the load time, for freshness.
@@ -172,6 +180,10 @@ pub struct SourceTableProps {
     pub name: String,
     /// The relation's name in the database.
     pub identifier: String,
+    /// `quoting:`, over the source's.
+    pub quoting: QuotingProps,
+    /// `config:` (and `docs:`), over the source's.
+    pub config: NodeConfig,
     /// Description.
     pub description: Option<String>,
     /// Overrides the source's `loaded_at_field`.
@@ -873,6 +885,43 @@ fn read_freshness(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<F
     })
 }
 
+/// `quoting:`, `config:` and `docs:` of a source or a source table; `external:` (an external
+/// table's definition, for tools that create it) is accepted: strata reads the relation as it
+/// is.
+fn read_source_extras(
+    r: &mut MapReader,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> (QuotingProps, NodeConfig) {
+    let quoting = r
+        .take(&["quoting"])
+        .map(|q| read_quoting(q, file, diags))
+        .unwrap_or_default();
+    let mut config = NodeConfig::default();
+    if let Some(c) = r.take(&["config"]) {
+        read_config_map(c, file, ConfigScope::Source, &mut config, diags);
+    }
+    if let Some(v) = r.take(&["docs"]) {
+        apply_config(&mut config, ConfigScope::Source, "docs", v, v, file, diags);
+    }
+    r.take(&["external"]);
+    (quoting, config)
+}
+
+/// A `quoting:` mapping: `database`, `schema`, `identifier`, each true or false.
+pub fn read_quoting(node: &Node, file: &Path, diags: &mut Diagnostics) -> QuotingProps {
+    let Some(mut r) = MapReader::new(node, file, "`quoting`", diags) else {
+        return QuotingProps::default();
+    };
+    let q = QuotingProps {
+        database: r.bool(&["database"], diags),
+        schema: r.bool(&["schema"], diags),
+        identifier: r.bool(&["identifier"], diags),
+    };
+    r.finish(diags);
+    q
+}
+
 fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<SourceProps> {
     let mut r = MapReader::new(node, file, "a source entry", diags)?;
     let name_node = r.take(&["name"]);
@@ -881,6 +930,21 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
         .map(|n| n.span(file))
         .unwrap_or_else(|| node.span(file));
     let schema = r.string(&["schema"], diags);
+    let database = r.string(&["database"], diags);
+    let loader = r.string(&["loader"], diags);
+    let (quoting, config) = read_source_extras(&mut r, file, diags);
+    if let Some(v) = r.take(&["overrides"]) {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                "`overrides`: overriding a package's source is not supported",
+            )
+            .at(v.span(file))
+            .with_help(
+                "declare the tables under a source of another name in the project, and point the models at it",
+            ),
+        );
+    }
     let description = r.string(&["description"], diags);
     let loaded_at_field = r.string(&["loaded_at_field"], diags);
     let freshness = r
@@ -900,6 +964,7 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
                 .map(|n| n.span(file))
                 .unwrap_or_else(|| item.span(file));
             let identifier = tr.string(&["identifier"], diags);
+            let (tquoting, tconfig) = read_source_extras(&mut tr, file, diags);
             let tdescription = tr.string(&["description"], diags);
             let tloaded = tr.string(&["loaded_at_field"], diags);
             let tfresh = match tr.take_raw("freshness") {
@@ -921,6 +986,8 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
             if let Some(tname) = tname {
                 tables.push(SourceTableProps {
                     identifier: identifier.unwrap_or_else(|| tname.clone()),
+                    quoting: tquoting,
+                    config: tconfig,
                     name: tname,
                     description: tdescription,
                     loaded_at_field: tloaded,
@@ -938,6 +1005,10 @@ fn read_source(node: &Node, file: &Path, diags: &mut Diagnostics) -> Option<Sour
     let name = name?;
     Some(SourceProps {
         schema: schema.unwrap_or_else(|| name.clone()),
+        database,
+        loader,
+        quoting,
+        config,
         name,
         description,
         loaded_at_field,

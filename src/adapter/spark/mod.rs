@@ -584,10 +584,14 @@ fn layout_clauses(layout: &TableLayout, default_format: &str, location: Option<&
     out
 }
 
-/// `` `schema`.`name` `` for Spark's multi-part name parser.
+/// `` `schema`.`name` `` (`` `catalog`.`schema`.`name` `` for a source that names its
+/// database) for Spark's multi-part name parser.
 fn backticked(r: &Relation) -> String {
     let q = |s: &str| format!("`{}`", s.replace('`', "``"));
-    format!("{}.{}", q(&r.schema), q(&r.identifier))
+    match &r.database {
+        Some(d) => format!("{}.{}.{}", q(d), q(&r.schema), q(&r.identifier)),
+        None => format!("{}.{}", q(&r.schema), q(&r.identifier)),
+    }
 }
 
 /// True when Spark says the table, view or schema does not exist.
