@@ -1,7 +1,8 @@
 //! A dbt project's source properties as dbt users write them: `database:` (a source in
 //! another database, here an attached DuckDB file), `loader:`, `config:` and `docs:` on
-//! sources and tables, `external:`; and `quoting:` in dbt_project.yml and on sources, which
-//! on Postgres names relations the way an unquoted name is folded.
+//! sources and tables, `external:`, names rendered with Jinja (`var()`, `target.database`);
+//! and `quoting:` in dbt_project.yml and on sources, which on Postgres names relations the
+//! way an unquoted name is folded.
 
 mod common;
 
@@ -19,8 +20,8 @@ fn manifest(dir: &Path) -> serde_json::Value {
 const CRM_SOURCES: &str = "version: 2
 sources:
   - name: crm
-    database: raw_db
-    schema: crm
+    database: \"{{ 'raw' ~ '_db' }}\"
+    schema: \"{{ var('crm_schema', 'crm') }}\"
     loader: fivetran
     config:
       tags: ['crm']
@@ -62,7 +63,7 @@ fn a_source_in_an_attached_database_with_dbts_keys_builds_on_duckdb() {
     std::fs::write(dir.join("models/crm_sources.yml"), CRM_SOURCES).unwrap();
     std::fs::write(
         dir.join("models/contact_names.sql"),
-        "{{ config(materialized='table') }}\nselect id, name from {{ source('crm', 'contacts') }}\n",
+        "{{ config(materialized='table') }}\nselect id, name, '{{ target.database }}' as db from {{ source('crm', 'contacts') }}\n",
     )
     .unwrap();
     let (stdout, _) = ok(strata(
@@ -74,8 +75,11 @@ fn a_source_in_an_attached_database_with_dbts_keys_builds_on_duckdb() {
     assert!(stdout.contains("1 OK"), "{stdout}");
     let conn = duckdb::Connection::open(dir.join("jaffle.duckdb")).unwrap();
     assert_eq!(
-        common::rows(&conn, "select id, name from main.contact_names order by id"),
-        [["1", "Ada"], ["2", "Grace"]]
+        common::rows(
+            &conn,
+            "select id, name, db from main.contact_names order by id"
+        ),
+        [["1", "Ada", "jaffle"], ["2", "Grace", "jaffle"]]
     );
     drop(conn);
 
@@ -181,4 +185,21 @@ fn quoting_false_names_relations_as_postgres_folds_unquoted_names() {
         m["nodes"]["model.jaffle.OrderCopy"]["relation_name"],
         "\"analytics\".\"ordercopy\""
     );
+}
+
+#[test]
+fn a_source_name_that_does_not_render_is_an_error_at_the_source() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/crm_sources.yml"),
+        "version: 2\nsources:\n  - name: crm\n    schema: \"{{ var('crm_schema') }}\"\n    tables:\n      - name: contacts\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(
+        stderr.contains("`schema` of source `crm` does not render"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("crm_schema"), "{stderr}");
+    assert!(stderr.contains("models/crm_sources.yml:3"), "{stderr}");
 }

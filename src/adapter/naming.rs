@@ -170,6 +170,7 @@ mod tests {
                 name: "pg".into(),
                 kind: crate::ir::AdapterKind::Postgres,
                 schema: "public".into(),
+                database: "dw".into(),
                 threads: 1,
             },
             path: None,

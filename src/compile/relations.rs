@@ -11,10 +11,9 @@ use super::context::Context;
 use super::prepare::Pending;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Span};
 use crate::ir::config::Materialized;
-use crate::ir::{AdapterKind, ColumnInfo, CompiledNode, Relation, ResourceType, SourceInfo, fold};
+use crate::ir::{ColumnInfo, CompiledNode, Relation, ResourceType, SourceInfo, fold};
 use crate::jinja;
-use crate::project::Project;
-use crate::project::properties::ColumnProps;
+use crate::project::properties::{ColumnProps, SourceProps, SourceTableProps};
 
 /// (source, table) → (node index, relation).
 pub type SourceIndex = BTreeMap<(String, String), (usize, Relation)>;
@@ -118,8 +117,7 @@ pub fn relations(
             }
         }
     }
-    let (sources, source_index, disabled_sources) =
-        source_nodes(ctx.project, engine, pending.len(), diags);
+    let (sources, source_index, disabled_sources) = source_nodes(ctx, pending.len(), diags);
     let relations = Relations {
         of_node,
         sources,
@@ -175,11 +173,11 @@ fn custom_schema(
 /// A node per enabled source table (each numbered from `base`), their index by (source,
 /// table), and the tables the project file's `sources:` disables.
 fn source_nodes(
-    project: &Project,
-    engine: AdapterKind,
+    ctx: &Context,
     base: usize,
     diags: &mut Diagnostics,
 ) -> (Vec<CompiledNode>, SourceIndex, BTreeSet<(String, String)>) {
+    let project = ctx.project;
     let pname = &project.name;
     let mut nodes: Vec<CompiledNode> = Vec::new();
     let mut index: SourceIndex = BTreeMap::new();
@@ -211,14 +209,12 @@ fn source_nodes(
                 disabled.insert(key);
                 continue;
             }
-            let quoting = project.quoting.with(&s.quoting).with(&t.quoting);
-            let relation = Relation {
-                database: s
-                    .database
-                    .as_deref()
-                    .map(|d| fold(engine, d, quoting.database)),
-                schema: fold(engine, &s.schema, quoting.schema),
-                identifier: fold(engine, &t.identifier, quoting.identifier),
+            let relation = match source_relation(ctx, s, t) {
+                Ok(r) => r,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
             };
             for tag in s.tags.iter().chain(&t.tags) {
                 if !config.tags.contains(tag) {
@@ -256,6 +252,51 @@ fn source_nodes(
         }
     }
     (nodes, index, disabled)
+}
+
+/// A source table's relation: its `database`, `schema` and `identifier` rendered (they may
+/// use `var()`, `env_var()`, `target`, as in dbt), then named as `quoting:` says.
+fn source_relation(
+    ctx: &Context,
+    s: &SourceProps,
+    t: &SourceTableProps,
+) -> Result<Relation, Diagnostic> {
+    let file = crate::diagnostics::display_path(&t.span.file);
+    let render = |what: &str, text: &str, span: &Span| {
+        ctx.renderer.render_str(&file, text).map_err(|e| {
+            let detail = e
+                .detail()
+                .map_or_else(|| e.kind().to_string(), str::to_string);
+            Diagnostic::error(
+                Code::JinjaError,
+                format!("`{what}` of source `{}` does not render: {detail}", s.name),
+            )
+            .at(span.clone())
+        })
+    };
+    let quoting = ctx.project.quoting.with(&s.quoting).with(&t.quoting);
+    let engine = ctx.target.info.kind;
+    let database = match &s.database {
+        Some(d) => Some(fold(
+            engine,
+            &render("database", d, &s.span)?,
+            quoting.database,
+        )),
+        None => None,
+    };
+    Ok(Relation {
+        database,
+        schema: fold(
+            engine,
+            &render("schema", &s.schema, &s.span)?,
+            quoting.schema,
+        ),
+        identifier: fold(
+            engine,
+            &render("identifier", &t.identifier, &t.span)?,
+            quoting.identifier,
+        ),
+    })
 }
 
 /// A documented column as the manifest shows it.

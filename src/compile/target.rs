@@ -133,7 +133,7 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
         }
     };
     let span_of = |k: &str| def.fields[k].1.clone();
-    Ok(Target {
+    let mut target = Target {
         connect_timeout: seconds("connect_timeout")?,
         lock_timeout: seconds("lock_timeout")?,
         search_path: get("search_path")?,
@@ -141,6 +141,7 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
             name: def.name.clone(),
             kind: def.kind,
             schema,
+            database: String::new(),
             threads,
         },
         path: get("path")?.map(PathBuf::from),
@@ -161,7 +162,9 @@ pub fn resolve(p: &Project) -> Result<Target, Diagnostic> {
             Some(v) => duckdb_attach(v, span_of("attach"))?,
             None => Vec::new(),
         },
-    })
+    };
+    target.info.database = crate::adapter::naming::dataset_location(&target, &p.root).database;
+    Ok(target)
 }
 
 /// DuckDB `extensions:`: a list of names (or one name).

@@ -36,6 +36,9 @@ pub struct TargetInfo {
     pub kind: AdapterKind,
     /// Default schema.
     pub schema: String,
+    /// The database it connects to, as dbt's `target.database`: DuckDB's catalog (the file's
+    /// stem, `memory` in memory), Postgres' `dbname`, Spark's `spark_catalog`.
+    pub database: String,
     /// Worker threads.
     pub threads: u64,
 }
