@@ -27,8 +27,37 @@ fn main() {
     std::process::exit(status.code());
 }
 
+/// dbt's `flags` of the command line, for templates.
+fn template_flags(command: &Command) -> strata::jinja::flags::Flags {
+    let (which, full_refresh) = match command {
+        Command::Parse { .. } => ("parse", false),
+        Command::Compile { .. } => ("compile", false),
+        Command::Ls { .. } => ("list", false),
+        Command::Init { .. } => ("init", false),
+        Command::Seed { run, .. } => ("seed", run.full_refresh),
+        Command::Run { run, .. } => ("run", run.full_refresh),
+        Command::Test { run, .. } => ("test", run.full_refresh),
+        Command::Build { run, .. } => ("build", run.full_refresh),
+        Command::Retry => ("retry", false),
+        Command::Source { .. } | Command::Freshness { .. } => ("freshness", false),
+        Command::ServeMetrics { .. } => ("serve-metrics", false),
+        Command::Clean => ("clean", false),
+        Command::Deps => ("deps", false),
+        Command::Lineage(_) => ("lineage", false),
+        Command::Docs { .. } => ("generate", false),
+        Command::Debug { .. } => ("debug", false),
+        Command::RunOperation { .. } => ("run-operation", false),
+        Command::Show { .. } => ("show", false),
+    };
+    strata::jinja::flags::Flags {
+        which: which.into(),
+        full_refresh,
+    }
+}
+
 /// Runs the command of the command line.
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    strata::jinja::flags::set(template_flags(&cli.command));
     match &cli.command {
         Command::Parse { compile } => commands::parse::run(&cli.global, compile),
         Command::Compile { compile, select } => {

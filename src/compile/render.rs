@@ -64,6 +64,7 @@ fn cached_render(
             query: None,
             read_graph: false,
             read_names: false,
+            read_flags: false,
             macros: e.macros,
         },
         relation_spans: e
@@ -113,8 +114,11 @@ pub fn render_node(
     }
     let mut r = render_uncached(ctx, p, source, scope, incremental, jinja::Pass::default())?;
     let rec = &r.recorded;
-    let later =
-        rec.introspected.is_some() || rec.query.is_some() || rec.read_graph || rec.read_names;
+    let later = rec.introspected.is_some()
+        || rec.query.is_some()
+        || rec.read_graph
+        || rec.read_names
+        || rec.read_flags;
     if !r.secret && !later {
         r.cache_key = Some(key);
     }

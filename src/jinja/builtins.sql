@@ -183,3 +183,44 @@
 {% macro default__hash(field) -%}
     md5(cast({{ field }} as {{ dbt.type_string() }}))
 {%- endmacro %}
+
+{#- A SQL string literal of `value`, written as it is (dbt's: quotes inside are not doubled). -#}
+{% macro string_literal(value) -%}'{{ value }}'{%- endmacro %}
+
+{#- `expression` with its single quotes doubled, to go inside a string literal. -#}
+{% macro escape_single_quotes(expression) -%}{{ expression | replace("'", "''") }}{%- endmacro %}
+
+{#- The `part_number`th piece of `string_text` split on `delimiter_text` (from 1). -#}
+{% macro split_part(string_text, delimiter_text, part_number) -%}
+    split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }})
+{%- endmacro %}
+
+{#- `field` with every `old_chars` replaced by `new_chars`. -#}
+{% macro replace(field, old_chars, new_chars) -%}
+    replace({{ field }}, {{ old_chars }}, {{ new_chars }})
+{%- endmacro %}
+
+{#- The number of characters of `expression`. -#}
+{% macro length(expression) -%}length({{ expression }}){%- endmacro %}
+
+{#- The last `length_expression` characters of `string_text`. -#}
+{% macro right(string_text, length_expression) -%}
+    right({{ string_text }}, {{ length_expression }})
+{%- endmacro %}
+
+{#- Where `substring_text` starts in `string_text` (from 1; 0 when absent). -#}
+{% macro position(substring_text, string_text) -%}
+    position({{ substring_text }} in {{ string_text }})
+{%- endmacro %}
+
+{#- A boolean as text (`true`/`false`). -#}
+{% macro cast_bool_to_text(field) -%}
+    cast({{ field }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- True when any row's `expression` is true. -#}
+{% macro bool_or(expression) -%}bool_or({{ expression }}){%- endmacro %}
+
+{#- The set operators, as dbt spells them. -#}
+{% macro except() -%}except{%- endmacro %}
+{% macro intersect() -%}intersect{%- endmacro %}

@@ -539,6 +539,9 @@ struct CreatedRelation([Option<String>; 3]);
 
 impl Object for CreatedRelation {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(v) = super::relation_mapping_key(key.as_str()?) {
+            return Some(v);
+        }
         let i = match key.as_str()? {
             "database" => 0,
             "schema" => 1,

@@ -182,4 +182,104 @@ impl Object for Column {
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.name)
     }
+
+    /// dbt's `Column` methods: `is_string()`, `is_number()`, `is_numeric()`, `is_integer()`,
+    /// `is_float()`, `string_size()`, by the type's name (either engine's spelling).
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let () = minijinja::value::from_args(args)?;
+        let kind = TypeKind::of(self.0.data_type.as_deref().unwrap_or(""));
+        let answer = match method {
+            "is_string" => kind.base == TypeBase::String,
+            "is_integer" => kind.base == TypeBase::Integer,
+            "is_numeric" => kind.base == TypeBase::Numeric,
+            "is_float" => kind.base == TypeBase::Float,
+            "is_number" => matches!(
+                kind.base,
+                TypeBase::Integer | TypeBase::Numeric | TypeBase::Float
+            ),
+            "string_size" => {
+                if kind.base != TypeBase::String {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "string_size() of column `{}`, which is not a string",
+                            self.0.name
+                        ),
+                    ));
+                }
+                // dbt's answer for a string without a declared size.
+                return Ok(Value::from(kind.size.unwrap_or(256)));
+            }
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        };
+        Ok(Value::from(answer))
+    }
+}
+
+/// The family of a column type, as dbt's `Column` tells them apart.
+#[derive(Debug, PartialEq, Eq)]
+enum TypeBase {
+    String,
+    Integer,
+    Numeric,
+    Float,
+    Other,
+}
+
+/// A column type's family and its declared size (`varchar(20)`).
+struct TypeKind {
+    base: TypeBase,
+    size: Option<u64>,
+}
+
+impl TypeKind {
+    fn of(data_type: &str) -> TypeKind {
+        let t = data_type.trim().to_ascii_lowercase();
+        let (name, size) = match t.split_once('(') {
+            Some((name, rest)) => (
+                name.trim().to_string(),
+                rest.trim_end_matches(')')
+                    .split(',')
+                    .next()
+                    .and_then(|s| s.trim().parse().ok()),
+            ),
+            None => (t.clone(), None),
+        };
+        let base = match name.as_str() {
+            "text" | "character varying" | "character" | "varchar" | "char" | "bpchar"
+            | "string" => TypeBase::String,
+            "smallint" | "integer" | "int" | "bigint" | "tinyint" | "hugeint" | "int2" | "int4"
+            | "int8" | "smallserial" | "serial" | "bigserial" | "utinyint" | "usmallint"
+            | "uinteger" | "ubigint" | "uhugeint" => TypeBase::Integer,
+            "numeric" | "decimal" => TypeBase::Numeric,
+            "real" | "float4" | "float" | "double precision" | "float8" | "double" => {
+                TypeBase::Float
+            }
+            _ => TypeBase::Other,
+        };
+        TypeKind { base, size }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TypeBase, TypeKind};
+
+    #[test]
+    fn column_types_fall_in_dbts_families_in_either_engines_spelling() {
+        let k = TypeKind::of("character varying(20)");
+        assert_eq!((k.base, k.size), (TypeBase::String, Some(20)));
+        assert_eq!(TypeKind::of("VARCHAR").base, TypeBase::String);
+        assert_eq!(TypeKind::of("BIGINT").base, TypeBase::Integer);
+        assert_eq!(TypeKind::of("int4").base, TypeBase::Integer);
+        let k = TypeKind::of("DECIMAL(18,2)");
+        assert_eq!((k.base, k.size), (TypeBase::Numeric, Some(18)));
+        assert_eq!(TypeKind::of("double precision").base, TypeBase::Float);
+        assert_eq!(TypeKind::of("DATE").base, TypeBase::Other);
+    }
 }

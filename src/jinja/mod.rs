@@ -27,6 +27,7 @@ use crate::project::{DocBlock, Project};
 
 pub mod cache;
 mod dbt_context;
+pub mod flags;
 mod introspect;
 mod mutable;
 mod packages;
@@ -82,6 +83,8 @@ pub struct Recorded {
     /// It read a relation's attributes (`ref('x').identifier`, `this.schema`) while they
     /// were placeholders: it is rendered again with the relations' parts.
     pub read_names: bool,
+    /// It read `flags` (its output may depend on the command): not cached.
+    pub read_flags: bool,
     /// The macros the template called itself, as (template file, name), in call order.
     pub macros: Vec<(String, String)>,
 }
@@ -291,12 +294,24 @@ impl Object for RelationToken {
         f.write_str(&self.token)
     }
 
-    /// A relation, not a mapping: two are equal when they name the same relation (as dbt's
-    /// relations compare by their rendering), which a dict keyed by relations relies on.
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Plain
+    /// `relation.render()`: its name, as printing it gives.
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "render" => {
+                let () = minijinja::value::from_args(args)?;
+                Ok(Value::from(self.token.clone()))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
     }
 
+    /// Two are equal when they name the same relation (as dbt's relations compare by their
+    /// rendering), which a dict keyed by relations relies on.
     fn custom_cmp(
         self: &Arc<Self>,
         other: &minijinja::value::DynObject,
@@ -307,6 +322,9 @@ impl Object for RelationToken {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
+        if let Some(v) = relation_mapping_key(key) {
+            return Some(v);
+        }
         let (attr, token) = THIS_ATTRIBUTES.iter().find(|(attr, _)| *attr == key)?;
         if let Some([schema, identifier]) = &self.parts {
             return Some(Value::from(
@@ -327,6 +345,38 @@ impl Object for RelationToken {
         // `ref('x').identifier`: a placeholder of its own, resolved with the relation.
         let (n, _, _) = parse_relation_token(&self.token)?;
         Some(Value::from(relation_attribute_token(n, attr)))
+    }
+}
+
+/// dbt's `load_relation(relation)`: the relation when it exists, else none. A `ref()`,
+/// `source()` or `this` is a relation the project builds or declares, built before the node
+/// that names it runs: itself. Any other is looked up as `adapter.get_relation` of its parts.
+fn load_relation(state: &State, relation: Value) -> Result<Value, Error> {
+    if relation.downcast_object_ref::<RelationToken>().is_some() {
+        return Ok(relation);
+    }
+    let part = |k: &str| {
+        relation
+            .get_attr(k)
+            .ok()
+            .filter(|v| !v.is_undefined())
+            .unwrap_or(Value::from(()))
+    };
+    let args = [part("database"), part("schema"), part("identifier")];
+    if rec_of(state).is_none() {
+        return Err(dbt_context::needs_database("load_relation"));
+    }
+    introspect::call(state, "get_relation", &args)
+}
+
+/// What a relation answers as dbt's relation mapping besides its name's parts: `metadata`
+/// (`{type: ...Relation}`, which dbt_utils checks an argument by) and `is_cte` (false: a
+/// relation strata hands out is a table or a view, an ephemeral model's included).
+pub(crate) fn relation_mapping_key(key: &str) -> Option<Value> {
+    match key {
+        "metadata" => Some(minijinja::context! { type => "StrataRelation" }),
+        "is_cte" => Some(Value::from(false)),
+        _ => None,
     }
 }
 
@@ -468,6 +518,15 @@ pub fn macro_id(project: &Project, template: &str, name: &str) -> String {
         _ => packages::package_of(project, template).unwrap_or(&project.name),
     };
     format!("macro.{package}.{name}")
+}
+
+/// The names of the macros `source` defines whose names start with `_`.
+fn private_macro_names(source: &str) -> impl Iterator<Item = &str> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%-?\s*macro\s+(_[A-Za-z0-9_]*)\s*\(").expect("a valid pattern")
+    });
+    RE.captures_iter(source)
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
 }
 
 /// The template name of the built-in cross-dialect macros.
@@ -672,6 +731,8 @@ impl<'a> Renderer<'a> {
             },
         );
         env.add_global("config", Value::from_object(ConfigFn));
+        env.add_global("flags", Value::from_object(flags::FlagsObject));
+        env.add_function("load_relation", load_relation);
         env.add_function("is_incremental", |state: &State| -> bool {
             state
                 .lookup("__incremental__")
@@ -790,11 +851,17 @@ impl<'a> Renderer<'a> {
             }
             let exports = match env.get_template(name).and_then(|t| {
                 let c = t.render_captured(())?;
-                Ok(c.state()
-                    .exports()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>())
+                let state = c.state();
+                let mut names: Vec<String> =
+                    state.exports().into_iter().map(str::to_string).collect();
+                // Jinja keeps `_name` private to its file; dbt makes every macro callable
+                // (dbt_utils calls `dbt_utils._is_relation`).
+                names.extend(
+                    private_macro_names(source)
+                        .filter(|m| state.lookup(m).is_some())
+                        .map(str::to_string),
+                );
+                Ok(names)
             }) {
                 Ok(e) => e,
                 Err(e) => {
@@ -968,7 +1035,10 @@ impl<'a> Renderer<'a> {
             }),
             ..own
         };
-        let (text, spans) = match tmpl.render_with_spans(ctx) {
+        flags::take_read();
+        let rendered = tmpl.render_with_spans(ctx);
+        state.recorded.lock().unwrap().read_flags = flags::take_read();
+        let (text, spans) = match rendered {
             Ok(done) => done,
             // A first render that introspected got empty answers, or read an empty graph,
             // which a template may refuse: it is rendered again with the answers or the graph,
