@@ -156,11 +156,50 @@ fn assert_compiled_columns_and_operation(dir: &Path, home: &Path, env: &[(&str, 
     assert!(stdout.contains("[order_count] orders: 5"), "{stdout}");
 }
 
+/// The package's generic test, named `strata_utils.equal_rowcount` in YAML: its `compare_model`
+/// passed as the relation, its failures counted by the `fail_calc` its macro sets (the
+/// difference of the row counts: 0 against itself, 5 - 3 = 2 against the 2024 seed).
+fn assert_package_generic_tests(dir: &Path, stdout: &str) {
+    assert!(stdout.contains("1 WARN"), "{stdout}");
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let failures = |id: &str| {
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .map(|r| (r["status"].clone(), r["failures"].clone()))
+            .unwrap_or_else(|| panic!("no result for {id}: {results}"))
+    };
+    assert_eq!(
+        failures("test.shop.strata_utils_equal_rowcount_stg_orders"),
+        (serde_json::json!("pass"), serde_json::json!(0))
+    );
+    assert_eq!(
+        failures("test.shop.strata_utils_equal_rowcount_stg_orders_2"),
+        (serde_json::json!("warn"), serde_json::json!(2))
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("target/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let test = &manifest["nodes"]["test.shop.strata_utils_equal_rowcount_stg_orders_2"];
+    assert_eq!(test["config"]["fail_calc"], "sum(coalesce(diff_count, 0))");
+    assert_eq!(
+        test["depends_on"]["macros"],
+        serde_json::json!(["macro.strata_utils.test_equal_rowcount"])
+    );
+}
+
 #[test]
 fn a_dbt_utils_style_package_builds_on_duckdb() {
     let (tmp, dir) = fixture_copy("dbt_utils_style");
     let (stdout, _) = ok(strata(&dir, tmp.path(), &["build"], &[]));
     assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
+    assert_package_generic_tests(&dir, &stdout);
     let conn = duckdb::Connection::open(dir.join("shop.duckdb")).unwrap();
     let q = |sql: &str| pg::normalized(common::rows(&conn, &sql.replace("{schema}", "main")));
     assert_eq!(
@@ -217,6 +256,7 @@ fn a_dbt_utils_style_package_builds_on_postgres() {
     let (tmp, dir) = fixture_copy("dbt_utils_style");
     let (stdout, _) = ok(strata(&dir, tmp.path(), &["build", "-t", "pg"], &env));
     assert!(stdout.contains("0 ERROR, 0 FAIL"), "{stdout}");
+    assert_package_generic_tests(&dir, &stdout);
     let q = |sql: &str| pg::normalized(pg::rows(&url, &sql.replace("{schema}", "analytics")));
     assert_eq!(
         q(STG_CUSTOMERS_COLUMNS),

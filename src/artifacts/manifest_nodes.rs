@@ -673,6 +673,7 @@ fn test_config<M: SerializeMap>(m: &mut M, c: &NodeConfig) -> Result<(), M::Erro
     if let Some(v) = &c.limit {
         m.serialize_entry("limit", v)?;
     }
+    m.serialize_entry("fail_calc", c.fail_calc.as_deref().unwrap_or("count(*)"))?;
     if let Some(v) = &c.warn_if {
         m.serialize_entry("warn_if", v)?;
     }

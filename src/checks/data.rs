@@ -50,12 +50,14 @@ pub fn run(conn: &mut dyn Connection, node: &CompiledNode) -> DbResult<TestRun> 
         }
         None => format!("(\n{query}\n) as strata_test"),
     };
-    let rows = conn.query(&format!("select count(*) from {source}"))?;
+    // `fail_calc`: the count is an aggregate over the rows (none: zero), `count(*)` by default.
+    let calc = node.config.fail_calc.as_deref().unwrap_or("count(*)");
+    let rows = conn.query(&format!("select {calc} from {source}"))?;
     let failures: u64 = rows
         .first()
         .and_then(|r| r.first().cloned().flatten())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |f| f.max(0.0).round() as u64);
     let severity_warn = node.config.severity == Some(TestSeverity::Warn);
     let v = verdict(
         failures,

@@ -18,7 +18,7 @@ use super::resolve::Scope;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, display_path, suggest};
 use crate::graph::Edge;
 use crate::ir::config::{
-    NodeConfig, TEST_CONFIG_KEYS, TEST_ENTRY_KEYS, TEST_TOP_LEVEL_COMMON, TestSeverity,
+    ConfigScope, NodeConfig, TEST_CONFIG_KEYS, TEST_ENTRY_KEYS, TEST_TOP_LEVEL_COMMON, TestSeverity,
 };
 use crate::ir::{CompiledNode, Relation, ResourceType, TestInfo, quote_ident};
 use crate::jinja::{self, RelationCall};
@@ -58,6 +58,9 @@ struct PreparedTest<'a> {
     attached_name: Cow<'a, str>,
     extra_parents: Vec<usize>,
     sql_text: String,
+    /// What its macro set with `config()` (dbt_utils' `fail_calc`), under the project's and
+    /// the test's own config.
+    macro_config: Option<NodeConfig>,
     /// The name before duplicates are numbered.
     base_name: String,
     /// sha256 of the definition.
@@ -92,6 +95,7 @@ pub fn generic_tests(
             .macros()
             .keys()
             .filter_map(|m| m.strip_prefix("test_").map(str::to_string))
+            .chain(ctx.renderer.package_tests().iter().cloned())
             .collect(),
         all_node_ids: pending
             .iter()
@@ -246,6 +250,7 @@ fn prepare_test<'a>(
         None => d.relation.quoted(),
     };
     let column_sql = def.column.as_deref().map(quote_ident);
+    let mut macro_config = None;
     let sql_text = if is_builtin {
         builtin_tests::builtin_sql(
             &def.test_name,
@@ -263,7 +268,11 @@ fn prepare_test<'a>(
             .at(def.span.clone())
         })
     } else {
-        custom_test_sql(shared.ctx, def, model_rel, column_sql)
+        let resolved = [("to", to), ("compare_model", compare)];
+        custom_test_sql(shared.ctx, def, model_rel, column_sql, &resolved).map(|(sql, config)| {
+            macro_config = config;
+            sql
+        })
     };
     let sql_text = match sql_text.and_then(|s| one_statement(shared.ctx, def, s)) {
         Ok(s) => s,
@@ -290,6 +299,7 @@ fn prepare_test<'a>(
         attached_name: d.attached_name,
         extra_parents,
         sql_text,
+        macro_config,
         base_name,
         checksum,
     };
@@ -429,40 +439,79 @@ fn resolve_arg(
 }
 
 /// A custom test's SQL: its `test_<name>` macro called with the model, the column and the
-/// arguments.
+/// arguments; `to` and `compare_model` written `ref(...)`/`source(...)` are passed as the
+/// relations they name (`resolved`), as dbt renders them.
 fn custom_test_sql(
     ctx: &Context,
     def: &TestDef,
     model_rel: String,
     column_sql: Option<String>,
-) -> Result<String, Diagnostic> {
+    resolved: &[(&str, Option<String>)],
+) -> Result<(String, Option<NodeConfig>), Diagnostic> {
     let mut kwargs: Vec<(String, minijinja::Value)> =
         vec![("model".into(), minijinja::Value::from(model_rel))];
     if let Some(c) = column_sql {
         kwargs.push(("column_name".into(), minijinja::Value::from(c)));
     }
     for (k, v) in &def.args {
-        kwargs.push((k.clone(), jinja::to_value(v)));
+        let relation = resolved
+            .iter()
+            .find(|(name, _)| name == k)
+            .and_then(|(_, r)| r.clone());
+        kwargs.push((
+            k.clone(),
+            relation.map_or_else(|| jinja::to_value(v), minijinja::Value::from),
+        ));
     }
     let kw = minijinja::value::Kwargs::from_iter(kwargs);
-    match ctx.renderer.call_macro(
-        &format!("test_{}", def.test_name),
-        &[minijinja::Value::from(kw)],
-    ) {
-        Ok(s) => Ok(s.trim().to_string()),
-        Err(e) => Err(
-            jinja::jinja_diagnostic(&e, &def.span.file, None, ctx.sources()).with_note(format!(
-                "while compiling test `{}` declared at {}",
-                def.test_name, def.span
-            )),
-        ),
+    // `package.name` is the package's `test_name` macro.
+    let macro_name = match def.test_name.rsplit_once('.') {
+        Some((pkg, name)) => format!("{pkg}.test_{name}"),
+        None => format!("test_{}", def.test_name),
+    };
+    let store = def
+        .config
+        .as_ref()
+        .and_then(|c| c.store_failures)
+        .unwrap_or(false);
+    let (called, config_calls) = jinja::flags::test_call(store, || {
+        ctx.renderer
+            .call_macro(&macro_name, &[minijinja::Value::from(kw)])
+    });
+    let sql = called.map_err(|e| {
+        jinja::jinja_diagnostic(&e, &def.span.file, None, ctx.sources()).with_note(format!(
+            "while compiling test `{}` declared at {}",
+            def.test_name, def.span
+        ))
+    })?;
+    if config_calls.is_empty() {
+        return Ok((sql.trim().to_string(), None));
     }
+    let mut config = NodeConfig::default();
+    for (k, v) in &config_calls {
+        config.set(ConfigScope::Test, k, v).map_err(|e| {
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("test `{}`: its macro's config(): {e}", def.test_name),
+            )
+            .at(def.span.clone())
+            .with_help_opt(e.help())
+        })?;
+    }
+    Ok((sql.trim().to_string(), Some(config)))
 }
 
 /// The unique id of the macro a generic test is, `test_<name>`, when the project or a package
 /// defines it (the built-in tests are strata's own, not macros).
 fn test_macro_id(ctx: &Context, test_name: &str) -> Option<String> {
-    let name = format!("test_{}", test_name.rsplit('.').next().unwrap_or(test_name));
+    if let Some((pkg, name)) = test_name.rsplit_once('.') {
+        return ctx
+            .renderer
+            .package_tests()
+            .contains(test_name)
+            .then(|| format!("macro.{pkg}.test_{name}"));
+    }
+    let name = format!("test_{test_name}");
     let file = ctx.renderer.macros().get(&name)?;
     Some(jinja::macro_id(ctx.project, &display_path(file), &name))
 }
@@ -477,7 +526,7 @@ fn test_node(
     let folder_configs = &shared.ctx.project.test_configs;
     // Most tests set no config and the project none for tests: they share one.
     let config = match (def.config.as_deref(), folder_configs.is_empty()) {
-        (None, true) => Arc::clone(default_config),
+        (None, true) if t.macro_config.is_none() => Arc::clone(default_config),
         (own, _) => {
             // The project's `data_tests:` folder configs, by the folders of the YAML file
             // under its model path, then the test's own.
@@ -492,7 +541,8 @@ fn test_node(
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut config = folder_configs.resolve(&folders, &def.test_name);
+            let mut config = t.macro_config.clone().unwrap_or_default();
+            config.merge(&folder_configs.resolve(&folders, &def.test_name));
             if let Some(c) = own {
                 config.merge(c);
             }

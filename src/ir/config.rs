@@ -181,6 +181,10 @@ pub struct NodeConfig {
     pub store_failures: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// A test's failure count: an aggregate over its rows (dbt's `fail_calc`, default
+    /// `count(*)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_calc: Option<String>,
     /// How a table's files are laid out (Spark; the other engines have no such choice).
     #[serde(flatten)]
     pub layout: TableLayout,
@@ -301,6 +305,7 @@ pub const TEST_CONFIG_KEYS: &[&str] = &[
     "error_if",
     "store_failures",
     "limit",
+    "fail_calc",
 ];
 /// The common config keys a test's properties entry may hold at its top level.
 pub const TEST_TOP_LEVEL_COMMON: &[&str] = &["tags", "enabled", "meta"];
@@ -659,6 +664,7 @@ impl NodeConfig {
                 }
             }
             "store_failures" => self.store_failures = Some(want_bool(key, v)?),
+            "fail_calc" => self.fail_calc = Some(want_str(key, v)?),
             "limit" => {
                 self.limit = Some(
                     v.as_u64()
@@ -694,7 +700,8 @@ impl NodeConfig {
             warn_if,
             error_if,
             store_failures,
-            limit
+            limit,
+            fail_calc
         );
         for t in &later.tags {
             if !self.tags.contains(t) {

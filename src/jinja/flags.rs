@@ -1,8 +1,10 @@
 //! dbt's `flags` in templates: `flags.WHICH` (the command running) and `flags.FULL_REFRESH`,
 //! set once per process by the command line ([`set`]). A render that reads them depends on
-//! the command, so it is kept out of the render cache ([`take_read`]).
+//! the command, so it is kept out of the render cache ([`take_read`]). Also what a generic
+//! test's macro sees while it is compiled ([`test_call`]): `should_store_failures()`, and
+//! the `config()` calls it makes (dbt_utils' `config(fail_calc=...)`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Object, Value};
@@ -21,6 +23,39 @@ static FLAGS: OnceLock<Flags> = OnceLock::new();
 thread_local! {
     /// Whether the render running on this thread read a flag (a render runs on one thread).
     static READ: Cell<bool> = const { Cell::new(false) };
+    /// Whether the generic test compiled on this thread stores its failures.
+    static STORE_FAILURES: Cell<bool> = const { Cell::new(false) };
+    /// The `config()` calls of the generic test compiled on this thread, when one is.
+    static TEST_CONFIG: RefCell<Option<Vec<(String, serde_json::Value)>>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `f` (compiling a generic test's macro) with `should_store_failures()` answering
+/// `store`; returns its result and the `config()` calls the macro made, in order.
+pub fn test_call<R>(store: bool, f: impl FnOnce() -> R) -> (R, Vec<(String, serde_json::Value)>) {
+    let before = STORE_FAILURES.with(|s| s.replace(store));
+    let outer = TEST_CONFIG.with(|c| c.replace(Some(Vec::new())));
+    let out = f();
+    let calls = TEST_CONFIG.with(|c| c.replace(outer)).unwrap_or_default();
+    STORE_FAILURES.with(|s| s.set(before));
+    (out, calls)
+}
+
+/// Keeps a `config()` call made outside a node's render: true when a generic test's macro
+/// is being compiled on this thread (and the call was kept).
+pub fn keep_test_config(key: &str, value: serde_json::Value) -> bool {
+    TEST_CONFIG.with(|c| match c.borrow_mut().as_mut() {
+        Some(calls) => {
+            calls.push((key.to_string(), value));
+            true
+        }
+        None => false,
+    })
+}
+
+/// dbt's `should_store_failures()`.
+pub fn should_store_failures() -> bool {
+    STORE_FAILURES.with(Cell::get)
 }
 
 /// Sets the flags of this process; the first call wins.

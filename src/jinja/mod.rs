@@ -457,6 +457,8 @@ pub struct Renderer<'a> {
     package_scopes: Vec<(PathBuf, Value)>,
     /// Each package's folder and name.
     package_dirs: PackageDirs,
+    /// The generic tests packages define, as `package.name` (a `test_name` macro).
+    package_tests: BTreeSet<String>,
 }
 
 /// Each package's folder (relative to the project) and name.
@@ -603,7 +605,7 @@ impl<'a> Renderer<'a> {
         // SQL and YAML text is rendered as written: minijinja's default would escape every value
         // as JSON in templates named `*.yml` (descriptions, project.yml's hooks), quoting them.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_recursion_limit(200);
         // Python's methods on strings, maps and lists, as dbt's Jinja has them.
         env.set_unknown_method_callback(python_method);
@@ -645,13 +647,28 @@ impl<'a> Renderer<'a> {
                 search,
             }),
         );
+        let package_tests = package_macros
+            .by_package
+            .iter()
+            .flat_map(|(pkg, macros)| {
+                macros
+                    .keys()
+                    .filter_map(move |m| m.strip_prefix("test_").map(|t| format!("{pkg}.{t}")))
+            })
+            .collect();
         Renderer {
             env,
             macros,
             env_reads,
             package_scopes,
             package_dirs,
+            package_tests,
         }
+    }
+
+    /// The generic tests packages define, as `package.name` (`dbt_utils.expression_is_true`).
+    pub fn package_tests(&self) -> &BTreeSet<String> {
+        &self.package_tests
     }
 
     /// Registers `var` and `env_var`; the env vars read are recorded for the render cache.
@@ -732,6 +749,7 @@ impl<'a> Renderer<'a> {
         );
         env.add_global("config", Value::from_object(ConfigFn));
         env.add_global("flags", Value::from_object(flags::FlagsObject));
+        env.add_function("should_store_failures", flags::should_store_failures);
         env.add_function("load_relation", load_relation);
         env.add_function("is_incremental", |state: &State| -> bool {
             state
@@ -1098,7 +1116,15 @@ impl<'a> Renderer<'a> {
     pub fn call_macro(&self, name: &str, args: &[Value]) -> Result<String, Error> {
         let tmpl = self.env.template_from_str("")?;
         let mut state = tmpl.new_state();
-        let f = state.lookup(name).ok_or_else(|| {
+        // `package.macro`: a package's macro, under the package's name.
+        let found = match name.split_once('.') {
+            Some((pkg, m)) => state
+                .lookup(pkg)
+                .and_then(|p| p.get_attr(m).ok())
+                .filter(|f| !f.is_undefined()),
+            None => state.lookup(name),
+        };
+        let f = found.ok_or_else(|| {
             Error::new(
                 ErrorKind::UnknownFunction,
                 format!("macro `{name}` is not defined"),
@@ -1224,7 +1250,15 @@ impl Object for ConfigFn {
         });
         match result {
             Some(r) => r.map(|_| Value::from("")),
-            None => Ok(Value::from("")),
+            // Outside of a node's render: a generic test's macro being compiled keeps them.
+            None => {
+                for (k, v) in &entries {
+                    let json = serde_json::to_value(v)
+                        .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+                    flags::keep_test_config(k, json);
+                }
+                Ok(Value::from(""))
+            }
         }
     }
 
