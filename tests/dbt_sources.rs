@@ -203,3 +203,17 @@ fn a_source_name_that_does_not_render_is_an_error_at_the_source() {
     assert!(stderr.contains("crm_schema"), "{stderr}");
     assert!(stderr.contains("models/crm_sources.yml:3"), "{stderr}");
 }
+
+#[test]
+fn load_relation_of_this_says_to_use_is_incremental() {
+    let (tmp, dir) = fixture_copy("dbt_jaffle");
+    std::fs::write(
+        dir.join("models/self_check.sql"),
+        "{% if load_relation(this) is none %}select 1 as id{% else %}select 2 as id{% endif %}\n",
+    )
+    .unwrap();
+    let stderr = failed(strata(&dir, tmp.path(), &["compile"], &[]));
+    assert!(stderr.contains("load_relation(this)"), "{stderr}");
+    assert!(stderr.contains("models/self_check.sql:1"), "{stderr}");
+    assert!(stderr.contains("is_incremental()"), "{stderr}");
+}

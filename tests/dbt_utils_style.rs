@@ -182,10 +182,9 @@ fn assert_package_generic_tests(dir: &Path, stdout: &str) {
         failures("test.shop.strata_utils_equal_rowcount_stg_orders_2"),
         (serde_json::json!("warn"), serde_json::json!(2))
     );
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("target/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
+            .unwrap();
     let test = &manifest["nodes"]["test.shop.strata_utils_equal_rowcount_stg_orders_2"];
     assert_eq!(test["config"]["fail_calc"], "sum(coalesce(diff_count, 0))");
     assert_eq!(

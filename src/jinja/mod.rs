@@ -348,11 +348,20 @@ impl Object for RelationToken {
     }
 }
 
-/// dbt's `load_relation(relation)`: the relation when it exists, else none. A `ref()`,
-/// `source()` or `this` is a relation the project builds or declares, built before the node
-/// that names it runs: itself. Any other is looked up as `adapter.get_relation` of its parts.
+/// dbt's `load_relation(relation)`: the relation when it exists, else none. A `ref()` or
+/// `source()` is a relation the project builds or declares, built before the node that names
+/// it runs: itself. `this` exists or not depending on earlier runs, which a compile does not
+/// know: an error that says what to use. Any other is looked up as `adapter.get_relation` of
+/// its parts.
 fn load_relation(state: &State, relation: Value) -> Result<Value, Error> {
-    if relation.downcast_object_ref::<RelationToken>().is_some() {
+    if let Some(token) = relation.downcast_object_ref::<RelationToken>() {
+        if token.token == THIS_TOKEN {
+            return Err(ctx_error(
+                Code::JinjaError,
+                "load_relation(this): whether the model's own relation exists depends on earlier runs, which a compile does not know".into(),
+                Some("use `{% if is_incremental() %}`: strata renders both cases and picks one when the model runs".into()),
+            ));
+        }
         return Ok(relation);
     }
     let part = |k: &str| {
