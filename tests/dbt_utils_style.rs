@@ -182,6 +182,22 @@ fn assert_package_generic_tests(dir: &Path, stdout: &str) {
         failures("test.shop.strata_utils_equal_rowcount_stg_orders_2"),
         (serde_json::json!("warn"), serde_json::json!(2))
     );
+    // A test whose macro reads its arguments from `kwargs`.
+    assert_eq!(
+        failures("test.shop.strata_utils_not_null_share_stg_orders_order_id"),
+        (serde_json::json!("pass"), serde_json::json!(0))
+    );
+    // Under the target's name: `dev` on DuckDB, `pg` on Postgres.
+    let sql = ["dev", "pg"]
+        .iter()
+        .find_map(|t| {
+            let file = format!(
+                "target/compiled/{t}/models/staging/strata_utils_not_null_share_stg_orders_order_id.sql"
+            );
+            std::fs::read_to_string(dir.join(file)).ok()
+        })
+        .unwrap_or_default();
+    assert!(sql.contains("share < 0.9"), "{sql}");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("target/manifest.json")).unwrap())
             .unwrap();

@@ -1402,7 +1402,10 @@ impl Object for MacroFn {
                     format!("macro `{name}` not found"),
                 )
             })?;
-            f.call(s, args)
+            match mutable::pack_kwargs(&f, args) {
+                Some(packed) => f.call(s, &packed),
+                None => f.call(s, args),
+            }
         });
         if let Some(r) = &node {
             r.depth.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

@@ -4,13 +4,17 @@
 //! literal of a template is wrapped, before the template is compiled, in a call that makes
 //! it a [`List`] or a [`Dict`]: objects with Python's in-place methods.
 //!
+//! A macro whose body reads `kwargs` (the keyword arguments its parameters do not name, as
+//! Jinja collects them) gets a `kwargs` parameter the same way, which the macro call fills in
+//! (see [`pack_kwargs`]).
+//!
 //! The wrapping is inserted text, never a changed line: positions minijinja reports in the
 //! wrapped text are mapped back with [`original_range`], so diagnostics point at the file
 //! as written.
 
 use std::sync::{Arc, Mutex};
 
-use minijinja::machinery::{Token, tokenize};
+use minijinja::machinery::{Span, Token, tokenize};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, ValueKind, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
@@ -65,17 +69,135 @@ const KEYWORDS: &[&str] = &[
 /// Where the wrapping goes: byte offsets in `source` and the text inserted there, in order.
 /// Nothing when the template does not tokenize (minijinja then reports the error itself).
 fn insertions(source: &str) -> Vec<(usize, &'static str)> {
-    if !may_have_literals(source) {
+    let uses_kwargs = source.contains("kwargs");
+    if !may_have_literals(source) && !uses_kwargs {
         return Vec::new();
     }
+    let mut tokens = Vec::new();
+    for token in tokenize(source, false, SyntaxConfig::default()) {
+        let Ok(token) = token else {
+            return Vec::new();
+        };
+        tokens.push(token);
+    }
+    let mut out = literal_insertions(&tokens);
+    if uses_kwargs {
+        out.extend(kwargs_insertions(&tokens));
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+/// Where each macro whose body reads `kwargs`, and whose parameters do not name it, gets a
+/// `kwargs` parameter: just before the `)` of its signature.
+fn kwargs_insertions(tokens: &[(Token<'_>, Span)]) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 3 < tokens.len() {
+        let is_macro = matches!(tokens[i].0, Token::BlockStart)
+            && matches!(tokens[i + 1].0, Token::Ident("macro"))
+            && matches!(tokens[i + 2].0, Token::Ident(_))
+            && matches!(tokens[i + 3].0, Token::ParenOpen);
+        if !is_macro {
+            i += 1;
+            continue;
+        }
+        // The signature: up to the `)` that closes it.
+        let mut depth = 0;
+        let mut close = None;
+        for (k, (t, _)) in tokens.iter().enumerate().skip(i + 3) {
+            match t {
+                Token::ParenOpen => depth += 1,
+                Token::ParenClose => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(k);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(close) = close else {
+            return out;
+        };
+        let names_kwargs = tokens[i + 4..close]
+            .iter()
+            .any(|(t, _)| matches!(t, Token::Ident("kwargs")));
+        // The body: up to `{% endmacro %}`.
+        let end = (close..tokens.len().saturating_sub(1))
+            .find(|&k| {
+                matches!(tokens[k].0, Token::BlockStart)
+                    && matches!(tokens[k + 1].0, Token::Ident("endmacro"))
+            })
+            .unwrap_or(tokens.len());
+        let reads_kwargs = tokens[close..end]
+            .iter()
+            .any(|(t, _)| matches!(t, Token::Ident("kwargs")));
+        if reads_kwargs && !names_kwargs {
+            let text = if close == i + 4 {
+                KWARGS_ALONE
+            } else {
+                KWARGS_AFTER
+            };
+            out.push((tokens[close].1.start_offset as usize, text));
+        }
+        i = close;
+    }
+    out
+}
+
+/// The parameter a macro reading `kwargs` gets.
+pub const KWARGS: &str = "kwargs";
+const KWARGS_ALONE: &str = "kwargs=none";
+const KWARGS_AFTER: &str = ", kwargs=none";
+
+/// The arguments of a call to macro `f` whose parameters include `kwargs` (see the module's
+/// text): the keyword arguments no other parameter names, gathered into `kwargs` as a dict.
+/// `None` when `f` takes no `kwargs`, or every keyword argument is named.
+pub fn pack_kwargs(f: &Value, args: &[Value]) -> Option<Vec<Value>> {
+    let params: Vec<String> = f
+        .get_attr("arguments")
+        .ok()?
+        .try_iter()
+        .ok()?
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if !params.iter().any(|p| p == KWARGS) {
+        return None;
+    }
+    let (positional, kwargs) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Kwargs::try_from(last.clone()).ok()),
+        _ => (args, None),
+    };
+    let mut named: Vec<(String, Value)> = Vec::new();
+    let mut extra: Vec<(Value, Value)> = Vec::new();
+    if let Some(kwargs) = &kwargs {
+        for key in kwargs.args() {
+            let v: Value = kwargs.get(key).ok()?;
+            if params.iter().any(|p| p == key) {
+                named.push((key.to_string(), v));
+            } else {
+                extra.push((Value::from(key), v));
+            }
+        }
+    }
+    named.push((
+        KWARGS.to_string(),
+        Value::from_object(Dict(Mutex::new(extra))),
+    ));
+    let mut out = positional.to_vec();
+    out.push(Value::from(Kwargs::from_iter(named)));
+    Some(out)
+}
+
+/// Where the literals' wrapping goes.
+fn literal_insertions(tokens: &[(Token<'_>, Span)]) -> Vec<(usize, &'static str)> {
     let mut out: Vec<(usize, &'static str)> = Vec::new();
     // For each open bracket or brace: which it is, and whether it opened a literal.
     let mut open: Vec<(bool, bool)> = Vec::new();
     let mut literal_may_follow = true;
-    for token in tokenize(source, false, SyntaxConfig::default()) {
-        let Ok((token, span)) = token else {
-            return Vec::new();
-        };
+    for (token, span) in tokens {
         match token {
             Token::BracketOpen | Token::BraceOpen => {
                 let literal = matches!(token, Token::BraceOpen) || literal_may_follow;
@@ -98,7 +220,7 @@ fn insertions(source: &str) -> Vec<(usize, &'static str)> {
             _ => {}
         }
         literal_may_follow = match token {
-            Token::Ident(word) => KEYWORDS.contains(&word),
+            Token::Ident(word) => KEYWORDS.contains(word),
             Token::Str(_)
             | Token::String(_)
             | Token::Int(_)
@@ -445,6 +567,35 @@ mod tests {
             ),
             "11"
         );
+    }
+
+    #[test]
+    fn a_macro_reading_kwargs_gets_a_kwargs_parameter_the_call_fills() {
+        assert_eq!(
+            rewrite("{% macro m(a) %}{{ kwargs.x }}{% endmacro %}{% macro n() %}{{ kwargs }}{% endmacro %}{% macro o(kwargs) %}{{ kwargs }}{% endmacro %}{% macro p(a) %}{{ a }}{% endmacro %}").unwrap(),
+            "{% macro m(a, kwargs=none) %}{{ kwargs.x }}{% endmacro %}{% macro n(kwargs=none) %}{{ kwargs }}{% endmacro %}{% macro o(kwargs) %}{{ kwargs }}{% endmacro %}{% macro p(a) %}{{ a }}{% endmacro %}"
+        );
+        let mut env = Environment::new();
+        add(&mut env);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        let text = rewrite(
+            "{% macro m(a) %}{{ a }}:{{ kwargs.get('b') }}:{{ kwargs | length }}{% endmacro %}",
+        )
+        .unwrap();
+        env.add_template_owned("t", text).unwrap();
+        let tmpl = env.get_template("t").unwrap();
+        let mut captured = tmpl.render_captured(()).unwrap();
+        captured.with_state_mut(|state| {
+            let f = state.lookup("m").unwrap();
+            let kw = Value::from(Kwargs::from_iter([
+                ("b", Value::from(2)),
+                ("a", Value::from(1)),
+            ]));
+            let packed = pack_kwargs(&f, &[kw]).unwrap();
+            assert_eq!(f.call(state, &packed).unwrap().to_string(), "1:2:1");
+            let packed = pack_kwargs(&f, &[Value::from(5)]).unwrap();
+            assert_eq!(f.call(state, &packed).unwrap().to_string(), "5:None:0");
+        });
     }
 
     #[test]
